@@ -1,0 +1,66 @@
+//! Tower middleware that guards hyper, axum and tonic services.
+//!
+//! `tower-fortify` is a set of independent [tower] layers. Each is usable alone; together
+//! they share one vocabulary of [`event::SecurityEvent`]s and one reading of proxy headers
+//! ([`proxy::TrustedProxies`]).
+//!
+//! | module | feature | what it does |
+//! |---|---|---|
+//! | [`rate_limit`] | `rate-limit` | GCRA limits over one or more keys (client IP, API key, route, global), tiers, cost, shadow mode |
+//! | `security_headers`, `trusted_host`, `cors` | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
+//! | `injection` | `injection` | SQLi, XSS, traversal and command injection detection |
+//! | `metrics` | `metrics` | OpenTelemetry-named request metrics and Prometheus exposition |
+//! | `notify` | `notify` | batched, prioritised notification delivery |
+//! | `monitoring` | `monitoring` | `/metrics`, `/health` and a dashboard as one tower `Service` |
+//! | [`event`], [`body`], [`proxy`] | always | what the layers share |
+//!
+//! Adapter features: `axum` (read `ConnectInfo` and `MatchedPath`), `tonic` (read
+//! `TcpConnectInfo`); backends: `redis`, `webhook`. `full` enables everything.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(feature = "rate-limit")] {
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower_fortify::rate_limit::{Global, Policy, Quota, RateLimitLayer};
+//!
+//! # tokio_test_block_on(async {
+//! let layer = RateLimitLayer::builder()
+//!     .policy(Policy::new("global", Global, Quota::per_second(1)).unwrap())
+//!     .build()
+//!     .unwrap();
+//! let mut svc = ServiceBuilder::new()
+//!     .layer(layer)
+//!     .service_fn(|_req: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+//!
+//! let res = svc.ready().await.unwrap().call(Request::new(String::new())).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//! let res = svc.ready().await.unwrap().call(Request::new(String::new())).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+//! # }
+//! # }
+//! ```
+//!
+//! # Recommended layer order (outermost first)
+//!
+//! ```text
+//! metrics -> notify -> security_headers -> trusted_host -> cors -> rate_limit -> injection -> handler
+//! ```
+//!
+//! See the README for why.
+//!
+//! [tower]: https://docs.rs/tower
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod body;
+mod error;
+pub mod event;
+pub mod proxy;
+
+
+pub use error::ConfigError;
