@@ -17,35 +17,6 @@
 //! Adapter features: `axum` (read `ConnectInfo` and `MatchedPath`), `tonic` (read
 //! `TcpConnectInfo`); backends: `redis`, `webhook`. `full` enables everything.
 //!
-//! # Example
-//!
-//! ```
-//! # #[cfg(feature = "rate-limit")] {
-//! use std::convert::Infallible;
-//! use http::{Request, Response, StatusCode};
-//! use tower::{Service, ServiceBuilder, ServiceExt};
-//! use tower_fortify::rate_limit::{Global, Policy, Quota, RateLimitLayer};
-//!
-//! # tokio_test_block_on(async {
-//! let layer = RateLimitLayer::builder()
-//!     .policy(Policy::new("global", Global, Quota::per_second(1)).unwrap())
-//!     .build()
-//!     .unwrap();
-//! let mut svc = ServiceBuilder::new()
-//!     .layer(layer)
-//!     .service_fn(|_req: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
-//!
-//! let res = svc.ready().await.unwrap().call(Request::new(String::new())).await.unwrap();
-//! assert_eq!(res.status(), StatusCode::OK);
-//! let res = svc.ready().await.unwrap().call(Request::new(String::new())).await.unwrap();
-//! assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-//! # });
-//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-//! # }
-//! # }
-//! ```
-//!
 //! # Recommended layer order (outermost first)
 //!
 //! ```text
