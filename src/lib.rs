@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`rate_limit`] | `rate-limit` | GCRA limits over one or more keys (client IP, API key, route, global), tiers, cost, shadow mode |
 //! | `security_headers`, `trusted_host`, `cors` | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
-//! | `injection` | `injection` | SQLi, XSS, traversal and command injection detection |
+//! | [`injection`] | `injection` | SQLi, XSS, traversal, command and other injection detection |
 //! | `metrics` | `metrics` | OpenTelemetry-named request metrics and Prometheus exposition |
 //! | `notify` | `notify` | batched, prioritised notification delivery |
 //! | `monitoring` | `monitoring` | `/metrics`, `/health` and a dashboard as one tower `Service` |
@@ -31,7 +31,9 @@
 pub mod body;
 mod error;
 pub mod event;
+#[cfg(feature = "injection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "injection")))]
+pub mod injection;
 pub mod proxy;
-
 
 pub use error::ConfigError;

@@ -1,0 +1,102 @@
+//! OS command injection: shell metacharacters followed by a command, command
+//! substitution (`$(...)`, backticks), shell tricks (`${IFS}`, brace expansion), known
+//! binaries by path, Windows `cmd`/PowerShell forms and shellshock. Rules read the
+//! command-line view, where the characters a shell ignores inside words (`\ " ' ^`) are
+//! gone, so `c'a't` reads as `cat`.
+
+use crate::event::Category;
+
+use super::{Part, Rule, View, CRITICAL, WARNING};
+
+const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static str) -> Rule {
+    Rule {
+        name,
+        category: Category::CommandInjection,
+        paranoia,
+        score,
+        view: View::Cmd,
+        parts: &[Part::Value, Part::Name, Part::Path, Part::Header, Part::FileName],
+        pattern,
+    }
+}
+
+/// Unix commands an injection runs first.
+macro_rules! unix_cmds {
+    () => {
+        r"(?:cat|tac|nl|ls|dir|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|tcsh|dash|python[23]?|perl|ruby|php\d?|lua|node|nmap|ping|echo|printf|rm|chmod|chown|chgrp|kill|killall|pkill|ps|ifconfig|ip\s+a|nslookup|dig|host|telnet|ssh|scp|ftp|tftp|sleep|env|printenv|set|export|find|locate|grep|egrep|awk|gawk|sed|head|tail|more|less|xargs|sudo|su|mkfifo|passwd|touch|cp|mv|tar|zip|unzip|gzip|base64|exec|eval|hostname|netstat|ss|socat|crontab|useradd|usermod|chattr|dd|od|xxd|hexdump|strings|openssl|java|gcc|cc|make|apt|apt-get|yum|apk|dnf|docker|kubectl|systemctl|service|mount|sysctl|last|w|who|history|file|stat|df|du|free|top|lsof|ldd|time|timeout|nohup|which|whereis|tee|shutdown|reboot|halt|init|sort|uniq|cut|tr|rev|diff|cmp|vi|vim|nano|ed|expr|test|true|false|wall|write|mail|sendmail|rsync|svn|git|ruby|irb|jrunscript|busybox|nice|ionice|chroot|getent|groups|uptime|arp|route|traceroute|tracepath|iptables|lsmod|modprobe|insmod|fdisk|at|atq|batch|alias|source|readlink|realpath|basename|dirname|mkdir|rmdir|ln|install|shred|wc|seq|yes|bc|dc|jq|less|pg|fold|fmt|column|paste|join|split|csplit|tee|logger|script|screen|tmux|xterm|gdb|strace|ltrace|php-cgi|pwd)"
+    };
+}
+
+/// Windows commands an injection runs first.
+macro_rules! win_cmds {
+    () => {
+        r"(?:cmd(?:\.exe)?|powershell(?:\.exe)?|pwsh|net(?:\.exe)?\s+(?:user|localgroup|view|use|share|session|start|stop)|ipconfig|systeminfo|tasklist|taskkill|type|copy|del|erase|move|ren|rd|md|certutil|bitsadmin|reg(?:\.exe)?\s+(?:query|add|delete|save)|wmic|rundll32|mshta|cscript|wscript|regsvr32|schtasks|sc\s+(?:query|create|start|config)|netsh|nltest|dsquery|vssadmin|wevtutil|icacls|attrib|xcopy|robocopy|findstr|query\s+user|qwinsta|forfiles|msiexec|msbuild|installutil|regasm|regsvcs|odbcconf|cmstp|whoami\.exe|hostname\.exe|ping\.exe|nslookup\.exe)"
+    };
+}
+
+pub(crate) static RULES: &[Rule] = &[
+    rule(
+        "command.separator_then_command",
+        1,
+        CRITICAL,
+        concat!(
+            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
+            unix_cmds!(),
+            r"(?:\s|$|[;|&<>`)\-]|\$\{?ifs)"
+        ),
+    ),
+    rule(
+        "command.separator_then_windows_command",
+        1,
+        CRITICAL,
+        concat!(r"(?:[;|`\n\r]|&&?|\|\|)\s*", win_cmds!(), r"(?:\s|$|[;|&<>/])"),
+    ),
+    rule(
+        "command.substitution",
+        1,
+        CRITICAL,
+        concat!(
+            r"(?:\$\(\s*(?:/(?:usr/)?s?bin/)?",
+            unix_cmds!(),
+            r"\b|`\s*(?:/(?:usr/)?s?bin/)?",
+            unix_cmds!(),
+            r"\b[^`]*`|\$\(\([^)]*\)\)|\$\{[^}]*(?:ifs|path|home|shell|pwd)[^}]*\}|\$ifs\b)"
+        ),
+    ),
+    rule(
+        "command.shell_path",
+        1,
+        CRITICAL,
+        r"(?:/bin/(?:ba|z|k|c|tc|da)?sh\b|/usr/bin/(?:env|perl|python\d?|ruby|php|curl|wget|nc|id|whoami)\b|/bin/(?:cat|ls|echo|nc|busybox|rm|id|uname|ping|sleep)\b|/dev/(?:tcp|udp)/|\bnc(?:at)?\s+-[a-z]*e\s|\b(?:bash|sh)\s+-[ic]\b|\bmkfifo\b|\btelnet\s+\S+\s+\d+\s*\||\bcurl\s+(?:-[a-z]+\s+)*(?:https?://|\S+\|)|\bwget\s+(?:-[a-z]+\s+)*(?:https?|ftp)://|\bpython\d?\s+-c\b|\bperl\s+-e\b|\bruby\s+-e\b|\bphp\s+-r\b|\blua\s+-e\b|\bnode\s+-e\b|\b(?:cat|head|tail|more|less|nl|tac|strings)\s+/(?:etc|proc|var|root|home)/|\bchmod\s+[+0-7]|\brm\s+-[rf]+\s|\bsleep\s+\d+\s*[;|&]|\bping\s+-[nc]\s+\d+|\bxterm\s+-display|\bbase64\s+-d\b|\b(?:uname|id|whoami)\s*$)",
+    ),
+    rule(
+        "command.brace_expansion",
+        1,
+        CRITICAL,
+        r"\{\s*(?:/(?:usr/)?s?bin/)?(?:cat|ls|id|wget|curl|nc|bash|sh|echo|rm|ping|uname|whoami|sleep|cp|mv|chmod)\s*,",
+    ),
+    rule(
+        "command.windows",
+        1,
+        CRITICAL,
+        r"(?:\bcmd(?:\.exe)?\s*/[ckr]\b|\bpowershell(?:\.exe)?\s+(?:-[a-z]+\s+)*(?:-(?:enc|encodedcommand|e|c|command|nop|noprofile|w|windowstyle|exec|executionpolicy)\b|\S+)|\b(?:invoke-(?:expression|webrequest|command|item|restmethod|mimikatz|shellcode)|iex\s*\(|new-object\s+(?:system\.)?net\.webclient|downloadstring|downloadfile|start-process|get-(?:content|childitem|process|service|wmiobject|itemproperty)|set-(?:content|itemproperty|executionpolicy)|out-file|remove-item|frombase64string)\b|\[system\.(?:convert|text\.encoding|net)\]|%(?:comspec|systemroot|windir|programfiles|userprofile|temp|appdata)%|\\\\[\w.]+\\(?:c\$|admin\$|ipc\$))",
+    ),
+    rule(
+        "command.shellshock",
+        1,
+        CRITICAL,
+        r"\(\s*\)\s*\{\s*(?::|[a-z_]+\s*;)?\s*;?\s*\}\s*;",
+    ),
+    rule(
+        "command.redirection",
+        2,
+        WARNING,
+        r"(?:[;|&]\s*[a-z]{2,}\s+[^\s]*\s*[<>]{1,2}\s*/|\|\s*(?:ba)?sh\b|>\s*/dev/null|2>&1|\$\{[a-z_]+\}|\$[a-z_]+\s*[;|&]|;\s*[a-z]+\s+-[a-z]+\b)",
+    ),
+    rule(
+        "command.bare_command",
+        2,
+        WARNING,
+        concat!(r"^\s*(?:/(?:usr/)?s?bin/)?", unix_cmds!(), r"\s+[-/$.~]\S*"),
+    ),
+];

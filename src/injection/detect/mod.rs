@@ -1,0 +1,264 @@
+//! The detectors: one module per attack family, each a list of [`Rule`]s over one view of
+//! a normalised value, plus the tokenizers for SQL and HTML.
+//!
+//! The patterns are written for this crate after the *families* the OWASP Core Rule Set
+//! documents (930 traversal, 931 RFI, 932 command, 933 PHP, 934 generic, 941 XSS,
+//! 942 SQLi, 943 session fixation, 944 Java); no CRS expression is copied. They run in
+//! the `regex` crate, whose automata match in time linear in the input: there is no
+//! backtracking to exploit.
+
+use std::sync::{Arc, LazyLock};
+
+use regex::{Regex, RegexSet};
+
+use crate::event::Category;
+
+use super::decode::{cmd_view, path_view, sql_view};
+
+pub(crate) mod command;
+pub(crate) mod java;
+pub(crate) mod other;
+pub(crate) mod php;
+pub(crate) mod sqli;
+pub(crate) mod traversal;
+pub(crate) mod xss;
+
+/// Score of a rule that blocks on its own (CRS "critical").
+pub(crate) const CRITICAL: u16 = 5;
+/// Score of a rule that needs a second opinion (CRS "warning").
+pub(crate) const WARNING: u16 = 3;
+/// Score of a weak signal (CRS "notice").
+pub(crate) const NOTICE: u16 = 2;
+
+/// Which rendering of the value a rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum View {
+    /// The normalised value (decoded, lower-cased).
+    Text,
+    /// SQL comments removed, whitespace collapsed.
+    Sql,
+    /// Shell quoting characters removed, whitespace collapsed.
+    Cmd,
+    /// Backslashes as slashes, repeated slashes collapsed.
+    Path,
+}
+
+/// Which part of the request a value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// The name of a query, form, JSON or multipart parameter.
+    Name,
+    /// A parameter value or body text.
+    Value,
+    /// The request path.
+    Path,
+    /// A header value (not a cookie).
+    Header,
+    /// A multipart file name.
+    FileName,
+}
+
+/// One detection rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) name: &'static str,
+    pub(crate) category: Category,
+    /// The lowest paranoia level at which the rule runs (1 = balanced, 2 = strict).
+    pub(crate) paranoia: u8,
+    pub(crate) score: u16,
+    pub(crate) view: View,
+    /// Which parts the rule reads; empty means all.
+    pub(crate) parts: &'static [Part],
+    pub(crate) pattern: &'static str,
+}
+
+/// A rule that matched one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The attack family.
+    pub category: Category,
+    /// The rule that matched, e.g. `sqli.union_select`.
+    pub rule: &'static str,
+    /// Where the value was, e.g. `query:id` or `json:$.items[0].note`.
+    pub location: Arc<str>,
+    /// The rule's anomaly score (5 blocks on its own under the default threshold).
+    pub score: u16,
+    /// A short excerpt of what matched, with everything but letters, digits and a few
+    /// punctuation characters replaced by `_`, safe to log.
+    pub evidence: String,
+}
+
+/// All rules of every family, compiled.
+pub(crate) struct Engine {
+    rules: Vec<&'static Rule>,
+    sets: [(RegexSet, Vec<usize>); 4],
+    singles: Vec<Regex>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
+
+fn all_rules() -> impl Iterator<Item = &'static Rule> {
+    sqli::RULES
+        .iter()
+        .chain(xss::RULES)
+        .chain(traversal::RULES)
+        .chain(command::RULES)
+        .chain(php::RULES)
+        .chain(java::RULES)
+        .chain(other::RULES)
+}
+
+impl Engine {
+    fn compile() -> Result<Self, String> {
+        let rules: Vec<&'static Rule> = all_rules().collect();
+        let views = [View::Text, View::Sql, View::Cmd, View::Path];
+        let mut sets = Vec::with_capacity(4);
+        for view in views {
+            let idx: Vec<usize> = (0..rules.len()).filter(|i| rules[*i].view == view).collect();
+            let set = RegexSet::new(idx.iter().map(|i| rules[*i].pattern))
+                .map_err(|e| format!("{view:?} rules: {e}"))?;
+            sets.push((set, idx));
+        }
+        let singles = rules
+            .iter()
+            .map(|r| Regex::new(r.pattern).map_err(|e| format!("rule {}: {e}", r.name)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sets: [(RegexSet, Vec<usize>); 4] = sets
+            .try_into()
+            .map_err(|_| "internal: four views expected".to_owned())?;
+        Ok(Self {
+            rules,
+            sets,
+            singles,
+        })
+    }
+
+    /// The compiled engine, built once per process.
+    pub(crate) fn get() -> Result<&'static Engine, &'static str> {
+        static ENGINE: LazyLock<Result<Engine, String>> = LazyLock::new(Engine::compile);
+        ENGINE.as_ref().map_err(String::as_str)
+    }
+
+    /// Runs every rule at or below `paranoia` over `text` (already normalised).
+    pub(crate) fn scan(
+        &self,
+        text: &str,
+        part: Part,
+        paranoia: u8,
+        location: &Arc<str>,
+        out: &mut Vec<Finding>,
+    ) {
+        if text.is_empty() {
+            return;
+        }
+        let mut sql = None;
+        for (view, (set, idx)) in [View::Text, View::Sql, View::Cmd, View::Path]
+            .into_iter()
+            .zip(&self.sets)
+        {
+            let owned;
+            let subject: &str = match view {
+                View::Text => text,
+                View::Sql => sql.insert(sql_view(text)).as_str(),
+                View::Cmd => {
+                    owned = cmd_view(text);
+                    &owned
+                }
+                View::Path => {
+                    owned = path_view(text);
+                    &owned
+                }
+            };
+            for m in set.matches(subject).iter() {
+                let i = idx[m];
+                let rule = self.rules[i];
+                if rule.paranoia > paranoia || !(rule.parts.is_empty() || rule.parts.contains(&part))
+                {
+                    continue;
+                }
+                let evidence = self.singles[i]
+                    .find(subject)
+                    .map(|m| sanitize(m.as_str()))
+                    .unwrap_or_default();
+                push_unique(
+                    out,
+                    Finding {
+                        category: rule.category,
+                        rule: rule.name,
+                        location: location.clone(),
+                        score: rule.score,
+                        evidence,
+                    },
+                );
+            }
+        }
+        let sql = sql.unwrap_or_else(|| sql_view(text));
+        if let Some(f) = sqli::fingerprint(&sql, part, paranoia, location) {
+            push_unique(out, f);
+        }
+        if let Some(f) = xss::tokenize(text, paranoia, location) {
+            push_unique(out, f);
+        }
+    }
+}
+
+/// Appends `f` unless the same rule already matched at the same location.
+fn push_unique(out: &mut Vec<Finding>, f: Finding) {
+    if !out
+        .iter()
+        .any(|o| o.rule == f.rule && o.location == f.location)
+    {
+        out.push(f);
+    }
+}
+
+/// Longest evidence excerpt, in characters.
+const EVIDENCE_MAX: usize = 40;
+
+/// Keeps letters, digits and harmless punctuation; everything else (quotes, angle
+/// brackets, control characters) becomes `_`, so the excerpt is safe in logs, JSON and
+/// HTML dashboards.
+pub(crate) fn sanitize(s: &str) -> String {
+    s.chars()
+        .take(EVIDENCE_MAX)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " .,:/-_=()@$".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_compiles_and_names_are_unique() {
+        let engine = Engine::get().expect("rules compile");
+        let mut names: Vec<_> = engine.rules.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate rule names");
+        for r in &engine.rules {
+            assert!((1..=2).contains(&r.paranoia), "{}", r.name);
+            let prefix = r.name.split('.').next().unwrap_or_default();
+            assert!(!prefix.is_empty() && r.name.len() > prefix.len() + 1, "{}", r.name);
+        }
+    }
+
+    #[test]
+    fn evidence_is_sanitised() {
+        assert_eq!(sanitize("<script>\"x'\n"), "_script___x__");
+        assert_eq!(sanitize(&"a".repeat(100)).len(), EVIDENCE_MAX);
+    }
+}

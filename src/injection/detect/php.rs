@@ -1,0 +1,98 @@
+//! PHP code injection: PHP open tags, dangerous functions called with arguments,
+//! superglobals, stream wrappers, serialized objects, configuration directives, and
+//! uploads with a PHP file name.
+
+use crate::event::Category;
+
+use super::{Part, Rule, View, CRITICAL, WARNING};
+
+const fn rule(
+    name: &'static str,
+    paranoia: u8,
+    score: u16,
+    parts: &'static [Part],
+    pattern: &'static str,
+) -> Rule {
+    Rule {
+        name,
+        category: Category::PhpInjection,
+        paranoia,
+        score,
+        view: View::Text,
+        parts,
+        pattern,
+    }
+}
+
+pub(crate) static RULES: &[Rule] = &[
+    rule(
+        "php.open_tag",
+        1,
+        CRITICAL,
+        &[],
+        r"(?:<\?(?:php\b|=|\s)|\?>\s*$|<\?$|\[\?php\b|<script\s+language\s*=\s*['\x22]?php)",
+    ),
+    rule(
+        "php.function_call",
+        1,
+        CRITICAL,
+        &[],
+        r#"\b(?:eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|phpinfo|base64_decode|str_rot13|gzinflate|gzuncompress|gzdecode|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|highlight_file|show_source|create_function|call_user_func(?:_array)?|preg_replace|array_map|array_filter|usort|uasort|register_shutdown_function|unserialize|var_dump|print_r|var_export|move_uploaded_file|curl_exec|fsockopen|pfsockopen|getenv|putenv|ini_set|ini_get|set_include_path|chmod|unlink|rmdir|mkdir|copy|rename|symlink|scandir|glob|opendir|readdir|posix_\w+|escapeshellcmd|escapeshellarg|get_defined_vars|get_current_user|phpversion|php_uname|mb_ereg_replace|iconv|convert_uuencode|str_replace|strrev|hex2bin|extract|parse_str|include_once|require_once|stream_get_contents|proc_nice|dl|mail|header|setcookie|ob_start|func_get_args)\s*\(\s*(?:['"`$@(]|\w+\s*\(|[a-z_]+\s*[,)]|\d)"#,
+    ),
+    rule(
+        "php.include",
+        1,
+        CRITICAL,
+        &[],
+        r#"\b(?:include|require)(?:_once)?\s*\(?\s*['"`]?\s*(?:\$|/|\.\.|php://|data:|https?://|ftp://|expect://|zip://|phar://)"#,
+    ),
+    rule(
+        "php.superglobal",
+        1,
+        CRITICAL,
+        &[],
+        r"\$_(?:get|post|cookie|request|server|files|env|session)\b|\$globals\b|\$http_raw_post_data|\$\{\s*['\x22]?_(?:get|post|request)|\$(?:\w+)\s*\(\s*\$_",
+    ),
+    rule(
+        "php.wrapper",
+        1,
+        CRITICAL,
+        &[],
+        r"\b(?:php://(?:input|filter|fd|memory|temp|stdin|output)|phar://|zip://|compress\.(?:zlib|bzip2)://|expect://|glob://|data://text/plain|ogg://|rar://|ssh2\.(?:shell|exec|tunnel)://)",
+    ),
+    rule(
+        "php.serialized_object",
+        1,
+        CRITICAL,
+        &[],
+        r#"(?:^|[;{])(?:o|c):\d+:"[a-z_\\][\w\\]*":\d+:\{|a:\d+:\{(?:i|s):\d+[:;]"#,
+    ),
+    rule(
+        "php.config_directive",
+        1,
+        CRITICAL,
+        &[],
+        r"\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|open_basedir|safe_mode|register_globals|suhosin\.\w+|cgi\.force_redirect|file_uploads|enable_dl)\s*=",
+    ),
+    rule(
+        "php.upload_name",
+        1,
+        CRITICAL,
+        &[Part::FileName],
+        r"\.(?:php\d?|phtml|phar|pht|phps|pgif|inc|shtml|htaccess|user\.ini)(?:$|[.\s?%;])",
+    ),
+    rule(
+        "php.variable_function",
+        1,
+        CRITICAL,
+        &[],
+        r#"\$\w+\s*(?:\[[^\]]{0,40}\]\s*)*\(\s*(?:['"`$]|\w+\s*\()|\$\w+\s*=\s*['"`]\w*(?:ass|sys|exe|eva|bas|cre)"#,
+    ),
+    rule(
+        "php.variable",
+        2,
+        WARNING,
+        &[],
+        r"\$\w+\s*(?:\[|->|::|\()|\bnew\s+\w+\s*\(|\bfunction\s*\(\s*\$",
+    ),
+];

@@ -1,0 +1,391 @@
+//! SQL injection: a SQL tokenizer that turns a value into a fingerprint of token classes
+//! (tried as-is, as if after a `'` and as if after a `"`), plus targeted rules for
+//! tautologies, `UNION SELECT`, stacked queries, time-based probes, comment evasion and
+//! the functions attackers use.
+//!
+//! The tokenizer follows the design libinjection made popular (token classes, a short
+//! fingerprint, several quoting contexts) but is written here, with its own small list of
+//! suspicious fingerprint shapes instead of a list of thousands of fingerprints.
+
+use std::sync::Arc;
+
+use crate::event::Category;
+
+use super::{Finding, Part, Rule, View, CRITICAL, WARNING};
+
+const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static str) -> Rule {
+    Rule {
+        name,
+        category: Category::Sqli,
+        paranoia,
+        score,
+        view: View::Sql,
+        parts: &[],
+        pattern,
+    }
+}
+
+/// Operators that compare in a tautology.
+macro_rules! cmp {
+    () => {
+        r"(?:=|<=>|<>|!=|>=?|<=?|\blike\b|\brlike\b|\bregexp\b|\bis\b|\bbetween\b|\bin\s*\()"
+    };
+}
+
+pub(crate) static RULES: &[Rule] = &[
+    rule(
+        "sqli.union_select",
+        1,
+        CRITICAL,
+        r"(?:^|[^a-z_])union(?:\s+(?:all|distinct))?[\s(]*select\b",
+    ),
+    rule(
+        "sqli.tautology",
+        1,
+        CRITICAL,
+        concat!(
+            r#"['"`)\d]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
+            cmp!()
+        ),
+    ),
+    rule(
+        "sqli.boolean_operand",
+        1,
+        CRITICAL,
+        r#"['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\|)\s*[(!~-]*\s*(?:['"`]?\d|true\b|false\b|not\b|null\b|[a-z_]+\s*\(|@|['"`]\s*['"`]|\()"#,
+    ),
+    rule(
+        "sqli.bare_tautology",
+        1,
+        CRITICAL,
+        concat!(
+            r#"(?:^|[\s(])(?:or|and|xor|&&|\|\|)\s+\(?['"`]?[\w@.]+['"`]?\s*"#,
+            cmp!(),
+            r#"\s*\(?['"`]?[\w@.-]+"#
+        ),
+    ),
+    rule(
+        "sqli.quote_comment",
+        1,
+        CRITICAL,
+        r#"['"`]\s*\)*\s*(?:--(?:\s|$|[-+])|#|;\s*(?:--|#|$))"#,
+    ),
+    rule(
+        "sqli.stacked_query",
+        1,
+        CRITICAL,
+        r"(?:;|['`]\s*;?)\s*(?:drop\s+(?:table|database|user|schema)|delete\s+from|insert\s+into|update\s+[\w.`\[\]]+\s+set\b|select\s+[\w@*(]|exec(?:ute)?\s+[\w@(]|declare\s+@|shutdown\b|show\s+(?:tables|databases|warnings|grants|variables|columns)|truncate\s+table|alter\s+(?:table|user|database)|create\s+(?:table|user|database|function|procedure)|waitfor\s+delay|grant\s+|revoke\s+|rename\s+table|load\s+data|call\s+\w+\s*\(|set\s+@|begin\s|copy\s+\w)",
+    ),
+    rule(
+        "sqli.time_based",
+        1,
+        CRITICAL,
+        r"(?:\bsleep\s*\(\s*[\d(@]|\bbenchmark\s*\(|\bwaitfor\s+(?:delay|time)\b|\bpg_sleep\s*\(|\bdbms_pipe\.receive_message|\bdbms_lock\.sleep|\brandomblob\s*\(\s*\d{6})",
+    ),
+    rule(
+        "sqli.function_abuse",
+        1,
+        CRITICAL,
+        r#"(?:\bload_file\s*\(|\binto\s+(?:out|dump)file\b|\binformation_schema\b|\bmysql\.(?:user|db)\b|\bpg_(?:catalog|shadow|user|database|read_file|ls_dir)\b|\bsys(?:objects|columns|databases|users|logins)\b|\bsys\.(?:tables|objects|columns|databases|sql_logins|all_tables)\b|\bxp_(?:cmdshell|dirtree|regread|servicecontrol|fileexist)\b|\bsp_(?:executesql|password|oacreate|configure|makewebtask|addsrvrolemember)\b|\butl_(?:http|inaddr|file)\b|\bextractvalue\s*\(|\bupdatexml\s*\(|\bgroup_concat\s*\(|\bchar\s*\(\s*\d+\s*(?:,\s*\d+\s*)+\)|\bchr\s*\(\s*\d+\s*\)\s*(?:\|\||\+)|\bconcat(?:_ws)?\s*\(\s*(?:0x|char|@@|['"]|\(?select)|@@(?:version|datadir|hostname|basedir|servername|tmpdir)|\b(?:version|database|current_user|system_user|session_user|user|schema|current_database)\s*\(\s*\)|\bascii\s*\(\s*substr|\b(?:substr|substring|mid)\s*\(\s*\(?\s*(?:select|@@|user|database|version)|\bunhex\s*\(|\bname_const\s*\(|\bprocedure\s+analyse\b|\bexp\s*\(\s*~|\bfloor\s*\(\s*rand\s*\(|\bcount\s*\(\s*\*\s*\)\s*,\s*concat|\bdbms_\w+\.|\bsysibm\.|\bmsysaccessobjects\b|\bsqlite_master\b|\bpg_\w+\s*\(|\bconvert\s*\(\s*int\s*,|\bcast\s*\(.{0,40}\bas\s+(?:int|char|varchar|numeric|text)\b|\biif\s*\(|\bif\s*\(.{0,60},.{0,60},|\bcase\s+when\b.{0,80}\bthen\b|\bdecode\s*\(|\bopenrowset\s*\(|\bopendatasource\s*\(|\bbulk\s+insert\b|\bcollate\s+\w)"#,
+    ),
+    rule(
+        "sqli.select_from",
+        1,
+        CRITICAL,
+        r#"(?:^|[\s('"`;=(])select\s+(?:top\s+\d+\s+)?(?:distinct\s+)?(?:\*|[@\w.`"\[\]]+(?:\s*\([^)]{0,40}\))?(?:\s*,\s*[@\w.`"\[\]()*]+){0,20})\s+from\s+[\w.`"\[\]]+"#,
+    ),
+    rule(
+        "sqli.keyword_sequence",
+        1,
+        CRITICAL,
+        r"(?:\binsert\s+into\s+[\w.`\[\]]+\s*(?:\(|values|select)|\bdelete\s+from\s+[\w.`\[\]]+\s+where\b|\bdrop\s+(?:table|database)\s+(?:if\s+exists\s+)?[\w.`\[\]]+|\bupdate\s+[\w.`\[\]]+\s+set\s+[\w.`]+\s*=|\border\s+by\s+\d+\s*(?:--|#|$|,\s*\d)|\bgroup\s+by\s+[\w.]+\s+having\b|\bhaving\s+\d+\s*=\s*\d+|\blimit\s+\d+\s*,\s*\d+\s*(?:--|#)|\bselect\s+(?:@@|\d+\s*,\s*\d+|null\s*,|char\(|0x[0-9a-f]+|concat|case\b|if\s*\(|sleep|benchmark|\(select)|\bexec\s+(?:master|xp_|sp_)|\bwhere\s+\d+\s*=\s*\d+|\bunion\s+(?:all\s+)?\(?\s*values\b)",
+    ),
+    rule(
+        "sqli.comment_evasion",
+        1,
+        CRITICAL,
+        r"(?:/\*!\d*\s*(?:union|select|and|or|from|where|insert|update|delete|drop|sleep|concat)|(?:union|select|from|where|and|or)/\*|\*/(?:union|select|from|where|and|or)\b)",
+    ),
+    rule(
+        "sqli.hex_or_char_literal",
+        2,
+        WARNING,
+        r"(?:\b0x[0-9a-f]{6,}\b|\bx'[0-9a-f]{4,}'|\bb'[01]{8,}')",
+    ),
+    rule(
+        "sqli.operator_probe",
+        2,
+        WARNING,
+        r#"(?:['"`]\s*(?:\|\||&&|\+|-|\*|/|%|\^|<<|>>|=|<|>|!|~)\s*['"`]?\s*[\w@(]|['"`]\s*(?:or|and|xor|div|like|regexp|rlike|sounds\s+like|is|in|not|between)\b|@@\w+|\bor\b\s*\d|\band\b\s*\d)"#,
+    ),
+    rule(
+        "sqli.select_keyword",
+        2,
+        WARNING,
+        r"(?:\bselect\b.{0,100}\bfrom\b|\b(?:insert|delete|update|drop|alter|create|truncate|exec|union)\b.{0,40}\b(?:into|from|set|table|database|select|values)\b)",
+    ),
+];
+
+/// Token classes of the fingerprint.
+mod class {
+    pub(super) const STRING: u8 = b's';
+    pub(super) const NUMBER: u8 = b'1';
+    pub(super) const BAREWORD: u8 = b'n';
+    pub(super) const KEYWORD: u8 = b'k';
+    pub(super) const UNION: u8 = b'U';
+    pub(super) const SELECT: u8 = b'E';
+    pub(super) const LOGIC: u8 = b'&';
+    pub(super) const OPERATOR: u8 = b'o';
+    pub(super) const FUNCTION: u8 = b'f';
+    pub(super) const VARIABLE: u8 = b'v';
+    pub(super) const COMMENT: u8 = b'c';
+}
+
+/// How many tokens form the fingerprint.
+const FINGERPRINT_LEN: usize = 8;
+
+const KEYWORDS: &[&str] = &[
+    "from", "where", "insert", "into", "values", "update", "set", "delete", "drop", "table",
+    "database", "having", "group", "order", "by", "limit", "offset", "exec", "execute",
+    "declare", "like", "rlike", "regexp", "between", "is", "null", "case", "when", "then",
+    "else", "end", "waitfor", "delay", "procedure", "create", "alter", "truncate", "shutdown",
+    "show", "grant", "revoke", "outfile", "dumpfile", "distinct", "top", "as", "in", "exists",
+    "information_schema", "into", "desc", "asc", "join", "sounds",
+];
+
+const FUNCTIONS: &[&str] = &[
+    "sleep", "benchmark", "pg_sleep", "ascii", "char", "chr", "concat", "concat_ws",
+    "substring", "substr", "mid", "version", "database", "user", "current_user", "if", "iif",
+    "ifnull", "isnull", "coalesce", "count", "load_file", "extractvalue", "updatexml",
+    "group_concat", "hex", "unhex", "md5", "sha1", "length", "len", "cast", "convert", "rand",
+    "floor", "exp", "elt", "make_set", "name_const", "row", "schema", "system_user",
+    "session_user", "lower", "upper", "ord", "char_length", "instr", "locate", "position",
+    "repeat", "replace", "reverse", "trim", "utl_inaddr", "randomblob", "json_extract",
+    "xmltype", "dbms_pipe", "openrowset", "db_name", "host_name", "waitfor",
+];
+
+/// Tokenizes `s` (already lower-cased, comments kept) into token classes, stopping after
+/// [`FINGERPRINT_LEN`] tokens. `quote` is the quote the value is assumed to start inside.
+fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(FINGERPRINT_LEN);
+    let mut i = 0;
+    if let Some(q) = quote {
+        // The value continues a string the application opened.
+        match b.iter().position(|c| *c == q) {
+            Some(end) => {
+                out.push(class::STRING);
+                i = end + 1;
+            }
+            None => return out,
+        }
+    }
+    while i < b.len() && out.len() < FINGERPRINT_LEN {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => i += 1,
+            b'\'' | b'"' | b'`' => {
+                let end = b[i + 1..].iter().position(|x| *x == c);
+                out.push(class::STRING);
+                i = end.map_or(b.len(), |e| i + 1 + e + 1);
+            }
+            b'0'..=b'9' | b'.' if c != b'.' || b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                // Numbers include hex and exponents; `1e0union` ends at the letter run.
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
+                    if b[i].is_ascii_alphabetic()
+                        && !matches!(b[i], b'x' | b'e' | b'a'..=b'f')
+                    {
+                        break;
+                    }
+                    i += 1;
+                }
+                out.push(class::NUMBER);
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                out.push(class::COMMENT);
+                i = b.len();
+            }
+            b'#' => {
+                out.push(class::COMMENT);
+                i = b.len();
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                out.push(class::COMMENT);
+                i = s[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
+            }
+            b'@' => {
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'@')
+                {
+                    i += 1;
+                }
+                out.push(class::VARIABLE);
+            }
+            b'(' | b')' | b',' | b';' => {
+                out.push(c);
+                i += 1;
+            }
+            b'&' if b.get(i + 1) == Some(&b'&') => {
+                out.push(class::LOGIC);
+                i += 2;
+            }
+            b'|' if b.get(i + 1) == Some(&b'|') => {
+                out.push(class::LOGIC);
+                i += 2;
+            }
+            b'=' | b'<' | b'>' | b'!' | b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'|' | b'&'
+            | b'~' | b':' => {
+                i += 1;
+                while i < b.len() && matches!(b[i], b'=' | b'<' | b'>') {
+                    i += 1;
+                }
+                out.push(class::OPERATOR);
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'$') {
+                    i += 1;
+                }
+                let word = &s[start..i];
+                let next_paren = b[i..]
+                    .iter()
+                    .find(|x| !x.is_ascii_whitespace())
+                    .is_some_and(|x| *x == b'(');
+                let class = match word {
+                    "union" => class::UNION,
+                    "select" => class::SELECT,
+                    "and" | "or" | "xor" | "not" | "div" | "mod" => class::LOGIC,
+                    w if next_paren && FUNCTIONS.contains(&w) => class::FUNCTION,
+                    w if KEYWORDS.contains(&w) => class::KEYWORD,
+                    _ => class::BAREWORD,
+                };
+                out.push(class);
+            }
+            _ => {
+                // Any other byte (non-ASCII letters, punctuation) is part of a word.
+                let start = i;
+                i += 1;
+                while i < b.len() && !b[i].is_ascii() {
+                    i += 1;
+                }
+                if i - start > 0 {
+                    out.push(class::BAREWORD);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a fingerprint has a shape only injected SQL has. `quoted` says whether the
+/// value was assumed to start inside a string.
+fn suspicious(fp: &[u8], quoted: bool) -> bool {
+    let has = |pat: &[u8]| fp.windows(pat.len()).any(|w| w == pat);
+    if has(b"UE") || has(b"U(E") || has(b"1UE") {
+        return true;
+    }
+    if has(b";E") || has(b";k") {
+        return true;
+    }
+    if quoted {
+        // The value closed the application's string: what follows decides.
+        let rest = &fp[1..];
+        let first = rest.first().copied();
+        let second = rest.get(1).copied();
+        return match first {
+            Some(b'&') => matches!(
+                second,
+                Some(b's' | b'1' | b'n' | b'f' | b'(' | b'v' | b'&' | b'E')
+            ) && rest.len() >= 2,
+            Some(b'o') => {
+                matches!(second, Some(b's' | b'1' | b'f' | b'(' | b'v'))
+                    && rest.get(2).is_some_and(|t| matches!(t, b'&' | b'o' | b'c' | b'k'))
+            }
+            Some(b'c') => true,
+            Some(b';') => rest.len() >= 2,
+            Some(b')') => matches!(second, Some(b'&' | b';' | b'c' | b'U' | b')')),
+            Some(b'U') => true,
+            Some(b'k') => matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k')) && rest.len() >= 3,
+            _ => false,
+        };
+    }
+    // As-is: a number or word followed by boolean logic and a comparison, or a function call.
+    matches!(
+        fp,
+        [b'1' | b'n' | b's', b'&', b'1' | b's' | b'v', b'o', b'1' | b's' | b'v', ..]
+            | [b'1', b'&', b'f', b'(', ..]
+            | [b'1', b')', b'&', ..]
+            | [b'1', b';', ..]
+            | [b'1', b'c']
+            | [b'1', b'&', b'1', b'c', ..]
+            | [b'f', b'(', b'1' | b'f' | b'v' | b'E', b')', ..]
+    )
+}
+
+/// The fingerprint check: tries the value as-is, after `'` and after `"`.
+pub(crate) fn fingerprint(
+    sql: &str,
+    part: Part,
+    paranoia: u8,
+    location: &Arc<str>,
+) -> Option<Finding> {
+    if part == Part::Header && paranoia < 2 {
+        // Header values (user agents) are free text with quotes and parentheses.
+        return None;
+    }
+    if !sql.bytes().any(|c| {
+        matches!(
+            c,
+            b'\'' | b'"' | b'`' | b'(' | b';' | b'#' | b'-' | b'=' | b'<' | b'>' | b'|' | b'&' | b' '
+        )
+    }) {
+        return None;
+    }
+    let contexts: [(Option<u8>, &str); 3] = [(None, "as-is"), (Some(b'\''), "'"), (Some(b'"'), "\"")];
+    for (quote, _) in contexts {
+        if quote.is_some_and(|q| !sql.as_bytes().contains(&q)) {
+            continue;
+        }
+        let fp = tokens(sql, quote);
+        if fp.len() >= 2 && suspicious(&fp, quote.is_some()) {
+            return Some(Finding {
+                category: Category::Sqli,
+                rule: "sqli.fingerprint",
+                location: location.clone(),
+                score: super::CRITICAL,
+                evidence: String::from_utf8_lossy(&fp).into_owned(),
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(s: &str, q: Option<u8>) -> String {
+        String::from_utf8(tokens(s, q)).unwrap()
+    }
+
+    #[test]
+    fn tokenizer_classes() {
+        assert_eq!(fp("1 union select 1,2", None), "1UE1,1");
+        assert_eq!(fp("1' or '1'='1", Some(b'\'')), "s&sos");
+        assert_eq!(fp("admin'--", Some(b'\'')), "sc");
+        assert_eq!(fp("x and sleep(5)", None), "n&f(1)");
+        assert_eq!(fp("@@version", None), "v");
+    }
+
+    #[test]
+    fn fingerprints_flag_injections_only() {
+        let loc: Arc<str> = Arc::from("query:q");
+        for attack in ["1' or '1'='1", "admin'--", "1 union select 1,2", "1 and 1=1", "x'); drop table users"] {
+            assert!(fingerprint(attack, Part::Value, 1, &loc).is_some(), "{attack}");
+        }
+        for benign in ["o'brien", "it's me and that's it", "rock 'n' roll", "2104 grant ave #a", "1-2 or 3 days", "select c1 from t1 order by c2"] {
+            assert!(fingerprint(benign, Part::Value, 1, &loc).is_none(), "{benign}");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Path traversal and local file inclusion: `../` sequences after decoding and path
+//! normalisation (backslashes, doubled slashes), and the names of sensitive OS and
+//! application files.
+
+use crate::event::Category;
+
+use super::{Part, Rule, View, CRITICAL, WARNING};
+
+const fn rule(
+    name: &'static str,
+    paranoia: u8,
+    score: u16,
+    view: View,
+    parts: &'static [Part],
+    pattern: &'static str,
+) -> Rule {
+    Rule {
+        name,
+        category: Category::PathTraversal,
+        paranoia,
+        score,
+        view,
+        parts,
+        pattern,
+    }
+}
+
+pub(crate) static RULES: &[Rule] = &[
+    rule(
+        "traversal.dot_dot_slash",
+        1,
+        CRITICAL,
+        View::Path,
+        &[],
+        r"(?:^|[/=:;\s])\.{2,}(?:;[^/]*)?/|/\.{2,}(?:$|[;?#])|\.\./\.\.|^\.\.$",
+    ),
+    rule(
+        "traversal.os_file",
+        1,
+        CRITICAL,
+        View::Path,
+        &[],
+        r"(?:/etc/(?:passwd|shadow|group|gshadow|hosts|issue|master\.passwd|security|sudoers|crontab|profile|bashrc|motd|resolv\.conf|fstab|my\.cnf|php\.ini|environment|httpd|apache2?|nginx|mysql|ssh|init\.d|pwd\.db|spwd\.db|hostname|network|redhat-release|os-release|lsb-release|inittab|aliases|exports|ld\.so)|/proc/(?:self|\d+)/|/var/(?:log|mail|spool|www|lib/mysql)/|/root/|/home/[^/]+/\.|/usr/local/(?:etc|apache)|/opt/lampp|\bboot\.ini\b|\bwin\.ini\b|\bsystem\.ini\b|/windows/(?:system32|win\.ini|repair|panther)|/winnt/|\bsam\b/|/inetpub/|\bautoexec\.bat\b|/dev/(?:null|tcp|udp|zero|random|stdin|fd/))",
+    ),
+    rule(
+        "traversal.restricted_file",
+        1,
+        CRITICAL,
+        View::Path,
+        &[Part::Path, Part::Value, Part::Name],
+        r"(?:^|/)(?:\.env(?:\.\w+)?|\.git(?:/|$|config|ignore)|\.svn/|\.hg/|\.bzr/|\.ds_store|\.htaccess|\.htpasswd|\.htdigest|\.bash_history|\.bashrc|\.ssh/|id_rsa|id_dsa|authorized_keys|known_hosts|\.aws/credentials|\.docker/config|\.npmrc|\.pgpass|\.my\.cnf|web\.config|wp-config\.php|config\.php\.bak|\.idea/|\.vscode/|composer\.(?:json|lock)|package-lock\.json|\.travis\.yml|docker-compose\.yml|dockerfile|\.kube/config|localsettings\.php|settings\.py|database\.yml|secrets\.yml|\.gitlab-ci\.yml|phpinfo\.php|server-status|\.user\.ini)(?:$|[?#;/])",
+    ),
+    rule(
+        "traversal.encoded_dot_dot",
+        1,
+        CRITICAL,
+        View::Text,
+        &[],
+        r"(?:%(?:25)*(?:2e|c0%ae|e0%80%ae|u002e|c0%2e)){2}(?:%(?:25)*(?:2f|5c|c0%af|c1%9c|u2215|u2216|e0%80%af)|[/\\])|\.\.(?:%(?:25)*(?:2f|5c|c0%af|c1%9c))|(?:0x2e){2}(?:0x2f|0x5c)|0x5c0x2e|(?:\\x2e){2}",
+    ),
+    rule(
+        "traversal.file_scheme",
+        2,
+        WARNING,
+        View::Path,
+        &[],
+        r"(?:^file:/|^[a-z]:/(?:windows|winnt|boot|inetpub|users)|^/(?:etc|proc|var|usr|root|bin|sbin|tmp|dev)/)",
+    ),
+];

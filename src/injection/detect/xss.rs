@@ -1,0 +1,233 @@
+//! Cross-site scripting: an HTML tag tokenizer that flags script-capable tags,
+//! event-handler attributes and `javascript:`/`vbscript:`/`data:` URLs, run from several
+//! start states (text, and inside an unquoted, single-, double- or back-quoted attribute
+//! value) so a payload that closes the application's attribute is seen too; plus rules
+//! for what sits outside tags (script sinks, CSS expressions, bare schemes).
+
+use std::sync::Arc;
+
+use crate::event::Category;
+
+use super::{Finding, Rule, View, CRITICAL, WARNING};
+
+const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static str) -> Rule {
+    Rule {
+        name,
+        category: Category::Xss,
+        paranoia,
+        score,
+        view: View::Text,
+        parts: &[],
+        pattern,
+    }
+}
+
+pub(crate) static RULES: &[Rule] = &[
+    rule(
+        "xss.script_tag",
+        1,
+        CRITICAL,
+        r"<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|base|meta|svg|math|isindex|xml|import|vmlframe|xss|template|noscript|portal|set|animate|handler|listener)\b",
+    ),
+    rule(
+        "xss.event_handler",
+        1,
+        CRITICAL,
+        r#"(?:<[^>]*|["'`/]\s*|^\s*|\s)on(?:abort|activate|afterprint|animation\w+|auxclick|beforeprint|before\w+|begin|blur|bounce|canplay\w*|change|click|close|contextmenu|copy|cuechange|cut|dblclick|drag\w*|drop|durationchange|end|ended|error|finish|focus\w*|formdata|hashchange|input|invalid|key\w+|load\w*|message|mouse\w+|offline|online|page\w+|paste|pause|play\w*|pointer\w+|popstate|progress|ratechange|readystatechange|repeat|reset|resize|scroll\w*|search|seek\w+|select\w*|show|start|storage|submit|suspend|timeupdate|toggle|touch\w+|transition\w+|unload|volumechange|waiting|wheel)\s*="#,
+    ),
+    rule(
+        "xss.script_url",
+        1,
+        CRITICAL,
+        r"(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|l\s*i\s*v\s*e\s*s\s*c\s*r\s*i\s*p\s*t)\s*:|\bdata\s*:\s*(?:text/html|[^,]{0,40};\s*base64|image/svg\+xml|application/(?:x-)?(?:javascript|ecmascript))",
+    ),
+    rule(
+        "xss.url_attribute",
+        1,
+        CRITICAL,
+        r#"<[^>]*\b(?:src|href|action|formaction|data|background|dynsrc|lowsrc|poster|xlink:href|srcdoc)\s*=\s*["'`]?\s*(?:javascript|vbscript|data|livescript)\s*:"#,
+    ),
+    rule(
+        "xss.style_expression",
+        1,
+        CRITICAL,
+        r"(?:\bexpression\s*\(|-moz-binding\s*:|\bbehavior\s*:\s*url|@import\b|url\s*\(\s*['\x22]?\s*(?:javascript|vbscript):)",
+    ),
+    rule(
+        "xss.script_sink",
+        1,
+        CRITICAL,
+        r"(?:\b(?:alert|prompt|confirm|eval)\s*(?:\(|`|&#40)|\bdocument\s*\.\s*(?:cookie|write|location|domain|body\.innerhtml)|\bwindow\s*\.\s*(?:location|open)\s*[=(]|\bstring\s*\.\s*fromcharcode\b|\.innerhtml\s*=|\bsettimeout\s*\(\s*['\x22`]|\bnew\s+function\s*\(|\b(?:top|self|parent|frames|globalthis)\s*\[\s*['\x22`]|\bimport\s*\(\s*['\x22`]|\bfetch\s*\(\s*['\x22`]\s*(?:https?:)?//|\batob\s*\()",
+    ),
+    rule(
+        "xss.html_injection",
+        2,
+        WARNING,
+        r"<\s*/?\s*(?:a|img|body|div|input|form|button|style|link|video|audio|source|details|marquee|table|td|image|textarea|select|option|keygen|html|p|span|b|i|u|h\d)\b[^>]*>?",
+    ),
+    rule(
+        "xss.attribute_breakout",
+        2,
+        WARNING,
+        r#"["'`]\s*>\s*<|["'`]\s+[a-z-]+\s*=\s*["'`]|<!--|<!\[cdata\[|\]\]>"#,
+    ),
+];
+
+/// Start states the tokenizer is run from: the value as text, or as the rest of an
+/// attribute value the application opened.
+const STATES: [&str; 5] = ["", "<x a=", "<x a=\"", "<x a='", "<x a=`"];
+
+/// Tags that run script or load active content.
+const SCRIPT_TAGS: &[&str] = &[
+    "script", "iframe", "object", "embed", "applet", "frame", "frameset", "base", "meta",
+    "svg", "math", "isindex", "xml", "import", "style", "link", "form", "vmlframe", "xss",
+    "template", "noscript", "portal",
+];
+
+/// Attributes whose value is a URL.
+const URL_ATTRS: &[&str] = &[
+    "src", "href", "action", "formaction", "data", "background", "dynsrc", "lowsrc",
+    "poster", "xlink:href", "srcdoc", "codebase", "code", "archive", "from", "to", "values",
+    "by", "attributename",
+];
+
+/// Runs the tag tokenizer from every start state.
+pub(crate) fn tokenize(text: &str, paranoia: u8, location: &Arc<str>) -> Option<Finding> {
+    let _ = paranoia;
+    let has_lt = text.contains('<');
+    let has_quote_or_eq = text.bytes().any(|c| matches!(c, b'"' | b'\'' | b'`' | b'='));
+    if !has_lt && !has_quote_or_eq {
+        return None;
+    }
+    for state in STATES {
+        if state.is_empty() && !has_lt {
+            continue;
+        }
+        if !state.is_empty() && !has_quote_or_eq {
+            continue;
+        }
+        let mut buf = String::with_capacity(state.len() + text.len());
+        buf.push_str(state);
+        buf.push_str(text);
+        if let Some(evidence) = scan_tags(&buf) {
+            return Some(Finding {
+                category: Category::Xss,
+                rule: "xss.tokenizer",
+                location: location.clone(),
+                score: CRITICAL,
+                evidence: super::sanitize(&evidence),
+            });
+        }
+    }
+    None
+}
+
+/// Scans the tags in `s` (lower-case) and returns what made one dangerous.
+fn scan_tags(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(off) = b[i..].iter().position(|c| *c == b'<') {
+        i += off + 1;
+        // Tag name (a closing `/` allowed), separated by whitespace, `/` or control bytes.
+        while i < b.len() && (b[i] == b'/' || b[i].is_ascii_whitespace() || b[i] == 0) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b':' || b[i] == b'-') {
+            i += 1;
+        }
+        if i == start {
+            continue;
+        }
+        let tag = &s[start..i];
+        if SCRIPT_TAGS.contains(&tag) {
+            return Some(format!("<{tag}"));
+        }
+        // Attributes until `>` or the next `<`.
+        loop {
+            while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/' || b[i] == 0) {
+                i += 1;
+            }
+            if i >= b.len() || b[i] == b'>' || b[i] == b'<' {
+                break;
+            }
+            let name_start = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/' | b'<') {
+                i += 1;
+            }
+            let name = &s[name_start..i];
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < b.len() && b[i] == b'=' {
+                i += 1;
+                while i < b.len() && b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                let value;
+                if i < b.len() && matches!(b[i], b'"' | b'\'' | b'`') {
+                    let q = b[i];
+                    let vs = i + 1;
+                    let end = b[vs..].iter().position(|c| *c == q).map_or(b.len(), |e| vs + e);
+                    value = &s[vs..end];
+                    i = (end + 1).min(b.len());
+                } else {
+                    let vs = i;
+                    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                        i += 1;
+                    }
+                    value = &s[vs..i];
+                }
+                if name.len() > 4 && name.starts_with("on") && name[2..].bytes().all(|c| c.is_ascii_alphabetic()) {
+                    return Some(format!("{name}="));
+                }
+                if name == "style" && (value.contains("expression") || value.contains("javascript:") || value.contains("behavior")) {
+                    return Some("style=".into());
+                }
+                if URL_ATTRS.contains(&name) {
+                    let compact: String = value
+                        .chars()
+                        .filter(|c| !c.is_whitespace() && !c.is_control())
+                        .collect();
+                    if ["javascript:", "vbscript:", "livescript:", "data:"]
+                        .iter()
+                        .any(|p| compact.starts_with(p))
+                    {
+                        return Some(format!("{name}={}", &compact[..compact.len().min(12)]));
+                    }
+                }
+            }
+            if i == name_start {
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flagged(s: &str) -> bool {
+        tokenize(s, 1, &Arc::from("q")).is_some()
+    }
+
+    #[test]
+    fn tags_handlers_and_urls() {
+        assert!(flagged("<script>alert(1)</script>"));
+        assert!(flagged("<img src=x onerror=alert(1)>"));
+        assert!(flagged("<a href=\"jav\tascript:alert(1)\">x</a>"));
+        assert!(flagged("\" onmouseover=\"alert(1)"));
+        assert!(flagged("x' onfocus='a()' autofocus='"));
+        assert!(flagged("</title><svg/onload=alert(1)>"));
+    }
+
+    #[test]
+    fn ordinary_markup_and_text_pass() {
+        assert!(!flagged("i have read and agree to the <a href=\"/privacy\">privacy policy</a>"));
+        assert!(!flagged("a < b and c > d"));
+        assert!(!flagged("size=10 colour=\"red\""));
+        assert!(!flagged("<b>bold</b> and <i>italic</i>"));
+    }
+}
