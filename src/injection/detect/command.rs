@@ -42,7 +42,7 @@ pub(crate) static RULES: &[Rule] = &[
         concat!(
             r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
             unix_cmds!(),
-            r"(?:\s|$|[;|&<>`)\-]|\$\{?ifs)"
+            r"(?:\s|$|[;|&<>`)]|\$\{?ifs)"
         ),
     ),
     rule(
@@ -98,5 +98,17 @@ pub(crate) static RULES: &[Rule] = &[
         2,
         WARNING,
         concat!(r"^\s*(?:/(?:usr/)?s?bin/)?", unix_cmds!(), r"\s+[-/$.~]\S*"),
+    ),
+    rule(
+        "command.windows_for_loop",
+        1,
+        CRITICAL,
+        r"\bfor\b(?:\s+/[a-z])*[^%]{0,80}%%?[^\s]{0,3}\s+in\s*\([^)]{0,300}\)\s*do\b",
+    ),
+    rule(
+        "command.glob_path",
+        1,
+        CRITICAL,
+        r"/(?:etc|bin|usr|tmp|dev|proc|sys|var|home|root|sbin|lib)?[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|[<>]\(\s*\w+\s*\)|\$\{\s*\w+\s*\}|\$\[\s*\d|\$\{\w+[#%]",
     ),
 ];

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use regex::{Regex, RegexSet};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::event::Category;
 
@@ -121,13 +121,24 @@ impl Engine {
         let mut sets = Vec::with_capacity(4);
         for view in views {
             let idx: Vec<usize> = (0..rules.len()).filter(|i| rules[*i].view == view).collect();
-            let set = RegexSet::new(idx.iter().map(|i| rules[*i].pattern))
+            // ASCII classes (`\w`, `\b`, `\s`) keep every rule inside the lazy DFA, which
+            // Unicode word boundaries would make fall back to a slower engine.
+            let set = RegexSetBuilder::new(idx.iter().map(|i| rules[*i].pattern))
+                .unicode(false)
+                .size_limit(64 << 20)
+                .dfa_size_limit(16 << 20)
+                .build()
                 .map_err(|e| format!("{view:?} rules: {e}"))?;
             sets.push((set, idx));
         }
         let singles = rules
             .iter()
-            .map(|r| Regex::new(r.pattern).map_err(|e| format!("rule {}: {e}", r.name)))
+            .map(|r| {
+                RegexBuilder::new(r.pattern)
+                    .unicode(false)
+                    .build()
+                    .map_err(|e| format!("rule {}: {e}", r.name))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let sets: [(RegexSet, Vec<usize>); 4] = sets
             .try_into()
@@ -175,7 +186,7 @@ impl Engine {
                     &owned
                 }
             };
-            for m in set.matches(subject).iter() {
+            for m in set.matches(subject.as_bytes()).iter() {
                 let i = idx[m];
                 let rule = self.rules[i];
                 if rule.paranoia > paranoia || !(rule.parts.is_empty() || rule.parts.contains(&part))
@@ -183,8 +194,8 @@ impl Engine {
                     continue;
                 }
                 let evidence = self.singles[i]
-                    .find(subject)
-                    .map(|m| sanitize(m.as_str()))
+                    .find(subject.as_bytes())
+                    .map(|m| sanitize(&String::from_utf8_lossy(m.as_bytes())))
                     .unwrap_or_default();
                 push_unique(
                     out,
@@ -258,7 +269,7 @@ mod tests {
 
     #[test]
     fn evidence_is_sanitised() {
-        assert_eq!(sanitize("<script>\"x'\n"), "_script___x__");
+        assert_eq!(sanitize("<script>\"x'\n"), "_script__x__");
         assert_eq!(sanitize(&"a".repeat(100)).len(), EVIDENCE_MAX);
     }
 }

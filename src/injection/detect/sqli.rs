@@ -25,6 +25,14 @@ const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static st
     }
 }
 
+/// A rule over the text view, where comments are still present.
+const fn text_rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static str) -> Rule {
+    Rule {
+        view: View::Text,
+        ..rule(name, paranoia, score, pattern)
+    }
+}
+
 /// Operators that compare in a tautology.
 macro_rules! cmp {
     () => {
@@ -100,11 +108,11 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         r"(?:\binsert\s+into\s+[\w.`\[\]]+\s*(?:\(|values|select)|\bdelete\s+from\s+[\w.`\[\]]+\s+where\b|\bdrop\s+(?:table|database)\s+(?:if\s+exists\s+)?[\w.`\[\]]+|\bupdate\s+[\w.`\[\]]+\s+set\s+[\w.`]+\s*=|\border\s+by\s+\d+\s*(?:--|#|$|,\s*\d)|\bgroup\s+by\s+[\w.]+\s+having\b|\bhaving\s+\d+\s*=\s*\d+|\blimit\s+\d+\s*,\s*\d+\s*(?:--|#)|\bselect\s+(?:@@|\d+\s*,\s*\d+|null\s*,|char\(|0x[0-9a-f]+|concat|case\b|if\s*\(|sleep|benchmark|\(select)|\bexec\s+(?:master|xp_|sp_)|\bwhere\s+\d+\s*=\s*\d+|\bunion\s+(?:all\s+)?\(?\s*values\b)",
     ),
-    rule(
+    text_rule(
         "sqli.comment_evasion",
         1,
         CRITICAL,
-        r"(?:/\*!\d*\s*(?:union|select|and|or|from|where|insert|update|delete|drop|sleep|concat)|(?:union|select|from|where|and|or)/\*|\*/(?:union|select|from|where|and|or)\b)",
+        r"(?:/\*\s*[+!]|/\*!\d*\s*(?:union|select|and|or|from|where|insert|update|delete|drop|sleep|concat)|(?:union|select|from|where|and|or)/\*|\*/(?:union|select|from|where|and|or)\b)",
     ),
     rule(
         "sqli.hex_or_char_literal",
@@ -123,6 +131,36 @@ pub(crate) static RULES: &[Rule] = &[
         2,
         WARNING,
         r"(?:\bselect\b.{0,100}\bfrom\b|\b(?:insert|delete|update|drop|alter|create|truncate|exec|union)\b.{0,40}\b(?:into|from|set|table|database|select|values)\b)",
+    ),
+    rule(
+        "sqli.function_call",
+        1,
+        CRITICAL,
+        r"(?:^|[^\w.])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_(?:and|count|length|or|xor)|cast|ceil(?:ing)?|char(?:_length|acter_length)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|crc32|curdate|current_(?:date|time|timestamp|user)|curtime|database|datediff|date_(?:add|format|sub)|db_name|decode|degrees|des_(?:de|en)crypt|elt|encode|encrypt|exp|export_set|extractvalue|field|find_in_set|floor|format|found_rows|from_(?:base64|days|unixtime)|get_lock|greatest|group_concat|hex|if|ifnull|inet_aton|inet_ntoa|insert|instr|is_(?:free|used)_lock|isnull|last_insert_id|lcase|least|left|length|ln|load_file|locate|log(?:2|10)?|lower|lpad|ltrim|make_set|master_pos_wait|md5|mid|mod|name_const|now|nullif|oct|old_password|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|randomblob|release_lock|repeat|replace|reverse|right|round|row_count|rpad|rtrim|schema|sec_to_time|session_user|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|str_to_date|subdate|substr(?:ing)?(?:_index)?|sum|sysdate|system_user|tan|time_format|to_(?:base64|char|days|number)|trim|truncate|ucase|uncompress(?:ed_length)?|unhex|unix_timestamp|updatexml|upper|user|utl_inaddr\.\w+|uuid|variance|version|weight_string|xmltype|json_(?:extract|keys|object|array|value|query)|dbms_\w+\.\w+|sys_context|user_name|suser_s?name|host_name|is_srvrolemember|openquery|openrowset)\s*\\?\(",
+    ),
+    rule(
+        "sqli.database_names",
+        1,
+        CRITICAL,
+        r"\b(?:information_schema|tempdb|northwind|msdb|pg_catalog|pg_toast|schema_name|table_name|column_name|table_schema|mysql\.user|sysobjects|syscolumns|sysdatabases|sys\.objects|all_tables|user_tables|dba_users|sqlite_master|sqlite_temp_master|msysobjects|master\.\.sys\w*)\b",
+    ),
+    rule(
+        "sqli.json_operators",
+        1,
+        CRITICAL,
+        r#"'[^']{0,200}'\s*::\s*jsonb?\b|'\s*(?:->>?|#>>?|@>|<@|\?\||\?&|@\?|@@|#-)\s*'|\bjson_extract\s*\(|\b(?:or|and)\s+'\s*[\[{]"#,
+    ),
+    rule(
+        "sqli.statement_start",
+        1,
+        CRITICAL,
+        r"(?:\bdeclare\s+@\w|\bexecute\s+immediate\b|\bif\s*\(\s*\d+\s*[=<>]|\)\s*like\s*\(|\bselect\s+pg_sleep\b|\bselect\s*\(\s*\w+\s*\(|\balter\s+table\s+\S+\s+(?:add|drop|modify|change|rename)\b|\bcreate\s+(?:table|database|user|function|procedure|trigger|view)\s+[\w`\x22\[]|union\s*(?:all\s*)?select|\bas\s+[`\x22]?\w+[`\x22]?\s+from\b|`\s*(?:regexp|rlike|like)\b|\w['\x22`]\s*(?:!=|<>|<=>|=)\s*['\x22`]\w|\border\s+by\s+(?:if|case|\d+\s*(?:asc|desc)?\s*(?:--|#|;))|\bprocedure\s+\w+\s*\()",
+    ),
+    rule(
+        "sqli.nosql_operator_key",
+        1,
+        CRITICAL,
+        r"^\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|function|accumulator|elemmatch|text|all|size|type|mod|jsonschema|slice|search|lookup|merge|out)$",
     ),
 ];
 

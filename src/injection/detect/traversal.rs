@@ -32,7 +32,7 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         View::Path,
         &[],
-        r"(?:^|[/=:;\s])\.{2,}(?:;[^/]*)?/|/\.{2,}(?:$|[;?#])|\.\./\.\.|^\.\.$",
+        r"(?:^|[/=:;\s\x22'])\.{2,}(?:;[^/]*)?/|/\.{2,}(?:$|[;?#])|\.\./\.\.|^\.\.$",
     ),
     rule(
         "traversal.os_file",
@@ -40,7 +40,7 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         View::Path,
         &[],
-        r"(?:/etc/(?:passwd|shadow|group|gshadow|hosts|issue|master\.passwd|security|sudoers|crontab|profile|bashrc|motd|resolv\.conf|fstab|my\.cnf|php\.ini|environment|httpd|apache2?|nginx|mysql|ssh|init\.d|pwd\.db|spwd\.db|hostname|network|redhat-release|os-release|lsb-release|inittab|aliases|exports|ld\.so)|/proc/(?:self|\d+)/|/var/(?:log|mail|spool|www|lib/mysql)/|/root/|/home/[^/]+/\.|/usr/local/(?:etc|apache)|/opt/lampp|\bboot\.ini\b|\bwin\.ini\b|\bsystem\.ini\b|/windows/(?:system32|win\.ini|repair|panther)|/winnt/|\bsam\b/|/inetpub/|\bautoexec\.bat\b|/dev/(?:null|tcp|udp|zero|random|stdin|fd/))",
+        r"(?:/etc/(?:passwd|shadow|group|gshadow|hosts|issue|master\.passwd|security|sudoers|crontab|profile|bashrc|motd|resolv\.conf|fstab|my\.cnf|php\.ini|environment|httpd|apache2?|nginx|mysql|ssh|init\.d|pwd\.db|spwd\.db|hostname|network|redhat-release|os-release|lsb-release|inittab|aliases|exports|ld\.so)|/proc/(?:self|\d+|[a-z]+)\b|/sys/(?:class|kernel|devices|block|bus|firmware|module|power|fs)\b|/var/(?:log|mail|spool|www|lib/mysql)/|/root/|/home/[^/]+/\.|/usr/local/(?:etc|apache)|/opt/lampp|\bboot\.ini\b|\bwin\.ini\b|\bsystem\.ini\b|/windows/(?:system32|win\.ini|repair|panther)|/winnt/|\bsam\b/|/inetpub/|\bautoexec\.bat\b|/dev/(?:null|tcp|udp|zero|random|stdin|fd/))",
     ),
     rule(
         "traversal.restricted_file",
@@ -48,7 +48,7 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         View::Path,
         &[Part::Path, Part::Value, Part::Name],
-        r"(?:^|/)(?:\.env(?:\.\w+)?|\.git(?:/|$|config|ignore)|\.svn/|\.hg/|\.bzr/|\.ds_store|\.htaccess|\.htpasswd|\.htdigest|\.bash_history|\.bashrc|\.ssh/|id_rsa|id_dsa|authorized_keys|known_hosts|\.aws/credentials|\.docker/config|\.npmrc|\.pgpass|\.my\.cnf|web\.config|wp-config\.php|config\.php\.bak|\.idea/|\.vscode/|composer\.(?:json|lock)|package-lock\.json|\.travis\.yml|docker-compose\.yml|dockerfile|\.kube/config|localsettings\.php|settings\.py|database\.yml|secrets\.yml|\.gitlab-ci\.yml|phpinfo\.php|server-status|\.user\.ini)(?:$|[?#;/])",
+        r"(?:^|/)(?:\.env(?:\.\w+)?|\.git(?:/|$|config|ignore)|\.svn/|\.hg/|\.bzr/|\.ds_store|\.htaccess|\.htpasswd|\.htdigest|\.bash_history|\.bashrc|\.ssh/|id_rsa|id_dsa|authorized_keys|known_hosts|\.aws/credentials|\.docker/config|\.npmrc|\.pgpass|\.my\.cnf|web\.config|wp-config\.php|config\.php\.bak|\.idea/|\.vscode/|composer\.(?:json|lock)|package-lock\.json|\.travis\.yml|docker-compose\.yml|dockerfile|\.kube/config|localsettings\.php|settings\.py|database\.yml|secrets\.yml|\.gitlab-ci\.yml|phpinfo\.php|server-status|\.user\.ini|\.(?:cursor|continue|roo|zed|cline|kiro|windsurf|a0proj|fabric|n8n|claude|junie|aiignore|aider\w*|codeium|copilot|gemini|github|docker|terraform|vault|circleci)(?:/|$)[^\s]*|[\w-]*(?:debug|error|errors|access)\.log|[\w.-]+\.(?:sql|bak|backup|old|swp|sav|orig)(?:\.(?:zip|gz|tgz|tar|7z|rar|bz2))?|[\w.-]+\.env)(?:$|[?#;/])",
     ),
     rule(
         "traversal.encoded_dot_dot",

@@ -71,6 +71,24 @@ pub(crate) static RULES: &[Rule] = &[
         WARNING,
         r#"["'`]\s*>\s*<|["'`]\s+[a-z-]+\s*=\s*["'`]|<!--|<!\[cdata\[|\]\]>"#,
     ),
+    rule(
+        "xss.generic_event_attribute",
+        1,
+        CRITICAL,
+        r#"(?:^|[\s"'`/;])on[a-z]{3,}\s*=[^=]"#,
+    ),
+    rule(
+        "xss.dom_access",
+        1,
+        CRITICAL,
+        r#"(?:\bwindow\s*\.\s*location\b|\bdocument\s*\.\s*(?:queryselector\w*|getelement\w*|createelement|body|cookie|write\w*|location|domain|documentelement)\b|\(\s*document\s*\)\s*\[|\bset(?:interval|timeout|immediate)\s*\(|\bbtoa\s*\(|\.\s*(?:call|apply)\s*`|\$\{\s*(?:alert|eval|prompt|confirm|navigation\.\w+)\s*\}|\(\s*!\s*\[\s*\]\s*\+\s*\[\s*\]\s*\)|\[\s*['"`]\s*(?:alert|cookie|eval|prompt|confirm)\s*['"`]\s*\]|\.\s*textcontent\s*=|\breflect\s*\.\s*(?:apply|construct)|\.\s*(?:sort|map|filter|find)\s*\.\s*call\b)"#,
+    ),
+    rule(
+        "xss.namespaced_tag",
+        1,
+        CRITICAL,
+        r#"<\s*[a-z0-9]*:?\s*vmlframe|<\s*import|<\s*[a-z]+:include\b|\bxsi\s*:\s*schemalocation\b|\bxmlns:xi\s*=|:\s*url\s*\(\s*javascript|<\s*f\s+o\s+r\s+m|<\s*d\s+i\s+a\s+l\s+o\s+g|<\s*[a-z]+\s+pattern\s*=|\bdata\s*:\s*,\s*<"#,
+    ),
 ];
 
 /// Start states the tokenizer is run from: the value as text, or as the rest of an
