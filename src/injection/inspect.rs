@@ -176,7 +176,13 @@ impl Detector {
                 continue;
             }
             let text = String::from_utf8_lossy(value.as_bytes());
-            walk.value(&format!("header:{name}"), &text, Source::Raw, Part::Header);
+            // Upload helpers send the file name in a header (`X-File-Name`).
+            let part = if name.contains("filename") || name.contains("file-name") {
+                Part::FileName
+            } else {
+                Part::Header
+            };
+            walk.value(&format!("header:{name}"), &text, Source::Raw, part);
         }
         if let Some(body) = body.filter(|b| !b.is_empty() && !grpc) {
             let limit = self.config.body_limit;

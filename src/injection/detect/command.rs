@@ -111,4 +111,10 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         r"/(?:etc|bin|usr|tmp|dev|proc|sys|var|home|root|sbin|lib)?[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|[<>]\(\s*\w+\s*\)|\$\{\s*\w+\s*\}|\$\[\s*\d|\$\{\w+[#%]",
     ),
+    rule(
+        "command.shell_function_and_alias",
+        1,
+        CRITICAL,
+        r"\(\s*\)\s*\{|\balias\s+[^\s=]+\s*=|(?:^|/)s?bin/[a-z]{2,}",
+    ),
 ];

@@ -55,4 +55,10 @@ pub(crate) static RULES: &[Rule] = &[
         WARNING,
         r"\b(?:java|javax|sun|com\.sun|org\.apache|org\.springframework|jdk)\.[a-z]+\.[a-z]+",
     ),
+    rule(
+        "java.gadget_class",
+        1,
+        CRITICAL,
+        r"\bjava\.(?:runtime|processbuilder|lang)\b|\bprocessbuilder\b|\b(?:clonetransformer|forclosure|instantiatefactory|instantiatetransformer|invokertransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|constanttransformer|lazymap|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|objectinputstream|beancomparator|comparablecomparator)\b",
+    ),
 ];

@@ -95,4 +95,11 @@ pub(crate) static RULES: &[Rule] = &[
         &[],
         r"\$\w+\s*(?:\[|->|::|\()|\bnew\s+\w+\s*\(|\bfunction\s*\(\s*\$",
     ),
+    rule(
+        "php.alternative_tag",
+        1,
+        CRITICAL,
+        &[],
+        r"[\[{]php[\]}]|<\?xml\s*:|\bsess_[a-z0-9]{20,}\b",
+    ),
 ];
