@@ -337,11 +337,11 @@ impl Walk {
     }
 
     fn body(&mut self, headers: &HeaderMap, body: &Bytes) {
-        let content_type = headers
+        let raw_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+            .unwrap_or("");
+        let content_type = raw_type.to_ascii_lowercase();
         let essence = content_type.split(';').next().unwrap_or("").trim();
         let text = utf8_lossy_with_overlong(body);
         match essence {
@@ -352,7 +352,8 @@ impl Walk {
                 }
             }
             "multipart/form-data" => {
-                if !self.multipart(&content_type, body) {
+                // The boundary is case-sensitive: parse it from the header as sent.
+                if !self.multipart(raw_type, body) {
                     self.value("body", &text, Source::Raw, Part::Value);
                 }
             }
