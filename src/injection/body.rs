@@ -69,8 +69,14 @@ impl<B: Body> InspectedBody<B> {
 impl<B: Body> fmt::Debug for InspectedBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Passthrough { .. } => f.debug_struct("InspectedBody::Passthrough").finish_non_exhaustive(),
-            Kind::Replay { frames, rest, error } => f
+            Kind::Passthrough { .. } => f
+                .debug_struct("InspectedBody::Passthrough")
+                .finish_non_exhaustive(),
+            Kind::Replay {
+                frames,
+                rest,
+                error,
+            } => f
                 .debug_struct("InspectedBody::Replay")
                 .field("buffered_frames", &frames.len())
                 .field("rest", &rest.is_some())
@@ -125,7 +131,11 @@ where
                 frames,
                 rest,
                 error,
-            } => frames.is_empty() && error.is_none() && rest.as_ref().is_none_or(|b| b.is_end_stream()),
+            } => {
+                frames.is_empty()
+                    && error.is_none()
+                    && rest.as_ref().is_none_or(|b| b.is_end_stream())
+            }
         }
     }
 

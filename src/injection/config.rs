@@ -106,8 +106,21 @@ pub struct Exclusion {
 
 /// Location kinds an exclusion may name.
 const LOCATION_KINDS: &[&str] = &[
-    "path", "query", "query-name", "cookie", "cookie-name", "header", "form", "form-name",
-    "json", "json-key", "multipart", "multipart-name", "multipart-filename", "xml", "body",
+    "path",
+    "query",
+    "query-name",
+    "cookie",
+    "cookie-name",
+    "header",
+    "form",
+    "form-name",
+    "json",
+    "json-key",
+    "multipart",
+    "multipart-name",
+    "multipart-filename",
+    "xml",
+    "body",
 ];
 
 impl Exclusion {
@@ -200,10 +213,12 @@ impl Exclusion {
         }
         match &self.scope {
             Scope::Route => true,
-            Scope::Body => !location.starts_with("path")
-                && !location.starts_with("query")
-                && !location.starts_with("cookie")
-                && !location.starts_with("header"),
+            Scope::Body => {
+                !location.starts_with("path")
+                    && !location.starts_with("query")
+                    && !location.starts_with("cookie")
+                    && !location.starts_with("header")
+            }
             Scope::Location(pat) => match pat.strip_suffix('*') {
                 Some(prefix) => location.starts_with(prefix),
                 None => location == pat,
@@ -264,7 +279,10 @@ mod tests {
         let q = Exclusion::route("/p").unwrap().location("query:*").unwrap();
         assert!(q.excuses(Category::Sqli, "query:id"));
         assert!(Exclusion::route("/p").unwrap().location("nowhere").is_err());
-        assert!(Exclusion::route("/p").unwrap().location("json:*.x").is_err());
+        assert!(Exclusion::route("/p")
+            .unwrap()
+            .location("json:*.x")
+            .is_err());
         assert!(Exclusion::route("/up").unwrap().body().skips_body());
     }
 }

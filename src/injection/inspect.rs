@@ -65,7 +65,10 @@ impl Default for DetectorConfig {
         Self {
             profile: Profile::Balanced,
             threshold: DEFAULT_THRESHOLD,
-            skipped_headers: DEFAULT_SKIPPED_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
+            skipped_headers: DEFAULT_SKIPPED_HEADERS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
             exclusions: Vec::new(),
             max_depth: DEFAULT_MAX_DEPTH,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -186,7 +189,11 @@ impl Detector {
         }
         if let Some(body) = body.filter(|b| !b.is_empty() && !grpc) {
             let limit = self.config.body_limit;
-            let body = if body.len() > limit { body.slice(..limit) } else { body.clone() };
+            let body = if body.len() > limit {
+                body.slice(..limit)
+            } else {
+                body.clone()
+            };
             match decode_content(headers, &body, limit) {
                 Ok(decoded) => walk.body(headers, &decoded),
                 Err(reason) => walk.findings.push(Finding {
@@ -283,8 +290,13 @@ impl Walk {
         }
         let norm = normalize(raw, source);
         let location: Arc<str> = Arc::from(location);
-        self.engine
-            .scan(&norm.text, part, self.paranoia, &location, &mut self.findings);
+        self.engine.scan(
+            &norm.text,
+            part,
+            self.paranoia,
+            &location,
+            &mut self.findings,
+        );
         if norm.multi_encoded && self.paranoia >= 2 {
             self.findings.push(Finding {
                 category: Category::Protocol,
@@ -299,9 +311,15 @@ impl Walk {
     fn path(&mut self, path: &str) {
         self.value("path", path, Source::Raw, Part::Path);
         // Each unusual segment is also a value on its own (`/item/1' or '1'='1`).
-        if path.bytes().any(|c| !c.is_ascii_alphanumeric() && !b"/-_.~".contains(&c)) {
+        if path
+            .bytes()
+            .any(|c| !c.is_ascii_alphanumeric() && !b"/-_.~".contains(&c))
+        {
             for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
-                if seg.bytes().any(|c| !c.is_ascii_alphanumeric() && !b"-_.~".contains(&c)) {
+                if seg
+                    .bytes()
+                    .any(|c| !c.is_ascii_alphanumeric() && !b"-_.~".contains(&c))
+                {
                     self.value(&format!("path[{i}]"), seg, Source::Raw, Part::Value);
                 }
             }
@@ -317,7 +335,12 @@ impl Walk {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decoded_name = normalize(name, Source::Form).text;
             let label: String = decoded_name.chars().take(64).collect();
-            self.value(&format!("{kind}-name:{label}"), name, Source::Form, Part::Name);
+            self.value(
+                &format!("{kind}-name:{label}"),
+                name,
+                Source::Form,
+                Part::Name,
+            );
             self.value(&format!("{kind}:{label}"), value, Source::Form, Part::Value);
         }
     }
@@ -331,7 +354,12 @@ impl Walk {
             }
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let label: String = name.chars().take(64).collect();
-            self.value(&format!("cookie-name:{label}"), name, Source::Raw, Part::Name);
+            self.value(
+                &format!("cookie-name:{label}"),
+                name,
+                Source::Raw,
+                Part::Name,
+            );
             self.value(&format!("cookie:{label}"), value, Source::Raw, Part::Value);
         }
     }
@@ -442,7 +470,12 @@ impl Walk {
             };
             parsed_any = true;
             let name: String = field.name().unwrap_or("").chars().take(64).collect();
-            self.value(&format!("multipart-name:{name}"), &name, Source::Decoded, Part::Name);
+            self.value(
+                &format!("multipart-name:{name}"),
+                &name,
+                Source::Decoded,
+                Part::Name,
+            );
             if let Some(file) = field.file_name().map(str::to_owned) {
                 self.value(
                     &format!("multipart-filename:{name}"),
@@ -463,9 +496,12 @@ impl Walk {
             }
             let text = std::pin::pin!(field.text());
             match text.poll(&mut cx) {
-                std::task::Poll::Ready(Ok(text)) => {
-                    self.value(&format!("multipart:{name}"), &text, Source::Decoded, Part::Value)
-                }
+                std::task::Poll::Ready(Ok(text)) => self.value(
+                    &format!("multipart:{name}"),
+                    &text,
+                    Source::Decoded,
+                    Part::Value,
+                ),
                 _ => return parsed_any,
             }
         }
@@ -503,7 +539,12 @@ impl Walk {
             if rest.starts_with("<!") || rest.starts_with("<?") {
                 // Declarations: DOCTYPE (with its entities) and processing instructions.
                 let end = declaration_end(rest);
-                self.value("xml:declaration", &rest[..end], Source::Decoded, Part::Value);
+                self.value(
+                    "xml:declaration",
+                    &rest[..end],
+                    Source::Decoded,
+                    Part::Value,
+                );
                 rest = &rest[end..];
                 continue;
             }
@@ -519,9 +560,7 @@ impl Walk {
             }
             let self_closing = tag.ends_with('/');
             let tag = tag.trim_end_matches('/');
-            let name_end = tag
-                .find(|c: char| c.is_whitespace())
-                .unwrap_or(tag.len());
+            let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
             let name: String = tag[..name_end].chars().take(64).collect();
             let element = if stack.len() < self.max_depth {
                 stack.push(name);
@@ -552,7 +591,12 @@ impl Walk {
                 }
             };
             let name: String = name.chars().take(64).collect();
-            self.value(&format!("{location}/@{name}"), value, Source::Decoded, Part::Value);
+            self.value(
+                &format!("{location}/@{name}"),
+                value,
+                Source::Decoded,
+                Part::Value,
+            );
             attrs = rest;
         }
     }

@@ -88,19 +88,16 @@ where
 
 /// Encodings the layer decodes before inspection.
 fn encoding_is_known(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::CONTENT_ENCODING)
-        .iter()
-        .all(|v| {
-            v.to_str().is_ok_and(|v| {
-                v.split(',').all(|e| {
-                    matches!(
-                        e.trim().to_ascii_lowercase().as_str(),
-                        "gzip" | "x-gzip" | "deflate" | "identity" | ""
-                    )
-                })
+    headers.get_all(header::CONTENT_ENCODING).iter().all(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').all(|e| {
+                matches!(
+                    e.trim().to_ascii_lowercase().as_str(),
+                    "gzip" | "x-gzip" | "deflate" | "identity" | ""
+                )
             })
         })
+    })
 }
 
 fn start<S, B, R>(mut inner: S, shared: Arc<Shared>, req: Request<B>) -> ResponseFuture<S, B>
@@ -123,9 +120,12 @@ where
         } else {
             match shared.layer.unknown_encoding {
                 UnknownEncoding::Reject => {
-                    let res = Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
-                        .detail("The request body uses a content encoding that cannot be inspected.")
-                        .into_response();
+                    let res = Problem::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "Unsupported Media Type",
+                    )
+                    .detail("The request body uses a content encoding that cannot be inspected.")
+                    .into_response();
                     return ResponseFuture::rejected(res, Vec::new());
                 }
                 UnknownEncoding::PassUninspected => {
@@ -149,7 +149,14 @@ where
     }
     if !buffer {
         let verdict = detector.inspect_parts(req.uri(), req.headers(), None, grpc);
-        return decide(&mut inner, &shared, verdict, grpc, req.map(InspectedBody::passthrough), extra);
+        return decide(
+            &mut inner,
+            &shared,
+            verdict,
+            grpc,
+            req.map(InspectedBody::passthrough),
+            extra,
+        );
     }
     let (parts, body) = req.into_parts();
     ResponseFuture {
@@ -190,7 +197,7 @@ where
     }
     let block = shared.layer.mode == Mode::Block;
     let mut findings = verdict.findings.clone();
-    findings.sort_by(|a, b| b.score.cmp(&a.score));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.score));
     for f in findings.into_iter().take(MAX_EVENTS) {
         events.push(SecurityEvent::InjectionDetected {
             category: f.category,
@@ -205,7 +212,10 @@ where
         return ResponseFuture::calling(inner.call(req), events);
     }
     let res = if grpc {
-        grpc_rejection(GrpcCode::PermissionDenied, "request blocked by the injection filter")
+        grpc_rejection(
+            GrpcCode::PermissionDenied,
+            "request blocked by the injection filter",
+        )
     } else {
         let categories: Vec<&str> = verdict.categories().iter().map(|c| c.as_str()).collect();
         Problem::new(StatusCode::FORBIDDEN, "Forbidden")
@@ -284,7 +294,9 @@ where
             State::Calling { .. } => "calling",
             State::Rejected { .. } => "rejected",
         };
-        f.debug_struct("ResponseFuture").field("state", &state).finish()
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
     }
 }
 
@@ -373,9 +385,10 @@ where
         }
         let limit = shared.detector.config.body_limit;
         let bytes = concat_prefix(&frames, data_len.min(limit));
-        let verdict = shared
-            .detector
-            .inspect_parts(&parts.uri, &parts.headers, Some(&bytes), false);
+        let verdict =
+            shared
+                .detector
+                .inspect_parts(&parts.uri, &parts.headers, Some(&bytes), false);
         let (rest, error) = match outcome {
             Read::Done => (None, None),
             Read::Over => (Some(body), None),

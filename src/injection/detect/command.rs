@@ -15,7 +15,13 @@ const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static st
         paranoia,
         score,
         view: View::Cmd,
-        parts: &[Part::Value, Part::Name, Part::Path, Part::Header, Part::FileName],
+        parts: &[
+            Part::Value,
+            Part::Name,
+            Part::Path,
+            Part::Header,
+            Part::FileName,
+        ],
         pattern,
     }
 }
@@ -49,7 +55,11 @@ pub(crate) static RULES: &[Rule] = &[
         "command.separator_then_windows_command",
         1,
         CRITICAL,
-        concat!(r"(?:[;|`\n\r]|&&?|\|\|)\s*", win_cmds!(), r"(?:\s|$|[;|&<>/])"),
+        concat!(
+            r"(?:[;|`\n\r]|&&?|\|\|)\s*",
+            win_cmds!(),
+            r"(?:\s|$|[;|&<>/])"
+        ),
     ),
     rule(
         "command.substitution",

@@ -120,7 +120,9 @@ impl Engine {
         let views = [View::Text, View::Sql, View::Cmd, View::Path];
         let mut sets = Vec::with_capacity(4);
         for view in views {
-            let idx: Vec<usize> = (0..rules.len()).filter(|i| rules[*i].view == view).collect();
+            let idx: Vec<usize> = (0..rules.len())
+                .filter(|i| rules[*i].view == view)
+                .collect();
             // ASCII classes (`\w`, `\b`, `\s`) keep every rule inside the lazy DFA, which
             // Unicode word boundaries would make fall back to a slower engine.
             let set = RegexSetBuilder::new(idx.iter().map(|i| rules[*i].pattern))
@@ -189,7 +191,8 @@ impl Engine {
             for m in set.matches(subject.as_bytes()).iter() {
                 let i = idx[m];
                 let rule = self.rules[i];
-                if rule.paranoia > paranoia || !(rule.parts.is_empty() || rule.parts.contains(&part))
+                if rule.paranoia > paranoia
+                    || !(rule.parts.is_empty() || rule.parts.contains(&part))
                 {
                     continue;
                 }
@@ -263,7 +266,11 @@ mod tests {
         for r in &engine.rules {
             assert!((1..=2).contains(&r.paranoia), "{}", r.name);
             let prefix = r.name.split('.').next().unwrap_or_default();
-            assert!(!prefix.is_empty() && r.name.len() > prefix.len() + 1, "{}", r.name);
+            assert!(
+                !prefix.is_empty() && r.name.len() > prefix.len() + 1,
+                "{}",
+                r.name
+            );
         }
     }
 

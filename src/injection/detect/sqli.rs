@@ -183,23 +183,126 @@ mod class {
 const FINGERPRINT_LEN: usize = 8;
 
 const KEYWORDS: &[&str] = &[
-    "from", "where", "insert", "into", "values", "update", "set", "delete", "drop", "table",
-    "database", "having", "group", "order", "by", "limit", "offset", "exec", "execute",
-    "declare", "like", "rlike", "regexp", "between", "is", "null", "case", "when", "then",
-    "else", "end", "waitfor", "delay", "procedure", "create", "alter", "truncate", "shutdown",
-    "show", "grant", "revoke", "outfile", "dumpfile", "distinct", "top", "as", "in", "exists",
-    "information_schema", "into", "desc", "asc", "join", "sounds",
+    "from",
+    "where",
+    "insert",
+    "into",
+    "values",
+    "update",
+    "set",
+    "delete",
+    "drop",
+    "table",
+    "database",
+    "having",
+    "group",
+    "order",
+    "by",
+    "limit",
+    "offset",
+    "exec",
+    "execute",
+    "declare",
+    "like",
+    "rlike",
+    "regexp",
+    "between",
+    "is",
+    "null",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "waitfor",
+    "delay",
+    "procedure",
+    "create",
+    "alter",
+    "truncate",
+    "shutdown",
+    "show",
+    "grant",
+    "revoke",
+    "outfile",
+    "dumpfile",
+    "distinct",
+    "top",
+    "as",
+    "in",
+    "exists",
+    "information_schema",
+    "into",
+    "desc",
+    "asc",
+    "join",
+    "sounds",
 ];
 
 const FUNCTIONS: &[&str] = &[
-    "sleep", "benchmark", "pg_sleep", "ascii", "char", "chr", "concat", "concat_ws",
-    "substring", "substr", "mid", "version", "database", "user", "current_user", "if", "iif",
-    "ifnull", "isnull", "coalesce", "count", "load_file", "extractvalue", "updatexml",
-    "group_concat", "hex", "unhex", "md5", "sha1", "length", "len", "cast", "convert", "rand",
-    "floor", "exp", "elt", "make_set", "name_const", "row", "schema", "system_user",
-    "session_user", "lower", "upper", "ord", "char_length", "instr", "locate", "position",
-    "repeat", "replace", "reverse", "trim", "utl_inaddr", "randomblob", "json_extract",
-    "xmltype", "dbms_pipe", "openrowset", "db_name", "host_name", "waitfor",
+    "sleep",
+    "benchmark",
+    "pg_sleep",
+    "ascii",
+    "char",
+    "chr",
+    "concat",
+    "concat_ws",
+    "substring",
+    "substr",
+    "mid",
+    "version",
+    "database",
+    "user",
+    "current_user",
+    "if",
+    "iif",
+    "ifnull",
+    "isnull",
+    "coalesce",
+    "count",
+    "load_file",
+    "extractvalue",
+    "updatexml",
+    "group_concat",
+    "hex",
+    "unhex",
+    "md5",
+    "sha1",
+    "length",
+    "len",
+    "cast",
+    "convert",
+    "rand",
+    "floor",
+    "exp",
+    "elt",
+    "make_set",
+    "name_const",
+    "row",
+    "schema",
+    "system_user",
+    "session_user",
+    "lower",
+    "upper",
+    "ord",
+    "char_length",
+    "instr",
+    "locate",
+    "position",
+    "repeat",
+    "replace",
+    "reverse",
+    "trim",
+    "utl_inaddr",
+    "randomblob",
+    "json_extract",
+    "xmltype",
+    "dbms_pipe",
+    "openrowset",
+    "db_name",
+    "host_name",
+    "waitfor",
 ];
 
 /// Tokenizes `s` (already lower-cased, comments kept) into token classes, stopping after
@@ -231,9 +334,7 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
                 // Numbers include hex and exponents; `1e0union` ends at the letter run.
                 i += 1;
                 while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
-                    if b[i].is_ascii_alphabetic()
-                        && !matches!(b[i], b'x' | b'e' | b'a'..=b'f')
-                    {
+                    if b[i].is_ascii_alphabetic() && !matches!(b[i], b'x' | b'e' | b'a'..=b'f') {
                         break;
                     }
                     i += 1;
@@ -282,7 +383,12 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
             }
             c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' => {
                 let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'$') {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'_'
+                        || b[i] == b'.'
+                        || b[i] == b'$')
+                {
                     i += 1;
                 }
                 let word = &s[start..i];
@@ -332,27 +438,39 @@ fn suspicious(fp: &[u8], quoted: bool) -> bool {
         let first = rest.first().copied();
         let second = rest.get(1).copied();
         return match first {
-            Some(b'&') => matches!(
-                second,
-                Some(b's' | b'1' | b'n' | b'f' | b'(' | b'v' | b'&' | b'E')
-            ) && rest.len() >= 2,
+            Some(b'&') => {
+                matches!(
+                    second,
+                    Some(b's' | b'1' | b'n' | b'f' | b'(' | b'v' | b'&' | b'E')
+                ) && rest.len() >= 2
+            }
             Some(b'o') => {
                 matches!(second, Some(b's' | b'1' | b'f' | b'(' | b'v'))
-                    && rest.get(2).is_some_and(|t| matches!(t, b'&' | b'o' | b'c' | b'k'))
+                    && rest
+                        .get(2)
+                        .is_some_and(|t| matches!(t, b'&' | b'o' | b'c' | b'k'))
             }
             Some(b'c') => true,
             Some(b';') => rest.len() >= 2,
             Some(b')') => matches!(second, Some(b'&' | b';' | b'c' | b'U' | b')')),
             Some(b'U') => true,
-            Some(b'k') => matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k')) && rest.len() >= 3,
+            Some(b'k') => {
+                matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k')) && rest.len() >= 3
+            }
             _ => false,
         };
     }
     // As-is: a number or word followed by boolean logic and a comparison, or a function call.
     matches!(
         fp,
-        [b'1' | b'n' | b's', b'&', b'1' | b's' | b'v', b'o', b'1' | b's' | b'v', ..]
-            | [b'1', b'&', b'f', b'(', ..]
+        [
+            b'1' | b'n' | b's',
+            b'&',
+            b'1' | b's' | b'v',
+            b'o',
+            b'1' | b's' | b'v',
+            ..
+        ] | [b'1', b'&', b'f', b'(', ..]
             | [b'1', b')', b'&', ..]
             | [b'1', b';', ..]
             | [b'1', b'c']
@@ -375,12 +493,25 @@ pub(crate) fn fingerprint(
     if !sql.bytes().any(|c| {
         matches!(
             c,
-            b'\'' | b'"' | b'`' | b'(' | b';' | b'#' | b'-' | b'=' | b'<' | b'>' | b'|' | b'&' | b' '
+            b'\''
+                | b'"'
+                | b'`'
+                | b'('
+                | b';'
+                | b'#'
+                | b'-'
+                | b'='
+                | b'<'
+                | b'>'
+                | b'|'
+                | b'&'
+                | b' '
         )
     }) {
         return None;
     }
-    let contexts: [(Option<u8>, &str); 3] = [(None, "as-is"), (Some(b'\''), "'"), (Some(b'"'), "\"")];
+    let contexts: [(Option<u8>, &str); 3] =
+        [(None, "as-is"), (Some(b'\''), "'"), (Some(b'"'), "\"")];
     for (quote, _) in contexts {
         if quote.is_some_and(|q| !sql.as_bytes().contains(&q)) {
             continue;
@@ -419,11 +550,30 @@ mod tests {
     #[test]
     fn fingerprints_flag_injections_only() {
         let loc: Arc<str> = Arc::from("query:q");
-        for attack in ["1' or '1'='1", "admin'--", "1 union select 1,2", "1 and 1=1", "x'); drop table users"] {
-            assert!(fingerprint(attack, Part::Value, 1, &loc).is_some(), "{attack}");
+        for attack in [
+            "1' or '1'='1",
+            "admin'--",
+            "1 union select 1,2",
+            "1 and 1=1",
+            "x'); drop table users",
+        ] {
+            assert!(
+                fingerprint(attack, Part::Value, 1, &loc).is_some(),
+                "{attack}"
+            );
         }
-        for benign in ["o'brien", "it's me and that's it", "rock 'n' roll", "2104 grant ave #a", "1-2 or 3 days", "select c1 from t1 order by c2"] {
-            assert!(fingerprint(benign, Part::Value, 1, &loc).is_none(), "{benign}");
+        for benign in [
+            "o'brien",
+            "it's me and that's it",
+            "rock 'n' roll",
+            "2104 grant ave #a",
+            "1-2 or 3 days",
+            "select c1 from t1 order by c2",
+        ] {
+            assert!(
+                fingerprint(benign, Part::Value, 1, &loc).is_none(),
+                "{benign}"
+            );
         }
     }
 }

@@ -97,23 +97,41 @@ const STATES: [&str; 5] = ["", "<x a=", "<x a=\"", "<x a='", "<x a=`"];
 
 /// Tags that run script or load active content.
 const SCRIPT_TAGS: &[&str] = &[
-    "script", "iframe", "object", "embed", "applet", "frame", "frameset", "base", "meta",
-    "svg", "math", "isindex", "xml", "import", "style", "link", "form", "vmlframe", "xss",
-    "template", "noscript", "portal",
+    "script", "iframe", "object", "embed", "applet", "frame", "frameset", "base", "meta", "svg",
+    "math", "isindex", "xml", "import", "style", "link", "form", "vmlframe", "xss", "template",
+    "noscript", "portal",
 ];
 
 /// Attributes whose value is a URL.
 const URL_ATTRS: &[&str] = &[
-    "src", "href", "action", "formaction", "data", "background", "dynsrc", "lowsrc",
-    "poster", "xlink:href", "srcdoc", "codebase", "code", "archive", "from", "to", "values",
-    "by", "attributename",
+    "src",
+    "href",
+    "action",
+    "formaction",
+    "data",
+    "background",
+    "dynsrc",
+    "lowsrc",
+    "poster",
+    "xlink:href",
+    "srcdoc",
+    "codebase",
+    "code",
+    "archive",
+    "from",
+    "to",
+    "values",
+    "by",
+    "attributename",
 ];
 
 /// Runs the tag tokenizer from every start state.
 pub(crate) fn tokenize(text: &str, paranoia: u8, location: &Arc<str>) -> Option<Finding> {
     let _ = paranoia;
     let has_lt = text.contains('<');
-    let has_quote_or_eq = text.bytes().any(|c| matches!(c, b'"' | b'\'' | b'`' | b'='));
+    let has_quote_or_eq = text
+        .bytes()
+        .any(|c| matches!(c, b'"' | b'\'' | b'`' | b'='));
     if !has_lt && !has_quote_or_eq {
         return None;
     }
@@ -170,7 +188,10 @@ fn scan_tags(s: &str) -> Option<String> {
                 break;
             }
             let name_start = i;
-            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/' | b'<') {
+            while i < b.len()
+                && !b[i].is_ascii_whitespace()
+                && !matches!(b[i], b'=' | b'>' | b'/' | b'<')
+            {
                 i += 1;
             }
             let name = &s[name_start..i];
@@ -186,7 +207,10 @@ fn scan_tags(s: &str) -> Option<String> {
                 if i < b.len() && matches!(b[i], b'"' | b'\'' | b'`') {
                     let q = b[i];
                     let vs = i + 1;
-                    let end = b[vs..].iter().position(|c| *c == q).map_or(b.len(), |e| vs + e);
+                    let end = b[vs..]
+                        .iter()
+                        .position(|c| *c == q)
+                        .map_or(b.len(), |e| vs + e);
                     value = &s[vs..end];
                     i = (end + 1).min(b.len());
                 } else {
@@ -196,10 +220,17 @@ fn scan_tags(s: &str) -> Option<String> {
                     }
                     value = &s[vs..i];
                 }
-                if name.len() > 4 && name.starts_with("on") && name[2..].bytes().all(|c| c.is_ascii_alphabetic()) {
+                if name.len() > 4
+                    && name.starts_with("on")
+                    && name[2..].bytes().all(|c| c.is_ascii_alphabetic())
+                {
                     return Some(format!("{name}="));
                 }
-                if name == "style" && (value.contains("expression") || value.contains("javascript:") || value.contains("behavior")) {
+                if name == "style"
+                    && (value.contains("expression")
+                        || value.contains("javascript:")
+                        || value.contains("behavior"))
+                {
                     return Some("style=".into());
                 }
                 if URL_ATTRS.contains(&name) {
@@ -243,7 +274,9 @@ mod tests {
 
     #[test]
     fn ordinary_markup_and_text_pass() {
-        assert!(!flagged("i have read and agree to the <a href=\"/privacy\">privacy policy</a>"));
+        assert!(!flagged(
+            "i have read and agree to the <a href=\"/privacy\">privacy policy</a>"
+        ));
         assert!(!flagged("a < b and c > d"));
         assert!(!flagged("size=10 colour=\"red\""));
         assert!(!flagged("<b>bold</b> and <i>italic</i>"));
