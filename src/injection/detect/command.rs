@@ -77,7 +77,7 @@ pub(crate) static RULES: &[Rule] = &[
         "command.shell_path",
         1,
         CRITICAL,
-        r"(?:/bin/(?:ba|z|k|c|tc|da)?sh\b|/usr/bin/(?:env|perl|python\d?|ruby|php|curl|wget|nc|id|whoami)\b|/bin/(?:cat|ls|echo|nc|busybox|rm|id|uname|ping|sleep)\b|/dev/(?:tcp|udp)/|\bnc(?:at)?\s+-[a-z]*e\s|\b(?:bash|sh)\s+-[ic]\b|\bmkfifo\b|\btelnet\s+\S+\s+\d+\s*\||\bcurl\s+(?:-[a-z]+\s+)*(?:https?://|\S+\|)|\bwget\s+(?:-[a-z]+\s+)*(?:https?|ftp)://|\bpython\d?\s+-c\b|\bperl\s+-e\b|\bruby\s+-e\b|\bphp\s+-r\b|\blua\s+-e\b|\bnode\s+-e\b|\b(?:cat|head|tail|more|less|nl|tac|strings)\s+/(?:etc|proc|var|root|home)/|\bchmod\s+[+0-7]|\brm\s+-[rf]+\s|\bsleep\s+\d+\s*[;|&]|\bping\s+-[nc]\s+\d+|\bxterm\s+-display|\bbase64\s+-d\b|\b(?:uname|id|whoami)\s*$)",
+        r"(?:/bin/(?:ba|z|k|c|tc|da)?sh\b|/usr/bin/(?:env|perl|python\d?|ruby|php|curl|wget|nc|id|whoami)\b|/bin/(?:cat|ls|echo|nc|busybox|rm|id|uname|ping|sleep)\b|/dev/(?:tcp|udp)/|\bnc(?:at)?\s+-[a-z]*e\s|\b(?:bash|sh)\s+-[ic]\b|\bmkfifo\b|\btelnet\s+\S+\s+\d+\s*\||\bcurl\s+(?:-[a-z]+\s+)*(?:https?://|\S+\|)|\bwget\s+(?:-[a-z]+\s+)*(?:https?|ftp)://|\bpython\d?\s+-c\b|\bperl\s+-e\b|\bruby\s+-e\b|\bphp\s+-r\b|\blua\s+-e\b|\bnode\s+-e\b|\b(?:cat|head|tail|more|less|nl|tac|strings)\s+/(?:etc|proc|var|root|home)/|\bchmod\s+[+0-7]|\brm\s+-[rf]+\s|\bsleep\s+\d+\s*[;|&]|\bping\s+-[nc]\s+\d+|\bxterm\s+-display|\bbase64\s+-d\b)",
     ),
     rule(
         "command.brace_expansion",
