@@ -29,7 +29,7 @@ const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static st
 /// Unix commands an injection runs first.
 macro_rules! unix_cmds {
     () => {
-        r"(?:cat|tac|nl|ls|dir|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|tcsh|dash|python[23]?|perl|ruby|php\d?|lua|node|nmap|ping|echo|printf|rm|chmod|chown|chgrp|kill|killall|pkill|ps|ifconfig|ip\s+a|nslookup|dig|host|telnet|ssh|scp|ftp|tftp|sleep|env|printenv|set|export|find|locate|grep|egrep|awk|gawk|sed|head|tail|more|less|xargs|sudo|su|mkfifo|passwd|touch|cp|mv|tar|zip|unzip|gzip|base64|exec|eval|hostname|netstat|ss|socat|crontab|useradd|usermod|chattr|dd|od|xxd|hexdump|strings|openssl|java|gcc|cc|make|apt|apt-get|yum|apk|dnf|docker|kubectl|systemctl|service|mount|sysctl|last|w|who|history|file|stat|df|du|free|top|lsof|ldd|time|timeout|nohup|which|whereis|tee|shutdown|reboot|halt|init|sort|uniq|cut|tr|rev|diff|cmp|vi|vim|nano|ed|expr|test|true|false|wall|write|mail|sendmail|rsync|svn|git|ruby|irb|jrunscript|busybox|nice|ionice|chroot|getent|groups|uptime|arp|route|traceroute|tracepath|iptables|lsmod|modprobe|insmod|fdisk|at|atq|batch|alias|source|readlink|realpath|basename|dirname|mkdir|rmdir|ln|install|shred|wc|seq|yes|bc|dc|jq|less|pg|fold|fmt|column|paste|join|split|csplit|tee|logger|script|screen|tmux|xterm|gdb|strace|ltrace|php-cgi|pwd)"
+        r"(?:cat|tac|nl|ls|dir|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|tcsh|dash|python[23]?|perl|ruby|php\d?|lua|node|nmap|ping|echo|printf|rm|chmod|chown|chgrp|kill|killall|pkill|ps|ifconfig|ip\s+a|nslookup|dig|host|telnet|ssh|scp|ftp|tftp|sleep|env|printenv|set|export|find|locate|grep|egrep|awk|gawk|sed|head|tail|more|less|xargs|sudo|su|mkfifo|passwd|touch|cp|mv|tar|zip|unzip|gzip|base64|exec|eval|hostname|netstat|ss|socat|crontab|useradd|usermod|chattr|dd|od|xxd|hexdump|strings|openssl|java|gcc|cc|make|apt|apt-get|yum|apk|dnf|docker|kubectl|systemctl|service|mount|sysctl|last|w|who|history|file|stat|df|du|free|top|lsof|ldd|time|timeout|nohup|which|whereis|tee|shutdown|reboot|halt|init|sort|uniq|cut|tr|rev|diff|cmp|vi|vim|nano|ed|expr|test|true|false|wall|write|mail|sendmail|rsync|svn|git|ruby|irb|jrunscript|busybox|nice|ionice|chroot|getent|groups|uptime|arp|route|traceroute|tracepath|iptables|lsmod|modprobe|insmod|fdisk|at|atq|batch|alias|source|readlink|realpath|basename|dirname|mkdir|rmdir|ln|install|shred|wc|seq|yes|bc|dc|jq|less|pg|fold|fmt|column|paste|join|split|csplit|tee|logger|script|screen|tmux|xterm|gdb|strace|ltrace|php-cgi|pwd|flock|perf|rmt|bridge|comm|base32|basenc|c89|c99|ansible\S*|bpftrace|busctl|byebug|capsh|certbot|check_\w+|choom|chrt|cobc|column|cowsay|cpan|cpio|cpulimit|crash|csvtool|ctr|dmesg|dmsetup|dnf|dosbox|dpkg|dstat|easy_install|emacs|enscript|eqn|espeak|ex|exiftool|expand|facter|finger|fish|flatpak|fping|gem|genisoimage|ghc|ghci|gimp|ginsh|gtester|hd|iconv|ionice|irb|ispell|jjs|joe|journalctl|jrunscript|jtag|julia|knife|ksshell|kubectl|latex|ld\.so|lftp|links|logsave|look|lp|ltrace|lualatex|lwp-\w+|lynx|mawk|minicom|mosquitto|msgattrib|msgcat|msgconv|msgfilter|msgmerge|msguniq|mtr|multitime|mysql|nano|nasm|nawk|neofetch|nft|nmap|npm|nroff|nsenter|octave|opkg|pandoc|pdb|pdflatex|pdftex|pic|pico|pidstat|pip\d?|pkexec|pkg|posh|pr|pry|psftp|psql|ptx|puppet|pwsh|rake|rc|readelf|red|redcarpet|restic|rlogin|rlwrap|rpm|rpmdb|rpmquery|rpmverify|rsh|rtorrent|run-mailcap|run-parts|rview|rvim|sash|scanmem|scrot|setarch|setfacl|setlock|sftp|sg|shuf|slsh|smbclient|snap|softlimit|sqlite3|sqlmap|ssh-agent|ssh-keygen|ssh-keyscan|sshpass|start-stop-daemon|stdbuf|stunnel|sysctl|systemd-resolve|tasksh|tbl|tclsh|tdbtool|tftp|tic|tmate|troff|unexpand|unshare|unsquashfs|update-alternatives|uuencode|uudecode|valgrind|varnishncsa|view|vigr|vimdiff|vipw|virsh|volatility|watch|wget2|whiptail|whois|wireshark|wish|xdotool|xelatex|xetex|xmodmap|xmore|xpad|xxd|xz|yarn|yash|yelp|zathura|zip|zsoelim|zypper)"
     };
 }
 
@@ -113,7 +113,7 @@ pub(crate) static RULES: &[Rule] = &[
         "command.windows_for_loop",
         1,
         CRITICAL,
-        r"\bfor\b(?:\s+/[a-z])*[^%]{0,80}%%?[^\s]{0,3}\s+in\s*\([^)]{0,300}\)\s*do\b",
+        r"\bfor\b(?:\s+/[a-z])*[^%]{0,80}%%?[^\s]{0,40}\s+in\s*\([^)]{0,300}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|cmdextversion)\b|\bif\s+\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S",
     ),
     rule(
         "command.glob_path",
@@ -126,5 +126,11 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         r"\(\s*\)\s*\{|\balias\s+[^\s=]+\s*=|(?:^|/)s?bin/[a-z]{2,}",
+    ),
+    rule(
+        "command.option_after_separator",
+        1,
+        CRITICAL,
+        r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|[\w@*]+)|\bnohup\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
     ),
 ];

@@ -61,4 +61,10 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         r"\bjava\.(?:runtime|processbuilder|lang)\b|\bprocessbuilder\b|\b(?:clonetransformer|forclosure|instantiatefactory|instantiatetransformer|invokertransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|constanttransformer|lazymap|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|objectinputstream|beancomparator|comparablecomparator)\b",
     ),
+    rule(
+        "java.core_class",
+        1,
+        CRITICAL,
+        r"\bjavax?\.(?:io|util|lang|net|nio|beans|rmi|security|sql|naming|script|management|xml|crypto)\.[a-z]\w*",
+    ),
 ];

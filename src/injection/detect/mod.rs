@@ -248,6 +248,8 @@ impl Engine {
 /// serialised-object magic numbers, numeric metadata addresses, hex literals.
 const PLAIN_RULES: &[&str] = &[
     "sqli.database_names",
+    "sqli.statement_start",
+    "sqli.magic_number",
     "sqli.hex_or_char_literal",
     "sqli.function_abuse",
     "java.gadget_class",

@@ -76,7 +76,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"(?:\brequire\s*\(\s*['\x22`](?:child_process|fs|net|http|vm|os)['\x22`]\s*\)|\bchild_process\b|\bprocess\s*\.\s*(?:mainmodule|binding|env|exit|kill|dlopen)|\b(?:execsync|spawnsync|execfile|spawn)\s*\(|\bglobal\s*\.\s*process|\bthis\s*\.\s*constructor\s*\.\s*constructor|\bconstructor\s*\.\s*constructor\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+process|\bnew\s+function\s*\(\s*['\x22`]return|\bimport\s*\(\s*['\x22`](?:child_process|fs)|\bvm\s*\.\s*runin\w*context|\b_\$\$nd_func\$\$_|\bdeserialize\s*\()",
+        r"(?:\brequire\s*\(\s*['\x22`](?:child_process|fs|net|http|vm|os)['\x22`]\s*\)|\bchild_process\b|\bprocess\s*\.\s*(?:mainmodule|binding|env|exit|kill|dlopen)|\b(?:execsync|spawnsync|execfile|spawn)\s*\(|\bglobal\s*\.\s*process|\bthis\s*\.\s*constructor\s*\.\s*constructor|\bconstructor\s*\.\s*constructor\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+process|\bnew\s+function\s*\(\s*['\x22`]return|\bimport\s*\(\s*['\x22`](?:child_process|fs)|\bvm\s*\.\s*runin\w*context|\b_\$\$nd_func\$\$_|\bdeserialize\s*\(|\b(?:localtest\.me|lvh\.me|nip\.io|sslip\.io|xip\.io|vcap\.me)\b)",
     ),
     rule(
         "generic.prototype_pollution",
@@ -140,6 +140,22 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[Part::Name],
-        r"^(?:jsessionid|aspsessionid\w*|asp\.net_sessionid|phpsession|phpsessid|weblogicsession|session_id|session-id|cfid|cftoken|cfsid|jservsession|jwsession|sid)$",
+        r"^(?:jsessionid|aspsessionid\w*|asp\.net_sessionid|phpsession|phpsessid|weblogicsession|session_?id|session-id|sessionid|cfid|cftoken|cfsid|jservsession|jwsession|sid|connect\.sid|next-auth\.session-token|__secure-next-auth\.session-token|meteor_login_token|rack\.session|play_session|sails\.sid|cakephp|ci_session|koa[.:]sess(?:\.sig)?|zend_session_id|laravel_session|express\.sid|express:sess|_session_id|symfony|flask_session|django_session|beaker\.session\.id|shiny-session|wordpress_logged_in\w*|joomla_session\w*|xsrf-token|_csrf|ssid|sessid|sess)$",
+    ),
+    rule(
+        "generic.nodejs_probe",
+        GENERIC,
+        1,
+        CRITICAL,
+        &[],
+        r#"\bconsole\s*(?:\.\s*\w+|\[\s*['"`]\w+['"`]\s*\])\s*\(|\bprocess\s*\[|\brequire\s*\.\s*main\b|\._load\s*\(|\breaddirsync\b|xyqktkrfrlvoqyqkx|\bwhile\s*\(+\s*[!+\-(]*\s*(?:true|false|infinity|string|undefined|\{\}|\[\]|\d)"#,
+    ),
+    rule(
+        "rfi.ipv6_or_bare_scheme",
+        RFI,
+        1,
+        CRITICAL,
+        &[Part::Value, Part::Name],
+        r"^\s*(?:file|ftps?|https?)://\[?[0-9a-f]{1,4}:[0-9a-f:]*:[0-9a-f:.]*\]?|^\s*(?:file|ftps?|https?)\s*\?+\s*$",
     ),
 ];

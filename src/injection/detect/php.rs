@@ -79,7 +79,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[Part::FileName],
-        r"\.(?:php\d?|phtml|phar|pht|phps|pgif|inc|shtml|htaccess|user\.ini)(?:$|[.\s?%;])",
+        r"\.\s*(?:php\d*|phtml|phar|pht|phpt|phps|pgif|inc|shtml|htaccess|user\.ini)(?:$|[.\s?%;\x22/])",
     ),
     rule(
         "php.variable_function",
@@ -100,6 +100,40 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"[\[{]php[\]}]|<\?xml\s*:|\bsess_[a-z0-9]{20,}\b",
+        r"[\[{]php[\]}]|<\?xml\s*:|\bsess_[a-z0-9,]{16,}",
+    ),
+    Rule {
+        view: View::Sql,
+        ..rule(
+            "php.function_call_evasion",
+            1,
+            CRITICAL,
+            &[],
+            r"\b(?:base64_(?:en|de)code|bzdecompress|bzopen|gzdecode|gzinflate|gzuncompress|gzopen|zlib_decode|zlib_encode|str_rot13|convert_uudecode|get_defined_(?:vars|functions|constants)|print_r|var_dump|var_export|debug_zval_dump|file_exists|file_get_contents|file_put_contents|is_array|is_file|is_dir|is_readable|is_writable|assert_options|assert|exec|system|passthru|shell_exec|popen|proc_open|pcntl_exec|eval|unpack|pack|strip_tags|serialize|unserialize|array_map|array_walk|array_filter|call_user_func(?:_array)?|create_function|func_get_args|forward_static_call(?:_array)?|register_(?:shutdown|tick)_function|preg_replace(?:_callback)?|mb_ereg_replace|ob_start|highlight_file|show_source|php_uname|phpinfo|phpversion|getenv|putenv|ini_get|ini_set|ini_restore|ini_alter|set_time_limit|ignore_user_abort|fopen|fread|fwrite|fputs|fgets|fgetc|file|readfile|readdir|opendir|scandir|glob|unlink|rmdir|mkdir|chmod|chown|copy|rename|symlink|link|tempnam|tmpfile|move_uploaded_file|curl_init|curl_exec|fsockopen|pfsockopen|stream_socket_client|socket_create|mail|header|setcookie|session_start|extract|parse_str|import_request_variables|compact|define|constant|get_class|class_exists|function_exists|method_exists|iterator_apply|usort|uasort|uksort|array_diff_ukey|array_udiff|hex2bin|bin2hex|chr|ord|strrev|str_replace|substr|strtolower|strtoupper|sprintf|printf|vsprintf|implode|explode|join|escapeshellarg|escapeshellcmd|dl|posix_\w+|proc_\w+|openssl_\w+|mcrypt_\w+)\s*\(",
+        )
+    },
+    Rule {
+        view: View::Sql,
+        ..rule(
+            "php.variable_call",
+            1,
+            CRITICAL,
+            &[],
+            r#"\$+(?:[a-z_$][\w$]*|\{[^}]{0,40}\})(?:\s*(?:\[[^\]]{0,40}\]|\{[^}]{0,40}\}))*\s*\(|::\s*\$\w+\s*\(|\(\s*['"`]?\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|proc_open|phpinfo)\s*['"`]?\s*\)\s*\(|\[\s*(?:system|exec|passthru|shell_exec|eval|assert)\s*\]"#,
+        )
+    },
+    rule(
+        "php.ini_directive",
+        1,
+        CRITICAL,
+        &[],
+        r"\b(?:opcache|mbstring|zend|pcre|xdebug|apc|phar|mysqli|pdo_mysql|session\.(?:save|use|auto|serialize|upload))[\w.]*\s*=|\bunserialize_max_depth\s*=|\b(?:display_errors|log_errors|error_log|short_open_tag|register_argc_argv|max_execution_time|memory_limit)\s*=",
+    ),
+    rule(
+        "php.upload_name_in_body",
+        1,
+        CRITICAL,
+        &[Part::Value],
+        r#"\bfilename\s*=\s*["']?[^"';\r\n]*\.\s*(?:php\d*|phtml|phar|pht|phpt|phps|pgif|shtml)\b"#,
     ),
 ];

@@ -136,7 +136,7 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.function_call",
         1,
         CRITICAL,
-        r"(?:^|[^\w.])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_(?:and|count|length|or|xor)|cast|ceil(?:ing)?|char(?:_length|acter_length)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|crc32|curdate|current_(?:date|time|timestamp|user)|curtime|database|datediff|date_(?:add|format|sub)|db_name|decode|degrees|des_(?:de|en)crypt|elt|encode|encrypt|exp|export_set|extractvalue|field|find_in_set|floor|format|found_rows|from_(?:base64|days|unixtime)|get_lock|greatest|group_concat|hex|if|ifnull|inet_aton|inet_ntoa|insert|instr|is_(?:free|used)_lock|isnull|last_insert_id|lcase|least|left|length|ln|load_file|locate|log(?:2|10)?|lower|lpad|ltrim|make_set|master_pos_wait|md5|mid|mod|name_const|now|nullif|oct|old_password|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|randomblob|release_lock|repeat|replace|reverse|right|round|row_count|rpad|rtrim|schema|sec_to_time|session_user|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|str_to_date|subdate|substr(?:ing)?(?:_index)?|sum|sysdate|system_user|tan|time_format|to_(?:base64|char|days|number)|trim|truncate|ucase|uncompress(?:ed_length)?|unhex|unix_timestamp|updatexml|upper|user|utl_inaddr\.\w+|uuid|variance|version|weight_string|xmltype|json_(?:extract|keys|object|array|value|query)|dbms_\w+\.\w+|sys_context|user_name|suser_s?name|host_name|is_srvrolemember|openquery|openrowset)\s*\\?\(",
+        r"(?:^|[^\w.])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_(?:and|count|length|or|xor)|cast|ceil(?:ing)?|char(?:_length|acter_length)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|crc32|curdate|current_(?:date|time|timestamp|user)|curtime|database|datediff|date_(?:add|format|sub)|db_name|decode|degrees|des_(?:de|en)crypt|elt|encode|encrypt|exp|export_set|extractvalue|field|find_in_set|floor|format|found_rows|from_(?:base64|days|unixtime)|get_lock|greatest|group_concat|hex|if|ifnull|inet_aton|inet_ntoa|insert|instr|is_(?:free|used)_lock|isnull|last_insert_id|lcase|least|left|length|ln|load_file|locate|log(?:2|10)?|lower|lpad|ltrim|make_set|master_pos_wait|md5|mid|mod|name_const|now|nullif|oct|old_password|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|randomblob|release_lock|repeat|replace|reverse|right|round|row_count|rpad|rtrim|schema|sec_to_time|session_user|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|str_to_date|subdate|substr(?:ing)?(?:_index)?|sum|sysdate|system_user|tan|time_format|to_(?:base64|char|days|number)|trim|truncate|ucase|uncompress(?:ed_length)?|unhex|unix_timestamp|updatexml|upper|user|utl_inaddr\.\w+|uuid|variance|version|weight_string|xmltype|jsonb?_\w+|div|lo_(?:get|import|export|open|from_bytea)|starts_with|pg_\w+|dbms_\w+\.\w+|sys_context|user_name|suser_s?name|host_name|is_srvrolemember|openquery|openrowset)\s*\\?\(",
     ),
     rule(
         "sqli.database_names",
@@ -148,7 +148,7 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.json_operators",
         1,
         CRITICAL,
-        r#"'[^']{0,200}'\s*::\s*jsonb?\b|'\s*(?:->>?|#>>?|@>|<@|\?\||\?&|@\?|@@|#-)\s*'|\bjson_extract\s*\(|\b(?:or|and)\s+'\s*[\[{]"#,
+        r#"'[^']{0,200}'\s*::\s*jsonb?\b|'\s*(?:->>?|#>>?|@>|<@|\?\||\?&|@\?|@@|#-)\s*'|\bjson_extract\s*\(|\b(?:or|and)\s+'\s*[\[{]|\)\s*::\s*[a-z]+|'\s*[<>]\s*'\$\."#,
     ),
     rule(
         "sqli.statement_start",
@@ -161,6 +161,12 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         r"^\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|function|accumulator|elemmatch|text|all|size|type|mod|jsonschema|slice|search|lookup|merge|out)$",
+    ),
+    rule(
+        "sqli.magic_number",
+        1,
+        CRITICAL,
+        r"(?:^|[^\d.])(?:2147483648|4294967295|4294967296|9223372036854775807|9223372036854775808|18446744073709551615|18446744073709551616|2\.2250738585072011e-308)(?:$|[^\d])|\b\d+\.e[(.]",
     ),
 ];
 

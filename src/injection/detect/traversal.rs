@@ -40,7 +40,7 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         View::Path,
         &[],
-        r"(?:/etc/(?:passwd|shadow|group|gshadow|hosts|issue|master\.passwd|security|sudoers|crontab|profile|bashrc|motd|resolv\.conf|fstab|my\.cnf|php\.ini|environment|httpd|apache2?|nginx|mysql|ssh|init\.d|pwd\.db|spwd\.db|hostname|network|redhat-release|os-release|lsb-release|inittab|aliases|exports|ld\.so)|/proc/(?:self|\d+|[a-z]+)\b|/sys/(?:class|kernel|devices|block|bus|firmware|module|power|fs)\b|/var/(?:log|mail|spool|www|lib/mysql)/|/root/|/home/[^/]+/\.|/usr/local/(?:etc|apache)|/opt/lampp|\bboot\.ini\b|\bwin\.ini\b|\bsystem\.ini\b|/windows/(?:system32|win\.ini|repair|panther)|/winnt/|\bsam\b/|/inetpub/|\bautoexec\.bat\b|/dev/(?:null|tcp|udp|zero|random|stdin|fd/))",
+        r"(?:/etc/(?:passwd|shadow|group|gshadow|hosts|issue|master\.passwd|security|sudoers|crontab|profile|bashrc|motd|resolv\.conf|fstab|my\.cnf|php\.ini|environment|httpd|apache2?|nginx|mysql|ssh|init\.d|pwd\.db|spwd\.db|hostname|network|redhat-release|os-release|lsb-release|inittab|aliases|exports|ld\.so)|/proc/(?:self|\d+|[a-z]+)\b|(?:^|[\s<>=|;])/tmp/|/@(?:id|fs)/|/sys/(?:class|kernel|devices|block|bus|firmware|module|power|fs)\b|/var/(?:log|mail|spool|www|lib/mysql)/|/root/|/home/[^/]+/\.|/usr/local/(?:etc|apache)|/opt/lampp|\bboot\.ini\b|\bwin\.ini\b|\bsystem\.ini\b|/windows/(?:system32|win\.ini|repair|panther)|/winnt/|\bsam\b/|/inetpub/|\bautoexec\.bat\b|/dev/(?:null|tcp|udp|zero|random|stdin|fd/))",
     ),
     rule(
         "traversal.restricted_file",
