@@ -36,7 +36,7 @@ macro_rules! unix_cmds {
 /// Windows commands an injection runs first.
 macro_rules! win_cmds {
     () => {
-        r"(?:cmd(?:\.exe)?|powershell(?:\.exe)?|pwsh|net(?:\.exe)?\s+(?:user|localgroup|view|use|share|session|start|stop)|ipconfig|systeminfo|tasklist|taskkill|type|copy|del|erase|move|ren|rd|md|certutil|bitsadmin|reg(?:\.exe)?\s+(?:query|add|delete|save)|wmic|rundll32|mshta|cscript|wscript|regsvr32|schtasks|sc\s+(?:query|create|start|config)|netsh|nltest|dsquery|vssadmin|wevtutil|icacls|attrib|xcopy|robocopy|findstr|query\s+user|qwinsta|forfiles|msiexec|msbuild|installutil|regasm|regsvcs|odbcconf|cmstp|whoami\.exe|hostname\.exe|ping\.exe|nslookup\.exe)"
+        r"(?:cmd(?:\.exe)?|powershell(?:\.exe)?|pwsh|regedit|bcdboot|bcdedit|diskpart|format|shutdown|takeown|cacls|runas|vssadmin|wbadmin|mountvol|net(?:\.exe)?\s+(?:user|localgroup|view|use|share|session|start|stop)|ipconfig|systeminfo|tasklist|taskkill|type|copy|del|erase|move|ren|rd|md|certutil|bitsadmin|reg(?:\.exe)?\s+(?:query|add|delete|save)|wmic|rundll32|mshta|cscript|wscript|regsvr32|schtasks|sc\s+(?:query|create|start|config)|netsh|nltest|dsquery|vssadmin|wevtutil|icacls|attrib|xcopy|robocopy|findstr|query\s+user|qwinsta|forfiles|msiexec|msbuild|installutil|regasm|regsvcs|odbcconf|cmstp|whoami\.exe|hostname\.exe|ping\.exe|nslookup\.exe)"
     };
 }
 
@@ -46,7 +46,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         concat!(
-            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
+            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:\$\w*\s+)?(?:/(?:usr/)?(?:local/)?s?bin/)?",
             unix_cmds!(),
             r"(?:\s|$|[;|&<>`)]|\$\{?ifs)"
         ),
@@ -113,7 +113,7 @@ pub(crate) static RULES: &[Rule] = &[
         "command.windows_for_loop",
         1,
         CRITICAL,
-        r"\bfor\b(?:\s+/[a-z])*[^%]{0,80}%%?[^\s]{0,40}\s+in\s*\([^)]{0,300}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|cmdextversion)\b|\bif\s+\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S",
+        r"\bfor\b(?:\s+/[a-z])*[^%]{0,80}%%?[^\s]{0,40}\s+in\s*\([^)]{0,300}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|cmdextversion)\b|\bif\s+(?:/i\s+)?(?:not\s+)?\(?\s*\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S|\bif\s+(?:/i\s+)?(?:not\s+)?[^=\s]{0,60}\s*={2,3}\s*\S",
     ),
     rule(
         "command.glob_path",
@@ -125,12 +125,18 @@ pub(crate) static RULES: &[Rule] = &[
         "command.shell_function_and_alias",
         1,
         CRITICAL,
-        r"\(\s*\)\s*\{|\balias\s+[^\s=]+\s*=|(?:^|/)s?bin/[a-z]{2,}",
+        r"\(\s*\)\s*\{|\balias\s+(?:[-+]\w+\s+)*[^\s=]+\s*=|(?:^|/)s?bin/[a-z]{2,}|\{[\w./-]{0,20},[\w,./ -]{0,40}\}|(?:^|\s)~[+-]\d*(?:\s|$|/)",
     ),
     rule(
         "command.option_after_separator",
         1,
         CRITICAL,
         r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|[\w@*]+)|\bnohup\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
+    ),
+    rule(
+        "command.leading_command",
+        1,
+        CRITICAL,
+        r"^\s*[;|&]?\s*(?:visudo|cscli|chef-\w+|ansible(?:-\w+)?|perf\s+-|ifconfig|ipconfig|whoami|uname|wget|curl\s+\S|nc(?:at)?\s+-|netcat|nmap|chmod|chown|sudo\s|passwd\s|crontab\s|useradd|usermod|iptables|systemctl|journalctl|kubectl\s|docker\s|bash\s|sh\s+-|zsh\s|ksh\s+-|python[23]?\s+-|perl\s+-|ruby\s+-|php\s+-|powershell|cmd(?:\.exe)?\s*/|certutil|bitsadmin|wmic|regedit|ls(?:\s+[-/.~\w]|\s*$)|cat\s+[/.~]|rmt(?:-tar)?\b|aptitude|apt-get|apt\s+(?:install|remove|update)|yum\s|dnf\s|rpm\s+-|dpkg\s+-|bcdboot|c(?:89|99)\s+-|aa-\w+|gcc\s+-|tftp\s|telnet\s)",
     ),
 ];

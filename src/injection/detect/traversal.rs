@@ -47,7 +47,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         View::Path,
-        &[Part::Path, Part::Value, Part::Name],
+        &[Part::Path, Part::Value, Part::Name, Part::FileName],
         r"(?:^|/)(?:\.env(?:\.\w+)?|\.git(?:/|$|config|ignore)|\.svn/|\.hg/|\.bzr/|\.ds_store|\.htaccess|\.htpasswd|\.htdigest|\.bash_history|\.bashrc|\.ssh/|id_rsa|id_dsa|authorized_keys|known_hosts|\.aws/credentials|\.docker/config|\.npmrc|\.pgpass|\.my\.cnf|web\.config|wp-config\.php|config\.php\.bak|\.idea/|\.vscode/|composer\.(?:json|lock)|package-lock\.json|\.travis\.yml|docker-compose\.yml|dockerfile|\.kube/config|localsettings\.php|settings\.py|database\.yml|secrets\.yml|\.gitlab-ci\.yml|phpinfo\.php|server-status|\.user\.ini|\.(?:cursor|continue|roo|zed|cline|kiro|windsurf|a0proj|fabric|n8n|claude|junie|aiignore|aider\w*|codeium|copilot|gemini|github|docker|terraform|vault|circleci)(?:/|$)[^\s]*|[\w-]*(?:debug|error|errors|access)\.log|[\w.-]+\.(?:sql|bak|backup|old|swp|sav|orig)(?:\.(?:zip|gz|tgz|tar|7z|rar|bz2))?|[\w.-]+\.env)(?:$|[?#;/])",
     ),
     rule(
@@ -65,5 +65,13 @@ pub(crate) static RULES: &[Rule] = &[
         View::Path,
         &[],
         r"(?:^file:/|^[a-z]:/(?:windows|winnt|boot|inetpub|users)|^/(?:etc|proc|var|usr|root|bin|sbin|tmp|dev)/)",
+    ),
+    rule(
+        "traversal.restricted_upload_name",
+        1,
+        CRITICAL,
+        View::Path,
+        &[Part::FileName],
+        r"(?:^|/)(?:\.boto|mtrr|wp-config\S*|config\.ya?ml|settings\.\s*php|\.htaccess|\.htpasswd|\.env\S*|web\.config|\.git\S*|\.ssh\S*|id_[rd]sa\S*|\.bash\w*|\.profile|\.npmrc|\.pypirc|\.netrc|\.docker\S*|\.aws\S*|\.kube\S*|credentials|authorized_keys)\s*$",
     ),
 ];
