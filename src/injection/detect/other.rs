@@ -158,4 +158,28 @@ pub(crate) static RULES: &[Rule] = &[
         &[Part::Value, Part::Name],
         r"^\s*(?:file|ftps?|https?)://\[?[0-9a-f]{1,4}:[0-9a-f:]*:[0-9a-f:.]*\]?|^\s*(?:file|ftps?|https?)\s*\?+\s*$",
     ),
+    rule(
+        "generic.nodejs_payload",
+        GENERIC,
+        1,
+        CRITICAL,
+        &[],
+        r#"\bmodule\s*\.\s*exports\s*=|\b(?:xyqk|d2hpbgu|xhuwmd)[a-z0-9+/]{6,}|\$[0-9a-z@]+:\w+:(?:prototype|constructor|__proto__)"#,
+    ),
+    rule(
+        "generic.ssrf_local_host",
+        GENERIC,
+        1,
+        CRITICAL,
+        &[Part::Value],
+        r"^\s*(?:[a-z]+:/*)?(?:localhost[46]?(?:\.localdomain[46]?)?|ipv6-localhost|ip6-(?:loopback|localhost)|(?:host|gateway|kubernetes)\.docker\.internal|kubernetes\.default(?:\.svc)?\S*|metadata\.packet\.net|127\.\d+\.\d+\.\d+|0\.0\.0\.0)(?:[:/]|$)",
+    ),
+    rule(
+        "generic.data_uri",
+        GENERIC,
+        1,
+        CRITICAL,
+        &[Part::Value, Part::Name],
+        r"^\s*data:[a-z]+/[a-z0-9.+-]+",
+    ),
 ];

@@ -58,7 +58,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"\b(?:php://(?:input|filter|fd|memory|temp|stdin|output)|phar://|zip://|compress\.(?:zlib|bzip2)://|expect://|glob://|data://text/plain|ogg://|rar://|ssh2\.(?:shell|exec|tunnel)://)",
+        r"\b(?:php://(?:input|filter|fd|memory|temp|stdin|stdout|stderr|output)|phar://|zip://|compress\.(?:zlib|bzip2)://|expect://|glob://|data://text/plain|ogg://|rar://|ssh2\.(?:shell|exec|tunnel)://)",
     ),
     rule(
         "php.serialized_object",
@@ -100,7 +100,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"[\[{]php[\]}]|<\?xml\s*:|\bsess_[a-z0-9,]{16,}",
+        r"[\[{]\\?php[\]}]|<\?xml\s*:|\bsess_[a-z0-9,-]{16,}",
     ),
     Rule {
         view: View::Sql,
@@ -119,7 +119,7 @@ pub(crate) static RULES: &[Rule] = &[
             1,
             CRITICAL,
             &[],
-            r#"\$+(?:[a-z_$][\w$]*|\{[^}]{0,40}\})(?:\s*(?:\[[^\]]{0,40}\]|\{[^}]{0,40}\}))*\s*\(|::\s*\$\w+\s*\(|\(\s*['"`]?\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|proc_open|phpinfo)\s*['"`]?\s*\)\s*\(|\[\s*(?:system|exec|passthru|shell_exec|eval|assert)\s*\]"#,
+            r#"\$+\s*(?:[a-z_$][\w$]*|\{[^}]{0,40}\})(?:\s*[\[{][^()]{0,60}?[\]}])*\s*\(|\$\s*\{\s*['"$@]|::\s*\$\w+\s*\(|\(\s*['"`]?\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|proc_open|phpinfo)\s*['"`]?\s*\)\s*\(|\[\s*(?:system|exec|passthru|shell_exec|eval|assert)\s*\]"#,
         )
     },
     rule(
@@ -127,7 +127,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"\b(?:opcache|mbstring|zend|pcre|xdebug|apc|phar|mysqli|pdo_mysql|session\.(?:save|use|auto|serialize|upload))[\w.]*\s*=|\bunserialize_max_depth\s*=|\b(?:display_errors|log_errors|error_log|short_open_tag|register_argc_argv|max_execution_time|memory_limit)\s*=",
+        r"\b(?:opcache|mbstring|zend|pcre|xdebug|apc|phar|mysqli|pdo_mysql|session\.(?:save|use|auto|serialize|upload))[\w.]*\s*=|\bunserialize_max_depth\s*=|\b(?:display_errors|log_errors|error_log|short_open_tag|register_argc_argv|max_execution_time|memory_limit|engine|precision|extension_dir|extension|zend_extension)\s*=",
     ),
     rule(
         "php.upload_name_in_body",
@@ -135,5 +135,12 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         &[Part::Value],
         r#"\bfilename\s*=\s*["']?[^"';\r\n]*\.\s*(?:php\d*|phtml|phar|pht|phpt|phps|pgif|shtml)\b"#,
+    ),
+    rule(
+        "php.function_name_glued",
+        1,
+        CRITICAL,
+        &[],
+        r#"(?:call_user_func(?:_array)?|gz(?:decode|inflate|uncompress|encode|deflate|compress)|shell_exec|zlib_(?:de|en)code|base64_(?:de|en)code|str_rot13|create_function|preg_replace|assert_options|file_(?:get|put)_contents|proc_open|pcntl_exec|get_defined_vars|bzdecompress)\s*=?\s*\(|\b(?:exec|system|passthru|eval|assert|shell_exec|popen)\s*(?:(?://|#)[^\n]*\n\s*)+\(|\bfile(?:group|owner|perms|inode|size|type|atime|ctime|mtime)\s*\(|['"`]\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|phpinfo)\s*['"`]\s*\("#,
     ),
 ];

@@ -75,7 +75,7 @@ pub(crate) static RULES: &[Rule] = &[
         "xss.generic_event_attribute",
         1,
         CRITICAL,
-        r#"(?:^|[\s"'`/;])on[a-z]{3,}\s*=[^=]"#,
+        r#"(?:^|[\s"'`/;0-9=,(])on[a-z]{3,25}\s*=[^=]|\bformaction\s*=|!\s*\[\s*\]|\[\s*\]\s*\)\s*\["#,
     ),
     rule(
         "xss.dom_access",
@@ -89,6 +89,15 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         r#"<\s*[a-z0-9]*:?\s*vmlframe|<\s*import|<\s*[a-z]+:include\b|\bxsi\s*:\s*schemalocation\b|\bxmlns:xi\s*=|:\s*url\s*\(\s*javascript|<\s*f\s+o\s+r\s+m|<\s*d\s+i\s+a\s+l\s+o\s+g|<\s*[a-z]+\s+pattern\s*=|\bdata\s*:\s*,\s*<"#,
     ),
+    Rule {
+        view: View::Sql,
+        ..rule(
+            "xss.sink_with_comments",
+            1,
+            CRITICAL,
+            r#"\b(?:top|self|parent|frames|globalthis|window|document)\s*\[\s*['"`]\s*(?:alert|eval|prompt|confirm|cookie|location|write|constructor)"#,
+        )
+    },
 ];
 
 /// Start states the tokenizer is run from: the value as text, or as the rest of an
