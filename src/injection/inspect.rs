@@ -11,7 +11,7 @@ use crate::{event::Category, ConfigError};
 use super::{
     config::{Exclusion, Profile, DEFAULT_SKIPPED_HEADERS},
     decode::{normalize, utf8_lossy_with_overlong, Source},
-    detect::{Engine, Finding, Part, NOTICE},
+    detect::{Engine, Finding, Part, CRITICAL, NOTICE},
 };
 
 /// The anomaly score at which a request is flagged: one critical finding, or a warning
@@ -342,6 +342,15 @@ impl Walk {
                 Part::Name,
             );
             self.value(&format!("{kind}:{label}"), value, Source::Form, Part::Value);
+            if includes_remote_url(&decoded_name, value) {
+                self.findings.push(Finding {
+                    category: Category::RemoteFileInclusion,
+                    rule: "rfi.url_in_include_parameter",
+                    location: Arc::from(format!("{kind}:{label}")),
+                    score: CRITICAL,
+                    evidence: String::new(),
+                });
+            }
         }
     }
 
@@ -619,6 +628,26 @@ fn declaration_end(s: &str) -> usize {
         }
     }
     s.len()
+}
+
+/// Whether a parameter named like a file-system location (`mosConfig_absolute_path`,
+/// `_CONF[path]`, `include_dir`, `template`) is given a remote URL: the classic remote
+/// file inclusion into PHP `include`.
+fn includes_remote_url(name: &str, raw_value: &str) -> bool {
+    let name = name.trim_end_matches(']');
+    let file_like = [
+        "path", "dir", "include", "require", "template", "file", "root", "folder",
+    ]
+    .iter()
+    .any(|suffix| name.ends_with(suffix));
+    if !file_like {
+        return false;
+    }
+    let value = normalize(raw_value, Source::Form).text;
+    let value = value.trim_start();
+    ["http://", "https://", "ftp://", "ftps://"]
+        .iter()
+        .any(|scheme| value.starts_with(scheme))
 }
 
 /// Whether a body with no useful content type reads as `a=b&c=d`.

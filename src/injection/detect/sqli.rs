@@ -168,6 +168,30 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         r"(?:^|[^\d.])(?:2147483648|4294967295|4294967296|9223372036854775807|9223372036854775808|18446744073709551615|18446744073709551616|2\.2250738585072011e-308)(?:$|[^\d])|\b\d+\.e[(.]",
     ),
+    rule(
+        "sqli.strict_logic",
+        2,
+        CRITICAL,
+        r#"(?:^|[\s/(&|'"])(?:or|and|xor|div|&&|\|\|)\s*\(?\s*[\w@.'"!-]{0,40}\s*(?:={1,3}|!={0,2}|<>|<=?|>=?)|(?:^|\s)(?:or|and|xor)\s*$|@[.\w]*\s*:?=\s*\(\s*select|\bset\s+@|--\s*(?:alter|drop|select|union)|\d(?:or|and|xor)\d|(?:&&|\|\|)\s*\(|\(\s*select\b"#,
+    ),
+    rule(
+        "sqli.strict_function",
+        2,
+        CRITICAL,
+        r"\b(?:count|date|if|in|length|ln|log|minute|month|password|time|user|values|version|year|left|right|quarter|hour|second|day|week|now|char|concat|substring|substr|ascii|sleep|sum|avg|min|max|cast|convert|coalesce|ifnull|isnull|nullif|abs|floor|ceil|round|rand|md5|sha1|hex|unhex|lower|upper|trim|replace|reverse|repeat|space|instr|locate|position|database|schema|exists|any|some)\b[^\w\s]{0,6}\s*\(",
+    ),
+    rule(
+        "sqli.strict_operator",
+        2,
+        CRITICAL,
+        r#"\blike\s+null\b|\bis\s+(?:not\s+)?null\b|\bnotnull\b|\bregexp\b|\brlike\b|&&|\|\||<<|>>|!=|<=>?|>=|<>|==|\bxor\b|\bin\s*\(\s*[\w'"-]|\bsounds\s+like\b|\bnot\s+(?:like|regexp|between|in)\b|\bis\s+not\b|\d+\s*(?:=|<=>|\blike\b|\bregexp\b)\s*['"]?\d+"#,
+    ),
+    rule(
+        "sqli.strict_quote_keyword",
+        2,
+        CRITICAL,
+        r#"['"`\xb4]\s*(?:alter|drop|create|rename|truncate|insert|delete|update|select|union|exec|is|not|like|or|and|xor|glob)\b|['"]\s*\*\s*from\b|['"]\s*=\s*#|\w['"]\s*\|\s*\w|\\+['"]+\s*(?:and|or)\b|\bas\s*['"`]?\s*\w*['"`]?\s*from\b|\bgroup\s+by\b|\bexecute\b|\bexec\s*\(|\bin\s*\(\s*select\b|\bexcept\s+select\b|\b(?:n?varchar|nchar|msdasql|sqloledb|current_user)\b|\bdrop\s+\w+\s*;|\bor\s*--|\bwhen\s+\d+\s+then\b|\bdelete\s+from\b|,\s*['"]?\w+['"]\s*=|['"]\s*,\s*['"]\d['"]\s*=|["']\s*['"]|\\x23|\blike\s+['"]"#,
+    ),
 ];
 
 /// Token classes of the fingerprint.
