@@ -98,7 +98,8 @@ fuzz_target!(|data: &[u8]| {
     let req = req.map(Full::new);
     let out = run(svc.oneshot(req)).expect("an in-memory request completes");
     assert!(out.is_ok());
-    if let Some(got) = received.lock().unwrap().take() {
+    let got = received.lock().unwrap().take();
+    if let Some(got) = got {
         assert_eq!(got, sent, "the inner service must receive the body unchanged");
     }
 });

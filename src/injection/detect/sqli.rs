@@ -52,8 +52,10 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         concat!(
-            r#"['"`)\d]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
-            cmp!()
+            r#"['"`)]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
+            cmp!(),
+            // After a number, equality-like operators only (`10 and rating > 4` is text).
+            r#"|\d\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b)"#
         ),
     ),
     rule(
@@ -68,7 +70,8 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         concat!(
             r#"(?:^|[\s(])(?:or|and|xor|&&|\|\|)\s+\(?['"`]?[\w@.]+['"`]?\s*"#,
-            cmp!(),
+            // Equality-like operators only: `and rating > 4` is ordinary text.
+            r"(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b|\bin\s*\()",
             r#"\s*\(?['"`]?[\w@.-]+"#
         ),
     ),
