@@ -557,9 +557,12 @@ impl Walk {
                 rest = &rest[end..];
                 continue;
             }
-            let end = rest.find('>').map_or(rest.len(), |e| e + 1);
-            let tag = &rest[1..end.saturating_sub(1).max(1)];
-            rest = &rest[end..];
+            // `rest` starts with `<` (one byte); the tag runs to `>` or to the end.
+            let (tag, after) = match rest.find('>') {
+                Some(gt) => (&rest[1..gt], &rest[gt + 1..]),
+                None => (&rest[1..], ""),
+            };
+            rest = after;
             if let Some(closing) = tag.strip_prefix('/') {
                 let name = closing.trim();
                 if let Some(pos) = stack.iter().rposition(|n| n == name) {
@@ -628,6 +631,24 @@ fn declaration_end(s: &str) -> usize {
         }
     }
     s.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unterminated_xml_tag_with_multibyte_text_does_not_panic() {
+        // Found by the fuzz target: a tag without `>` ending inside a multi-byte character.
+        let detector = Detector::new().unwrap();
+        for body in ["<2``::/\"`\u{fffd}", "<a b='\u{e9}", "<\u{1F600}", "<"] {
+            let req = Request::post("/x")
+                .header("content-type", "application/xml")
+                .body(Bytes::from(body.to_owned()))
+                .unwrap();
+            let _ = detector.inspect(&req);
+        }
+    }
 }
 
 /// Whether a parameter named like a file-system location (`mosConfig_absolute_path`,

@@ -251,7 +251,8 @@ fn scan_tags(s: &str) -> Option<String> {
                         .iter()
                         .any(|p| compact.starts_with(p))
                     {
-                        return Some(format!("{name}={}", &compact[..compact.len().min(12)]));
+                        let head: String = compact.chars().take(12).collect();
+                        return Some(format!("{name}={head}"));
                     }
                 }
             }
@@ -279,6 +280,8 @@ mod tests {
         assert!(flagged("\" onmouseover=\"alert(1)"));
         assert!(flagged("x' onfocus='a()' autofocus='"));
         assert!(flagged("</title><svg/onload=alert(1)>"));
+        // A multi-byte character right after the scheme must not split the excerpt.
+        assert!(flagged("<a href=\"javascript:\u{e9}\u{e9}\">"));
     }
 
     #[test]
