@@ -51,7 +51,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let method = [Method::GET, Method::POST, Method::PUT, Method::PATCH][usize::from(selector % 4)].clone();
+    let method =
+        [Method::GET, Method::POST, Method::PUT, Method::PATCH][usize::from(selector % 4)].clone();
     let mut lines = rest.splitn(2, |b| *b == b'\n');
     let uri = lines.next().unwrap_or_default();
     let rest = lines.next().unwrap_or_default();
@@ -87,19 +88,29 @@ fuzz_target!(|data: &[u8]| {
     };
     let received = Arc::new(Mutex::new(None::<Bytes>));
     let record = received.clone();
-    let svc = layer.layer(service_fn(move |req: Request<InspectedBody<Full<Bytes>>>| {
-        let record = record.clone();
-        async move {
-            let bytes = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-            *record.lock().unwrap() = Some(bytes);
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-        }
-    }));
+    let svc = layer.layer(service_fn(
+        move |req: Request<InspectedBody<Full<Bytes>>>| {
+            let record = record.clone();
+            async move {
+                let bytes = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                *record.lock().unwrap() = Some(bytes);
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+            }
+        },
+    ));
     let req = req.map(Full::new);
     let out = run(svc.oneshot(req)).expect("an in-memory request completes");
     assert!(out.is_ok());
     let got = received.lock().unwrap().take();
     if let Some(got) = got {
-        assert_eq!(got, sent, "the inner service must receive the body unchanged");
+        assert_eq!(
+            got, sent,
+            "the inner service must receive the body unchanged"
+        );
     }
 });
