@@ -157,7 +157,7 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.statement_start",
         1,
         CRITICAL,
-        r"(?:\bdeclare\s+@\w|\bexecute\s+immediate\b|\bif\s*\(\s*\d+\s*[=<>]|\)\s*like\s*\(|\bselect\s+pg_sleep\b|\bselect\s*\(\s*\w+\s*\(|\balter\s+table\s+\S+\s+(?:add|drop|modify|change|rename)\b|\bcreate\s+(?:table|database|user|function|procedure|trigger|view)\s+[\w`\x22\[]|union\s*(?:all\s*)?select|\bas\s+[`\x22]?\w+[`\x22]?\s+from\b|`\s*(?:regexp|rlike|like)\b|\w['\x22`]\s*(?:!=|<>|<=>|=)\s*['\x22`]\w|\border\s+by\s+(?:if|case|\d+\s*(?:asc|desc)?\s*(?:--|#|;))|\bprocedure\s+\w+\s*\()",
+        r"(?:\b(?:rlike|regexp|like|in|exists|any|all)\s*\(\s*select\b|[=<>]\s*\(\s*select\b|\bdeclare\s+@\w|\bexecute\s+immediate\b|\bif\s*\(\s*\d+\s*[=<>]|\)\s*like\s*\(|\bselect\s+pg_sleep\b|\bselect\s*\(\s*\w+\s*\(|\balter\s+table\s+\S+\s+(?:add|drop|modify|change|rename)\b|\bcreate\s+(?:table|database|user|function|procedure|trigger|view)\s+[\w`\x22\[]|union\s*(?:all\s*)?select|\bas\s+[`\x22]?\w+[`\x22]?\s+from\b|`\s*(?:regexp|rlike|like)\b|\w['\x22`]\s*(?:!=|<>|<=>|=)\s*['\x22`]\w|\border\s+by\s+(?:if|case|\d+\s*(?:asc|desc)?\s*(?:--|#|;))|\bprocedure\s+\w+\s*\()",
     ),
     rule(
         "sqli.nosql_operator_key",
