@@ -633,24 +633,6 @@ fn declaration_end(s: &str) -> usize {
     s.len()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unterminated_xml_tag_with_multibyte_text_does_not_panic() {
-        // Found by the fuzz target: a tag without `>` ending inside a multi-byte character.
-        let detector = Detector::new().unwrap();
-        for body in ["<2``::/\"`\u{fffd}", "<a b='\u{e9}", "<\u{1F600}", "<"] {
-            let req = Request::post("/x")
-                .header("content-type", "application/xml")
-                .body(Bytes::from(body.to_owned()))
-                .unwrap();
-            let _ = detector.inspect(&req);
-        }
-    }
-}
-
 /// Whether a parameter named like a file-system location (`mosConfig_absolute_path`,
 /// `_CONF[path]`, `include_dir`, `template`) is given a remote URL: the classic remote
 /// file inclusion into PHP `include`.
@@ -765,4 +747,22 @@ pub fn detect_command(value: &str) -> Option<Finding> {
 /// ```
 pub fn detect_all(value: &str) -> Vec<Finding> {
     scan_value(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unterminated_xml_tag_with_multibyte_text_does_not_panic() {
+        // Found by the fuzz target: a tag without `>` ending inside a multi-byte character.
+        let detector = Detector::new().unwrap();
+        for body in ["<2``::/\"`\u{fffd}", "<a b='\u{e9}", "<\u{1F600}", "<"] {
+            let req = Request::post("/x")
+                .header("content-type", "application/xml")
+                .body(Bytes::from(body.to_owned()))
+                .unwrap();
+            let _ = detector.inspect(&req);
+        }
+    }
 }
