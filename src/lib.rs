@@ -33,5 +33,8 @@ mod error;
 pub mod event;
 pub mod proxy;
 
+#[cfg(feature = "rate-limit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+pub mod rate_limit;
 
 pub use error::ConfigError;
