@@ -93,6 +93,13 @@ impl Shared {
             Ok(_) => return self.store_failed("the store returned a malformed decision", grpc),
             Err(e) => return self.store_failed(&e.to_string(), grpc),
         };
+        let degraded = decision
+            .degraded
+            .as_ref()
+            .map(|e| SecurityEvent::BackendError {
+                component: e.component(),
+                detail: Arc::from(e.message()),
+            });
         let mut headers = HeaderList::new();
         let applied: SmallVec<[Applied<'_>; 4]> = cells
             .iter()
@@ -109,16 +116,13 @@ impl Shared {
             })
             .collect();
         render(self.headers, &applied, &mut headers);
+        let mut events: Vec<SecurityEvent> = degraded.into_iter().collect();
         if decision.allowed() {
-            return Verdict::Pass {
-                headers,
-                events: Vec::new(),
-            };
+            return Verdict::Pass { headers, events };
         }
         let mut retry_after = Duration::ZERO;
         let mut exceeds_burst = false;
         let mut policies = Vec::new();
-        let mut events = Vec::new();
         for (c, o) in cells.iter().zip(&decision.cells) {
             if o.allowed {
                 continue;

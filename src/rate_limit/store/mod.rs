@@ -152,6 +152,10 @@ pub struct CellOutcome {
 pub struct Decision {
     /// One outcome per cell, in the order the cells were given.
     pub cells: SmallVec<[CellOutcome; 4]>,
+    /// Set when the store decided in a degraded way (for example a Redis store deciding
+    /// with its local fallback): the layer appends a
+    /// [`SecurityEvent::BackendError`](crate::event::SecurityEvent::BackendError).
+    pub degraded: Option<StoreError>,
 }
 
 impl Decision {
