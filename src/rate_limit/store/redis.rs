@@ -744,7 +744,7 @@ mod tests {
             policy: 0,
             policy_name: "yearly",
             key: Key::Global,
-            gcra: Quota::per_day(365).burst(365).validate().unwrap(),
+            gcra: Quota::per_day(1).burst(365).validate().unwrap(),
             cost: 1,
         };
         let e = store.decide(&[cell]).await.unwrap_err();
