@@ -197,6 +197,7 @@ impl Tiers {
 
 /// Builds [`Tiers`].
 #[derive(Default)]
+#[allow(clippy::type_complexity)] // one boxed resolver, named once
 pub struct TiersBuilder {
     tiers: Vec<(String, Quota)>,
     default: Option<String>,

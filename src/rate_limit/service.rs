@@ -204,6 +204,7 @@ impl Shared {
     }
 
     /// Plans every policy for `req`: `Err` when a missing key refuses the request.
+    #[allow(clippy::type_complexity, clippy::result_large_err)] // private, called once per request
     fn plan<'a, B>(
         &'a self,
         req: &'a Request<B>,

@@ -374,6 +374,7 @@ impl Inner {
         }
         let mut out = Decision::default();
         // (cell index, identity, weight) of cells consumed so far, for rollback.
+        #[allow(clippy::type_complexity)]
         let mut taken: SmallVec<[(usize, (u64, u64), u64); 4]> = SmallVec::new();
         let mut refused = false;
         for (i, cell) in cells.iter().enumerate() {
