@@ -36,7 +36,8 @@ fn quota() -> Quota {
 }
 
 fn layer(policies: usize, redis: Option<RedisStore>) -> RateLimitLayer {
-    let mut b = RateLimitLayer::builder().policy(Policy::new("ip", PeerIp::new(), quota()).unwrap());
+    let mut b =
+        RateLimitLayer::builder().policy(Policy::new("ip", PeerIp::new(), quota()).unwrap());
     if policies == 3 {
         b = b
             .policy(Policy::new("api-key", Header::new("x-api-key").unwrap(), quota()).unwrap())
@@ -52,7 +53,9 @@ fn bare() -> Svc {
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .map_response(|r: Response<String>| r.map(GuardBody::new))
-            .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) }),
+            .service_fn(|_: Request<()>| async {
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }),
     )
 }
 
@@ -60,7 +63,9 @@ fn limited(layer: RateLimitLayer) -> Svc {
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(layer)
-            .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) }),
+            .service_fn(|_: Request<()>| async {
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }),
     )
 }
 

@@ -46,9 +46,11 @@ fn app(name: &'static str, store: RedisStore) -> Result<Router, ConfigError> {
     Ok(Router::new()
         .route(
             "/",
-            get(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
-                format!("hello {}, this is {name}\n", peer.ip())
-            }),
+            get(
+                move |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                    format!("hello {}, this is {name}\n", peer.ip())
+                },
+            ),
         )
         .layer(limit))
 }
@@ -80,7 +82,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         a.local_addr()?,
         b.local_addr()?
     );
-    println!("try: curl -i http://{}/ and http://{}/ in turn", a.local_addr()?, b.local_addr()?);
+    println!(
+        "try: curl -i http://{}/ and http://{}/ in turn",
+        a.local_addr()?,
+        b.local_addr()?
+    );
 
     let serve = |listener: tokio::net::TcpListener, app: Router| {
         axum::serve(

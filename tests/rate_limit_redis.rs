@@ -25,8 +25,8 @@ use tower_fortify::{
     proxy::PeerAddr,
     rate_limit::{
         store::{Cell, Decision},
-        Global, Key, ManualClock, MemoryStore, OnStoreError, PeerIp, Policy, Quota,
-        RateLimitLayer, RateLimitStore, RedisStore, RedisStoreBuilder, RequestInfo,
+        Global, Key, ManualClock, MemoryStore, OnStoreError, PeerIp, Policy, Quota, RateLimitLayer,
+        RateLimitStore, RedisStore, RedisStoreBuilder, RequestInfo,
     },
 };
 
@@ -53,7 +53,9 @@ fn service(
        + 'static {
     ServiceBuilder::new()
         .layer(layer)
-        .service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) })
+        .service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        })
 }
 
 fn from_ip(ip: &str) -> Request<String> {
@@ -259,7 +261,10 @@ async fn keys_expire_by_themselves() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(ttl > 0 && ttl <= 50, "the TTL is the time until the quota is back: {ttl} ms");
+    assert!(
+        ttl > 0 && ttl <= 50,
+        "the TTL is the time until the quota is back: {ttl} ms"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(keys(&redis, &prefix).await, Vec::<String>::new());
 }
@@ -350,7 +355,10 @@ async fn same_decisions_as_the_memory_store_on_a_scripted_timeline() {
         }
     }
     // The timeline exercised every branch.
-    assert!(allowed > 50 && refused > 50, "{allowed} allowed, {refused} refused");
+    assert!(
+        allowed > 50 && refused > 50,
+        "{allowed} allowed, {refused} refused"
+    );
     assert!(too_big > 0);
 }
 
@@ -516,7 +524,10 @@ async fn redis_down_local_fallback_limits_at_a_fraction_of_the_quota() {
     }
     let limited = responses.last().unwrap();
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(limited.headers()["ratelimit-policy"], r#""per-ip";q=10;w=3600"#);
+    assert_eq!(
+        limited.headers()["ratelimit-policy"],
+        r#""per-ip";q=10;w=3600"#
+    );
 
     o.redis.restart();
     // Redis restarted empty, so once decisions are back there the client is allowed again.
@@ -547,9 +558,7 @@ async fn one_evalsha_per_request_and_reload_after_script_flush() {
     let layer = RateLimitLayer::builder()
         .policy(Policy::new("per-ip", PeerIp::new(), Quota::per_minute(100)).unwrap())
         .policy(Policy::new("global", Global, Quota::per_minute(1000)).unwrap())
-        .policy(
-            Policy::new("tenant", tenant, Quota::per_minute(500)).unwrap(),
-        )
+        .policy(Policy::new("tenant", tenant, Quota::per_minute(500)).unwrap())
         .store(
             store(&redis, &prefix)
                 .timeout(Duration::from_secs(2))
@@ -586,8 +595,8 @@ async fn one_evalsha_per_request_and_reload_after_script_flush() {
         .filter(|(name, _)| name != "info" && name != "config|resetstat")
         .collect();
     calls.sort();
-    let expected = [("evalsha", 10), ("get", 30), ("set", 30), ("time", 10)]
-        .map(|(n, c)| (n.to_owned(), c));
+    let expected =
+        [("evalsha", 10), ("get", 30), ("set", 30), ("time", 10)].map(|(n, c)| (n.to_owned(), c));
     assert_eq!(calls, expected, "{info}");
 
     // After SCRIPT FLUSH (as after a restart), the store loads the script again.

@@ -274,7 +274,10 @@ impl RedisStore {
             .await
         {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::new(COMPONENT, format!("loading the script: {e}"))),
+            Ok(Err(e)) => Err(StoreError::new(
+                COMPONENT,
+                format!("loading the script: {e}"),
+            )),
             Err(_) => Err(StoreError::new(
                 COMPONENT,
                 format!(
@@ -444,12 +447,7 @@ impl Inner {
 }
 
 impl Fallback {
-    async fn decide(
-        &self,
-        cells: &[OwnedCell],
-        consume: bool,
-        failure: &str,
-    ) -> DecideResult {
+    async fn decide(&self, cells: &[OwnedCell], consume: bool, failure: &str) -> DecideResult {
         let mut scaled = Vec::with_capacity(cells.len());
         for c in cells {
             scaled.push(Cell {
@@ -513,7 +511,8 @@ fn parse_reply(reply: &[i64], cells: usize) -> Result<Decision, String> {
     let mut decision = Decision::default();
     for v in reply.chunks_exact(5) {
         let get = |i: usize| {
-            u64::try_from(v[i]).map_err(|_| format!("the script answered a negative value {}", v[i]))
+            u64::try_from(v[i])
+                .map_err(|_| format!("the script answered a negative value {}", v[i]))
         };
         decision.cells.push(CellOutcome {
             allowed: get(0)? == 1,
@@ -677,10 +676,13 @@ mod tests {
         let a = key_name("p", "a:pub", &Key::Public("x".into()));
         let b = key_name("p", "a", &Key::Public("pub:x".into()));
         assert_ne!(a, b);
-        assert!(key_name("p", "k", &Key::Secret(b"sk_live_123".as_slice().into()))
-            .starts_with("{p}:k:h:"));
-        assert!(!key_name("p", "k", &Key::Secret(b"sk_live_123".as_slice().into()))
-            .contains("sk_live"));
+        assert!(
+            key_name("p", "k", &Key::Secret(b"sk_live_123".as_slice().into()))
+                .starts_with("{p}:k:h:")
+        );
+        assert!(
+            !key_name("p", "k", &Key::Secret(b"sk_live_123".as_slice().into())).contains("sk_live")
+        );
     }
 
     #[test]
@@ -718,8 +720,14 @@ mod tests {
                 RedisStore::builder(url).reprobe_interval(Duration::ZERO),
                 "reprobe_interval",
             ),
-            (RedisStore::builder(url).local_fallback(0.0), "local_fallback"),
-            (RedisStore::builder(url).local_fallback(1.5), "local_fallback"),
+            (
+                RedisStore::builder(url).local_fallback(0.0),
+                "local_fallback",
+            ),
+            (
+                RedisStore::builder(url).local_fallback(1.5),
+                "local_fallback",
+            ),
             (
                 RedisStore::builder(url).local_fallback(f64::NAN),
                 "local_fallback",
