@@ -224,9 +224,9 @@ fn stable_hash(a: &[u8]) -> (u64, u64) {
 /// use std::borrow::Cow;
 /// use tower_fortify::rate_limit::{Key, KeyExtractor, RequestInfo};
 ///
-/// let tenant = |req: &RequestInfo<'_>| {
+/// fn tenant<'a>(req: &RequestInfo<'a>) -> Option<Key<'a>> {
 ///     req.uri().host().map(|h| Key::Public(Cow::Owned(h.to_owned())))
-/// };
+/// }
 /// let req = http::Request::get("https://acme.example/").body(()).unwrap();
 /// assert_eq!(&*tenant.extract(&RequestInfo::new(&req)).unwrap().display(), "acme.example");
 /// ```

@@ -70,7 +70,8 @@
 //! The prefix is a **hash tag**: every key of a store is in one cluster slot, so a request's
 //! keys are always in the same slot and one script can decide them atomically. The cost is
 //! that a store's whole rate-limiting traffic lands on the one node that owns that slot: one
-//! node's throughput (roughly 50-100k scripts per second) is the ceiling. Spreading keys
+//! node's script throughput is the ceiling (the `rate_limit_redis` bench measures it on
+//! your hardware). Spreading keys
 //! over slots instead (a tag per client) cannot work with a [`Global`](crate::rate_limit::Global)
 //! or route policy, whose single key would have to be in every request's slot; so this store
 //! keeps one slot and you shard by giving independent services different prefixes. The
@@ -571,6 +572,44 @@ impl RedisStoreBuilder {
     /// 1). Decisions carry a degraded marker, so responses get a
     /// [`SecurityEvent::BackendError`](crate::event::SecurityEvent::BackendError). Without
     /// it, the layer's [`OnStoreError`](crate::rate_limit::OnStoreError) applies.
+    ///
+    /// ```
+    /// use std::{convert::Infallible, time::Duration};
+    /// use http::{Request, Response, StatusCode};
+    /// use tower::{ServiceBuilder, ServiceExt};
+    /// use tower_fortify::{
+    ///     event::{SecurityEvent, SecurityEvents},
+    ///     rate_limit::{Global, Policy, Quota, RateLimitLayer, RedisStore},
+    /// };
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// // Redis is unreachable: a burst of 4 becomes a local burst of 2.
+    /// let store = RedisStore::builder("redis://127.0.0.1:1/")
+    ///     .local_fallback(0.5)
+    ///     .build()
+    ///     .unwrap();
+    /// let layer = RateLimitLayer::builder()
+    ///     .policy(Policy::new("global", Global, Quota::per_minute(4)).unwrap())
+    ///     .store(store)
+    ///     .build()
+    ///     .unwrap();
+    /// let svc = ServiceBuilder::new()
+    ///     .layer(layer)
+    ///     .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+    ///
+    /// let mut statuses = Vec::new();
+    /// for _ in 0..3 {
+    ///     let res = svc.clone().oneshot(Request::new(())).await.unwrap();
+    ///     let events = res.extensions().get::<SecurityEvents>().unwrap();
+    ///     assert!(events.iter().any(|e| matches!(
+    ///         e,
+    ///         SecurityEvent::BackendError { component: "rate_limit.redis", .. }
+    ///     )));
+    ///     statuses.push(res.status());
+    /// }
+    /// assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    /// # });
+    /// ```
     pub fn local_fallback(mut self, fraction: f64) -> Self {
         self.fallback = Some(if fraction > 0.0 && fraction <= 1.0 {
             Ok(fraction)
@@ -665,6 +704,12 @@ impl RedisStoreBuilder {
 mod tests {
     use super::*;
     use crate::rate_limit::Quota;
+
+    #[test]
+    fn store_fits_a_layer() {
+        fn assert_traits<T: RateLimitStore + Clone + Send + Sync + 'static>() {}
+        assert_traits::<RedisStore>();
+    }
 
     #[test]
     fn key_names_are_tagged_and_unambiguous() {
