@@ -1,5 +1,5 @@
 //! Where GCRA state lives: the [`RateLimitStore`] trait, the in-memory [`MemoryStore`],
-//! the shared [`RedisStore`](redis::RedisStore) (feature `redis`), and the clocks that
+//! the shared `RedisStore` (feature `redis`), and the clocks that
 //! drive them.
 //!
 //! A store decides **all the policies of one request at once, all or nothing**: if any

@@ -56,7 +56,7 @@
 //!   `SET ... PX`, the time until the quota is fully back; once the key is gone the state is
 //!   the same as a key never seen. A refusal writes nothing. No cleanup job.
 //! - **One connection**, multiplexed: the `redis` crate's
-//!   [`ConnectionManager`](::redis::aio::ConnectionManager), which reconnects by itself.
+//!   [`ConnectionManager`], which reconnects by itself.
 //!   Clones of a store share it.
 //!
 //! # Key layout and Redis Cluster
