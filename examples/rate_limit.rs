@@ -40,7 +40,9 @@ fn app() -> Router {
         .resolve(|req| {
             // A real service looks the key up; the demo takes the tier from the key's suffix.
             let key = req.headers().get("x-api-key")?.to_str().ok()?;
-            ["premium", "broker"].into_iter().find(|tier| key.ends_with(tier))
+            ["premium", "broker"]
+                .into_iter()
+                .find(|tier| key.ends_with(tier))
         })
         .build()
         .expect("the preset tiers are valid");
@@ -72,11 +74,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl -s -o /dev/null -w '%{{http_code}} ' 'http://{bound}/?[1-25]'; echo   # 20 x 200, then 429");
     println!("  curl -i http://{bound}/                                # 429 once the burst of 20 is spent");
     println!("  curl -i -H 'x-api-key: demo-premium' http://{bound}/  # premium tier: burst 100");
-    axum::serve(listener, app().into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            println!("shutting down");
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app().into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("shutting down");
+    })
+    .await?;
     Ok(())
 }

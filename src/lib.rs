@@ -17,6 +17,32 @@
 //! Adapter features: `axum` (read `ConnectInfo` and `MatchedPath`), `tonic` (read
 //! `TcpConnectInfo`); backends: `redis`, `webhook`. `full` enables everything.
 //!
+//! # Example
+//!
+//! ```
+//! # #[cfg(feature = "rate-limit")]
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower_fortify::rate_limit::{Global, Policy, Quota, RateLimitLayer};
+//!
+//! let limit = RateLimitLayer::builder()
+//!     .policy(Policy::new("global", Global, Quota::per_minute(1))?)
+//!     .build()?;
+//! let svc = ServiceBuilder::new()
+//!     .layer(limit)
+//!     .service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+//!
+//! let res = svc.clone().oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! let res = svc.clone().oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+//! assert_eq!(res.headers()["retry-after"], "60");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # Recommended layer order (outermost first)
 //!
 //! ```text

@@ -98,7 +98,11 @@ async fn axum_router_with_connect_info_over_a_real_socket() {
     }
     let res = client.get(uri).await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((19..=20).contains(&retry), "retry-after {retry}");
     assert!(res.headers().contains_key("ratelimit"));
     assert_eq!(res.headers()["content-type"], "application/problem+json");
@@ -118,11 +122,11 @@ async fn plain_hyper_server_with_peer_addr() {
     tokio::spawn(async move {
         loop {
             let (stream, remote) = listener.accept().await.unwrap();
-            let svc = ServiceBuilder::new().layer(layer.clone()).service(service_fn(
-                |_req: Request<hyper::body::Incoming>| async {
+            let svc = ServiceBuilder::new()
+                .layer(layer.clone())
+                .service(service_fn(|_req: Request<hyper::body::Incoming>| async {
                     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hi"))))
-                },
-            ));
+                }));
             // The three lines a plain hyper server needs: insert the peer address.
             let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(PeerAddr(remote));
@@ -147,11 +151,19 @@ async fn plain_hyper_server_with_peer_addr() {
     };
     assert_eq!(
         statuses,
-        [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
     );
     let res = client.get(uri).await.unwrap();
     // One per 30 minutes: Retry-After is whole seconds, rounded up.
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1799..=1800).contains(&retry), "{retry}");
 }
 
@@ -212,13 +224,31 @@ async fn peer_ip_reads_tonic_tcp_connect_info() {
             });
         req
     };
-    assert_eq!(svc.clone().oneshot(req("[::ffff:192.0.2.9]:1")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        svc.clone()
+            .oneshot(req("[::ffff:192.0.2.9]:1"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     // The mapped address and the plain IPv4 address are the same client.
     assert_eq!(
-        svc.clone().oneshot(req("192.0.2.9:2")).await.unwrap().status(),
+        svc.clone()
+            .oneshot(req("192.0.2.9:2"))
+            .await
+            .unwrap()
+            .status(),
         StatusCode::TOO_MANY_REQUESTS
     );
-    assert_eq!(svc.clone().oneshot(req("192.0.2.10:2")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        svc.clone()
+            .oneshot(req("192.0.2.10:2"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -228,7 +258,14 @@ async fn partial_rejection_consumes_no_quota_from_other_policies() {
         .layer(
             RateLimitLayer::builder()
                 .policy(Policy::new("ip", PeerIp::new(), Quota::per_minute(5)).unwrap())
-                .policy(Policy::new("key", Header::new("x-api-key").unwrap(), Quota::per_minute(1)).unwrap())
+                .policy(
+                    Policy::new(
+                        "key",
+                        Header::new("x-api-key").unwrap(),
+                        Quota::per_minute(1),
+                    )
+                    .unwrap(),
+                )
                 .store(store)
                 .build()
                 .unwrap(),
@@ -239,7 +276,10 @@ async fn partial_rejection_consumes_no_quota_from_other_policies() {
         r.headers_mut().insert("x-api-key", k.parse().unwrap());
         r
     };
-    assert_eq!(svc.clone().oneshot(with_key("a")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        svc.clone().oneshot(with_key("a")).await.unwrap().status(),
+        StatusCode::OK
+    );
     for _ in 0..20 {
         let res = svc.clone().oneshot(with_key("a")).await.unwrap();
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -277,7 +317,11 @@ async fn concurrent_requests_let_exactly_the_burst_through() {
         let passed = passed.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..125 {
-                let res = svc.clone().oneshot(req_from(&format!("10.0.0.{t}:1"))).await.unwrap();
+                let res = svc
+                    .clone()
+                    .oneshot(req_from(&format!("10.0.0.{t}:1")))
+                    .await
+                    .unwrap();
                 if res.status() == StatusCode::OK {
                     passed.fetch_add(1, Ordering::SeqCst);
                 }
@@ -297,7 +341,9 @@ async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
     let svc = ServiceBuilder::new()
         .layer(
             RateLimitLayer::builder()
-                .policy(Policy::new("client", ClientIp::new(proxies), Quota::per_minute(3)).unwrap())
+                .policy(
+                    Policy::new("client", ClientIp::new(proxies), Quota::per_minute(3)).unwrap(),
+                )
                 .store(store)
                 .build()
                 .unwrap(),
@@ -325,7 +371,10 @@ async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
     let mut req = req_from("10.0.0.2:1");
     req.headers_mut()
         .insert("x-forwarded-for", "203.0.113.99".parse().unwrap());
-    assert_eq!(svc.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        svc.clone().oneshot(req).await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -396,7 +445,10 @@ async fn missing_key_rejects_with_500_or_skips() {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let v = body_json(res).await;
     let detail = v["detail"].as_str().unwrap();
-    assert!(detail.contains("`ip`") && detail.contains("ConnectInfo"), "{detail}");
+    assert!(
+        detail.contains("`ip`") && detail.contains("ConnectInfo"),
+        "{detail}"
+    );
     let res = build(MissingKey::Skip)
         .oneshot(Request::new(Full::new(Bytes::new())))
         .await
@@ -421,7 +473,13 @@ async fn tiers_from_api_key_and_request_cost() {
                 .policy(
                     Policy::tiered("tier", Header::new("x-api-key").unwrap(), tiers)
                         .unwrap()
-                        .cost(|req| if req.method() == http::Method::POST { 10 } else { 1 }),
+                        .cost(|req| {
+                            if req.method() == http::Method::POST {
+                                10
+                            } else {
+                                1
+                            }
+                        }),
                 )
                 .store(store)
                 .build()
@@ -441,7 +499,11 @@ async fn tiers_from_api_key_and_request_cost() {
             ok
         }
     };
-    assert_eq!(count("unknown-key", http::Method::GET).await, 20, "default tier standard");
+    assert_eq!(
+        count("unknown-key", http::Method::GET).await,
+        20,
+        "default tier standard"
+    );
     assert_eq!(count("premium-key", http::Method::GET).await, 100);
     assert_eq!(count("broker-key", http::Method::GET).await, 1000);
     // A fresh key in the premium tier: POSTs cost 10 cells of a burst of 100.
@@ -449,10 +511,14 @@ async fn tiers_from_api_key_and_request_cost() {
     for _ in 0..50 {
         let mut r = req_from("192.0.2.1:1");
         *r.method_mut() = http::Method::POST;
-        r.headers_mut().insert("x-api-key", "premium-key-2".parse().unwrap());
+        r.headers_mut()
+            .insert("x-api-key", "premium-key-2".parse().unwrap());
         ok += usize::from(svc.clone().oneshot(r).await.unwrap().status() == StatusCode::OK);
     }
-    assert_eq!(ok, 2, "unknown key: standard tier burst 20 = two POSTs of 10");
+    assert_eq!(
+        ok, 2,
+        "unknown key: standard tier burst 20 = two POSTs of 10"
+    );
 }
 
 #[tokio::test]
@@ -461,7 +527,14 @@ async fn header_modes_and_redacted_events() {
     let svc = ServiceBuilder::new()
         .layer(
             RateLimitLayer::builder()
-                .policy(Policy::new("key", Header::new("x-api-key").unwrap(), Quota::per_second(2)).unwrap())
+                .policy(
+                    Policy::new(
+                        "key",
+                        Header::new("x-api-key").unwrap(),
+                        Quota::per_second(2),
+                    )
+                    .unwrap(),
+                )
                 .store(store)
                 .headers(RateLimitHeaders::IetfAndLegacy)
                 .build()
@@ -470,7 +543,8 @@ async fn header_modes_and_redacted_events() {
         .service(ok_service());
     let req = || {
         let mut r = req_from("192.0.2.1:1");
-        r.headers_mut().insert("x-api-key", "sk_live_topsecret".parse().unwrap());
+        r.headers_mut()
+            .insert("x-api-key", "sk_live_topsecret".parse().unwrap());
         r
     };
     let res = svc.clone().oneshot(req()).await.unwrap();
@@ -482,14 +556,23 @@ async fn header_modes_and_redacted_events() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
     let events = res.extensions().get::<SecurityEvents>().unwrap();
-    let SecurityEvent::RateLimited { key, retry_after, .. } = events.iter().next().unwrap() else {
+    let SecurityEvent::RateLimited {
+        key, retry_after, ..
+    } = events.iter().next().unwrap()
+    else {
         panic!("expected a rate-limit event")
     };
-    assert!(key.starts_with("redacted:") && !key.contains("topsecret"), "{key}");
+    assert!(
+        key.starts_with("redacted:") && !key.contains("topsecret"),
+        "{key}"
+    );
     assert_eq!(*retry_after, Duration::from_millis(500));
     // Exactly one interval later, one request passes again.
     clock.advance(Duration::from_millis(500));
-    assert_eq!(svc.clone().oneshot(req()).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        svc.clone().oneshot(req()).await.unwrap().status(),
+        StatusCode::OK
+    );
 
     let quiet = ServiceBuilder::new()
         .layer(
@@ -504,7 +587,11 @@ async fn header_modes_and_redacted_events() {
     assert!(!res.headers().contains_key("ratelimit"));
     let res = quiet.clone().oneshot(req()).await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(res.headers()["retry-after"], "1", "Retry-After is always sent");
+    assert_eq!(
+        res.headers()["retry-after"],
+        "1",
+        "Retry-After is always sent"
+    );
 }
 
 #[tokio::test]
@@ -527,7 +614,10 @@ async fn custom_responder_keeps_headers_and_events() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["retry-after"], "3600");
     assert!(res.extensions().get::<SecurityEvents>().is_some());
-    assert_eq!(&res.into_body().collect().await.unwrap().to_bytes()[..], b"busy");
+    assert_eq!(
+        &res.into_body().collect().await.unwrap().to_bytes()[..],
+        b"busy"
+    );
 }
 
 /// A store that always fails, as a Redis that went away would.
@@ -535,14 +625,23 @@ async fn custom_responder_keeps_headers_and_events() {
 struct BrokenStore;
 
 impl RateLimitStore for BrokenStore {
-    fn decide(&self, _cells: &[tower_fortify::rate_limit::store::Cell<'_>]) -> tower_fortify::rate_limit::store::DecideFuture {
+    fn decide(
+        &self,
+        _cells: &[tower_fortify::rate_limit::store::Cell<'_>],
+    ) -> tower_fortify::rate_limit::store::DecideFuture {
         tower_fortify::rate_limit::store::DecideFuture::pending(async {
             tokio::task::yield_now().await;
-            Err(tower_fortify::rate_limit::store::StoreError::new("test.store", "connection refused"))
+            Err(tower_fortify::rate_limit::store::StoreError::new(
+                "test.store",
+                "connection refused",
+            ))
         })
     }
 
-    fn peek(&self, cells: &[tower_fortify::rate_limit::store::Cell<'_>]) -> tower_fortify::rate_limit::store::DecideFuture {
+    fn peek(
+        &self,
+        cells: &[tower_fortify::rate_limit::store::Cell<'_>],
+    ) -> tower_fortify::rate_limit::store::DecideFuture {
         self.decide(cells)
     }
 }
@@ -568,7 +667,10 @@ async fn store_failure_fails_open_or_closed_with_an_event() {
         let events = res.extensions().get::<SecurityEvents>().unwrap();
         assert!(matches!(
             events.iter().next(),
-            Some(SecurityEvent::BackendError { component: "rate_limit.store", .. })
+            Some(SecurityEvent::BackendError {
+                component: "rate_limit.store",
+                ..
+            })
         ));
     }
 }
@@ -577,7 +679,11 @@ async fn store_failure_fails_open_or_closed_with_an_event() {
 fn configuration_errors_are_values() {
     assert!(RateLimitLayer::builder().build().is_err());
     let p = || Policy::new("same", Global, Quota::per_second(1)).unwrap();
-    let err = RateLimitLayer::builder().policy(p()).policy(p()).build().unwrap_err();
+    let err = RateLimitLayer::builder()
+        .policy(p())
+        .policy(p())
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("same"));
     let mut b = RateLimitLayer::builder();
     for i in 0..17 {
