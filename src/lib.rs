@@ -7,7 +7,7 @@
 //! | module | feature | what it does |
 //! |---|---|---|
 //! | [`rate_limit`] | `rate-limit` | GCRA limits over one or more keys (client IP, API key, route, global), tiers, cost, shadow mode |
-//! | [`security_headers`], `trusted_host`, `cors` | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
+//! | [`security_headers`], [`trusted_host`], [`cors`] | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
 //! | `injection` | `injection` | SQLi, XSS, traversal and command injection detection |
 //! | `metrics` | `metrics` | OpenTelemetry-named request metrics and Prometheus exposition |
 //! | `notify` | `notify` | batched, prioritised notification delivery |
@@ -35,6 +35,12 @@ pub mod proxy;
 #[cfg(feature = "security-headers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
 pub mod security_headers;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod trusted_host;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod cors;
 
 
 pub use error::ConfigError;
