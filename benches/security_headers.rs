@@ -20,6 +20,9 @@
 //! - `fortify_strict_nonce`: the strict preset with `script-src 'self' 'nonce-…'`: one
 //!   CSPRNG draw, base64 and a rendered CSP per request, plus `Cache-Control: no-store`.
 
+// criterion_group! generates an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::{
     convert::Infallible,
     future::Future,
@@ -30,7 +33,9 @@ use std::{
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::{HeaderName, HeaderValue, Request, Response};
 use tower::{service_fn, Layer, Service, ServiceBuilder};
-use tower_fortify::security_headers::{ContentSecurityPolicy, SecurityHeaders, Source, DENY_ALL_PERMISSIONS_POLICY};
+use tower_fortify::security_headers::{
+    ContentSecurityPolicy, SecurityHeaders, Source, DENY_ALL_PERMISSIONS_POLICY,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 const STRICT_CSP: &str = "default-src 'self';form-action 'self';base-uri 'self';object-src 'none';frame-ancestors 'none';upgrade-insecure-requests";
@@ -65,7 +70,10 @@ fn bench(c: &mut Criterion) {
 
     let pairs: [(&str, &str); 10] = [
         ("content-security-policy", STRICT_CSP),
-        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        ),
         ("cross-origin-embedder-policy", "require-corp"),
         ("cross-origin-opener-policy", "same-origin"),
         ("cross-origin-resource-policy", "same-origin"),
@@ -94,7 +102,10 @@ fn bench(c: &mut Criterion) {
         .layer(set(9))
         .service(inner());
 
-    let mut strict = SecurityHeaders::strict().build().expect("preset").layer(inner());
+    let mut strict = SecurityHeaders::strict()
+        .build()
+        .expect("preset")
+        .layer(inner());
     let mut no_strip = SecurityHeaders::strict()
         .strip_headers(Vec::<String>::new())
         .build()
@@ -120,13 +131,21 @@ fn bench(c: &mut Criterion) {
     assert_eq!(a.headers().len(), b.headers().len());
 
     group.bench_function("tower_http_set_response_header", |bch| {
-        bch.iter_batched(request, |req| run(&mut tower_http, req), BatchSize::SmallInput)
+        bch.iter_batched(
+            request,
+            |req| run(&mut tower_http, req),
+            BatchSize::SmallInput,
+        )
     });
     group.bench_function("fortify_strict", |bch| {
         bch.iter_batched(request, |req| run(&mut strict, req), BatchSize::SmallInput)
     });
     group.bench_function("fortify_strict_no_strip", |bch| {
-        bch.iter_batched(request, |req| run(&mut no_strip, req), BatchSize::SmallInput)
+        bch.iter_batched(
+            request,
+            |req| run(&mut no_strip, req),
+            BatchSize::SmallInput,
+        )
     });
     group.bench_function("fortify_strict_nonce", |bch| {
         bch.iter_batched(request, |req| run(&mut nonce, req), BatchSize::SmallInput)

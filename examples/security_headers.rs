@@ -26,12 +26,7 @@
 //!
 //! The address comes from the `ADDR` environment variable (default `127.0.0.1:3000`).
 
-use axum::{
-    extract::Extension,
-    response::Html,
-    routing::get,
-    Json, Router,
-};
+use axum::{extract::Extension, response::Html, routing::get, Json, Router};
 use tower_fortify::{
     cors::Cors,
     security_headers::{ContentSecurityPolicy, CspNonce, SecurityHeaders, Source},

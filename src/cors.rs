@@ -120,7 +120,9 @@ impl Cors {
         Self {
             origins: Origins::List(origins.into_iter().map(|o| o.as_ref().to_owned()).collect()),
             credentials: true,
-            methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].map(String::from).to_vec(),
+            methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+                .map(String::from)
+                .to_vec(),
             allow_headers: ["content-type", "authorization"].map(String::from).to_vec(),
             expose_headers: Vec::new(),
             max_age: Some(Duration::from_secs(600)),
@@ -206,7 +208,10 @@ impl Cors {
             }
             Origins::List(list) => {
                 if list.is_empty() {
-                    return Err(ConfigError::new("cors_origins", "the list of allowed origins is empty"));
+                    return Err(ConfigError::new(
+                        "cors_origins",
+                        "the list of allowed origins is empty",
+                    ));
                 }
                 let values = list
                     .iter()
@@ -220,10 +225,17 @@ impl Cors {
             .iter()
             .map(|m| {
                 if m == "*" {
-                    return Err(ConfigError::new("cors_methods", "`*` is not allowed; list the methods"));
+                    return Err(ConfigError::new(
+                        "cors_methods",
+                        "`*` is not allowed; list the methods",
+                    ));
                 }
-                Method::from_bytes(m.as_bytes())
-                    .map_err(|_| ConfigError::new("cors_methods", format!("`{}` is not a method", m.escape_debug())))
+                Method::from_bytes(m.as_bytes()).map_err(|_| {
+                    ConfigError::new(
+                        "cors_methods",
+                        format!("`{}` is not a method", m.escape_debug()),
+                    )
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         layer = layer.allow_methods(methods);
@@ -242,20 +254,36 @@ fn header_list(setting: &'static str, names: &[String]) -> Result<Vec<HeaderName
         .iter()
         .map(|h| {
             if h == "*" {
-                return Err(ConfigError::new(setting, "`*` is not allowed; list the header names"));
+                return Err(ConfigError::new(
+                    setting,
+                    "`*` is not allowed; list the header names",
+                ));
             }
-            HeaderName::try_from(h.as_str())
-                .map_err(|_| ConfigError::new(setting, format!("`{}` is not a header name", h.escape_debug())))
+            HeaderName::try_from(h.as_str()).map_err(|_| {
+                ConfigError::new(
+                    setting,
+                    format!("`{}` is not a header name", h.escape_debug()),
+                )
+            })
         })
         .collect()
 }
 
 /// Checks that `raw` is a serialised origin as browsers send it, lowercased.
 fn parse_origin(raw: &str) -> Result<HeaderValue, ConfigError> {
-    let bad = |why: &str| ConfigError::new("cors_origins", format!("`{}` {why}", raw.escape_debug()));
+    let bad =
+        |why: &str| ConfigError::new("cors_origins", format!("`{}` {why}", raw.escape_debug()));
     match raw {
-        "*" => return Err(bad("is a wildcard; use Cors::public_read_only() for any origin")),
-        "null" => return Err(bad("is sent by sandboxed frames and local files, so anyone can send it")),
+        "*" => {
+            return Err(bad(
+                "is a wildcard; use Cors::public_read_only() for any origin",
+            ))
+        }
+        "null" => {
+            return Err(bad(
+                "is sent by sandboxed frames and local files, so anyone can send it",
+            ))
+        }
         _ => {}
     }
     let uri: http::Uri = raw
@@ -275,8 +303,11 @@ fn parse_origin(raw: &str) -> Result<HeaderValue, ConfigError> {
             "has a path; browsers send the origin without one (`https://app.example.com`, no trailing slash)",
         ));
     }
-    HeaderValue::from_str(&format!("{scheme}://{}", authority.as_str().to_ascii_lowercase()))
-        .map_err(|_| bad("is not a valid header value"))
+    HeaderValue::from_str(&format!(
+        "{scheme}://{}",
+        authority.as_str().to_ascii_lowercase()
+    ))
+    .map_err(|_| bad("is not a valid header value"))
 }
 
 /// The CORS layer built by [`Cors::build`].
@@ -356,7 +387,11 @@ where
         // tower-http answers every OPTIONS itself; only one with
         // Access-Control-Request-Method is a preflight. The others are ordinary requests:
         // let tower-http treat this one as such, and restore the method inside it.
-        if req.method() == Method::OPTIONS && !req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        if req.method() == Method::OPTIONS
+            && !req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
             *req.method_mut() = Method::GET;
             req.extensions_mut().insert(PlainOptions);
         }
@@ -422,6 +457,9 @@ mod tests {
 
     #[test]
     fn origins_are_lowercased() {
-        assert_eq!(parse_origin("HTTPS://App.Example.com:8443").unwrap(), "https://app.example.com:8443");
+        assert_eq!(
+            parse_origin("HTTPS://App.Example.com:8443").unwrap(),
+            "https://app.example.com:8443"
+        );
     }
 }

@@ -29,6 +29,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod cors;
 mod error;
 pub mod event;
 pub mod proxy;
@@ -38,9 +41,5 @@ pub mod security_headers;
 #[cfg(feature = "security-headers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
 pub mod trusted_host;
-#[cfg(feature = "security-headers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
-pub mod cors;
-
 
 pub use error::ConfigError;

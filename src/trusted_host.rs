@@ -151,7 +151,10 @@ fn normalize_name(name: &str) -> Option<String> {
 enum Pattern {
     Exact(Authority),
     /// `*.suffix`: stored as `.suffix`.
-    Wildcard { suffix: String, port: Option<u16> },
+    Wildcard {
+        suffix: String,
+        port: Option<u16>,
+    },
 }
 
 impl Pattern {
@@ -162,7 +165,8 @@ impl Pattern {
             return Err(bad("would allow every host; leave the layer out instead"));
         }
         if let Some(rest) = trimmed.strip_prefix("*.") {
-            let auth = parse_authority(rest).ok_or_else(|| bad("is not a host pattern such as `*.example.com`"))?;
+            let auth = parse_authority(rest)
+                .ok_or_else(|| bad("is not a host pattern such as `*.example.com`"))?;
             return match auth.host {
                 HostName::Name(n) if !n.contains('*') => Ok(Pattern::Wildcard {
                     suffix: format!(".{n}"),
@@ -172,11 +176,13 @@ impl Pattern {
             };
         }
         if trimmed.contains('*') {
-            return Err(bad("has a `*` that is not a whole leftmost label (`*.example.com`)"));
+            return Err(bad(
+                "has a `*` that is not a whole leftmost label (`*.example.com`)",
+            ));
         }
-        parse_authority(trimmed)
-            .map(Pattern::Exact)
-            .ok_or_else(|| bad("is not a host such as `example.com`, `example.com:8080` or `[::1]:8080`"))
+        parse_authority(trimmed).map(Pattern::Exact).ok_or_else(|| {
+            bad("is not a host such as `example.com`, `example.com:8080` or `[::1]:8080`")
+        })
     }
 
     fn matches(&self, req: &Authority) -> bool {
@@ -229,7 +235,9 @@ impl Shared {
     /// Checks the request; on refusal returns why and the raw host to report.
     fn check<B>(&self, req: &Request<B>) -> Result<(), (HostRejection, String)> {
         if !self.proxies.is_empty() {
-            if let Some(fwd) = peer_ip(req.extensions()).and_then(|p| self.proxies.forwarded_host(p, req.headers())) {
+            if let Some(fwd) = peer_ip(req.extensions())
+                .and_then(|p| self.proxies.forwarded_host(p, req.headers()))
+            {
                 return self.check_one(&fwd);
             }
         }
@@ -314,7 +322,10 @@ impl TrustedHostLayer {
             .map(|h| Pattern::parse(h.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         if patterns.is_empty() {
-            return Err(ConfigError::new(SETTING, "the allow-list is empty, so every request would be refused"));
+            return Err(ConfigError::new(
+                SETTING,
+                "the allow-list is empty, so every request would be refused",
+            ));
         }
         Ok(Self {
             shared: Arc::new(Shared {
@@ -379,7 +390,9 @@ fn rejection<B>(grpc: bool, why: HostRejection, host: String) -> Response<GuardB
     res.extensions_mut().insert(why);
     SecurityEvents::push_to(
         res.extensions_mut(),
-        SecurityEvent::UntrustedHost { host: Arc::from(host) },
+        SecurityEvent::UntrustedHost {
+            host: Arc::from(host),
+        },
     );
     res
 }
@@ -399,7 +412,9 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.shared.check(&req) {
             Ok(()) => ResponseFuture {
-                kind: Kind::Inner { future: self.inner.call(req) },
+                kind: Kind::Inner {
+                    future: self.inner.call(req),
+                },
             },
             Err((why, host)) => ResponseFuture {
                 kind: Kind::Rejected {
@@ -432,7 +447,9 @@ impl<F, B> fmt::Debug for ResponseFuture<F, B> {
             Kind::Inner { .. } => "inner",
             Kind::Rejected { .. } => "rejected",
         };
-        f.debug_struct("ResponseFuture").field("kind", &kind).finish()
+        f.debug_struct("ResponseFuture")
+            .field("kind", &kind)
+            .finish()
     }
 }
 
@@ -479,7 +496,10 @@ mod tests {
         assert!(!allow(&p, "user@example.com"));
         assert!(!allow(&p, "example.com:99999"));
         assert!(!allow(&p, "example.com:"));
-        assert!(!allow(&["*.example.com"], "example.com"), "apex only when listed");
+        assert!(
+            !allow(&["*.example.com"], "example.com"),
+            "apex only when listed"
+        );
         assert!(allow(&["[::1]:8080"], "[::1]:8080"));
         assert!(allow(&["[::1]:8080"], "[0:0::1]:8080"));
         assert!(!allow(&["[::1]:8080"], "[::1]:8081"));
@@ -491,7 +511,17 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_config_errors() {
-        for bad in ["*", "", "exa mple.com", "*.", "a.*.com", "foo*.example.com", "[::1", "[nope]", "x:abc"] {
+        for bad in [
+            "*",
+            "",
+            "exa mple.com",
+            "*.",
+            "a.*.com",
+            "foo*.example.com",
+            "[::1",
+            "[nope]",
+            "x:abc",
+        ] {
             assert!(TrustedHostLayer::new([bad]).is_err(), "{bad:?} accepted");
         }
         assert!(TrustedHostLayer::new(Vec::<String>::new()).is_err());

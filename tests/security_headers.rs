@@ -33,7 +33,10 @@ const HELMET: &[(&str, &str)] = &[
     ("cross-origin-resource-policy", "same-origin"),
     ("origin-agent-cluster", "?1"),
     ("referrer-policy", "no-referrer"),
-    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    ),
     ("x-content-type-options", "nosniff"),
     ("x-dns-prefetch-control", "off"),
     ("x-download-options", "noopen"),
@@ -57,7 +60,10 @@ fn added_by_layer(res: &Response<Body>) -> Vec<(String, String)> {
 }
 
 fn sorted(table: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = table.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let mut v: Vec<(String, String)> = table
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     v.sort();
     v
 }
@@ -96,9 +102,17 @@ async fn helmet_parity_header_by_header() {
     let res = send(&app, get_req("/")).await;
     assert_eq!(res.status(), StatusCode::OK);
     for (name, value) in HELMET {
-        assert_eq!(res.headers().get(*name).map(|v| v.to_str().unwrap()), Some(*value), "{name}");
+        assert_eq!(
+            res.headers().get(*name).map(|v| v.to_str().unwrap()),
+            Some(*value),
+            "{name}"
+        );
     }
-    assert_eq!(added_by_layer(&res), sorted(HELMET), "exactly helmet's 12 headers");
+    assert_eq!(
+        added_by_layer(&res),
+        sorted(HELMET),
+        "exactly helmet's 12 headers"
+    );
     assert_eq!(HELMET.len(), 12);
     assert!(res.headers().get("cross-origin-embedder-policy").is_none());
 
@@ -112,7 +126,10 @@ async fn helmet_parity_header_by_header() {
 async fn strict_table_over_https_and_http() {
     let strict: &[(&str, &str)] = &[
         ("content-security-policy", STRICT_CSP),
-        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        ),
         ("cross-origin-embedder-policy", "require-corp"),
         ("cross-origin-opener-policy", "same-origin"),
         ("cross-origin-resource-policy", "same-origin"),
@@ -132,12 +149,21 @@ async fn strict_table_over_https_and_http() {
 
     // Plain HTTP/1.1 with no proof of TLS: everything but HSTS.
     let res = send(&app, get_req("/")).await;
-    let without_hsts: Vec<_> = strict.iter().copied().filter(|(n, _)| *n != "strict-transport-security").collect();
+    let without_hsts: Vec<_> = strict
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != "strict-transport-security")
+        .collect();
     assert_eq!(added_by_layer(&res), sorted(&without_hsts));
 
     // Fingerprinting headers are stripped, prefix entries included.
     let res = send(&app, get_req("/leaky")).await;
-    for h in ["server", "x-powered-by", "x-aspnet-version", "x-envoy-upstream-service-time"] {
+    for h in [
+        "server",
+        "x-powered-by",
+        "x-aspnet-version",
+        "x-envoy-upstream-service-time",
+    ] {
         assert!(res.headers().get(h).is_none(), "{h} kept");
     }
 
@@ -151,17 +177,26 @@ async fn strict_table_over_https_and_http() {
 async fn strict_hsts_follows_listener_and_trusted_proxies_only() {
     // A listener marked HTTPS.
     let app1 = app(SecurityHeaders::strict().https_listener(true));
-    assert!(send(&app1, get_req("/")).await.headers().contains_key("strict-transport-security"));
+    assert!(send(&app1, get_req("/"))
+        .await
+        .headers()
+        .contains_key("strict-transport-security"));
 
     let proxied = |peer: &str| {
         let mut req = get_req("/");
-        req.headers_mut().insert("x-forwarded-proto", "https".parse().unwrap());
-        req.extensions_mut().insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
+        req.headers_mut()
+            .insert("x-forwarded-proto", "https".parse().unwrap());
+        req.extensions_mut()
+            .insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
         req
     };
-    let app2 = app(SecurityHeaders::strict().trusted_proxies(TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap()));
+    let app2 = app(SecurityHeaders::strict()
+        .trusted_proxies(TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap()));
     let res = send(&app2, proxied("10.1.2.3:5000")).await;
-    assert_eq!(res.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
     // The same header from a client that is not a trusted proxy is ignored.
     let res = send(&app2, proxied("203.0.113.9:5000")).await;
     assert!(!res.headers().contains_key("strict-transport-security"));
@@ -217,7 +252,10 @@ async fn nonce_reaches_handler_and_header_and_differs_per_request() {
         assert_eq!(res.headers()["cache-control"], "no-store");
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let body = std::str::from_utf8(&body).unwrap();
-        assert!(body.contains(&format!("nonce=\"{header_nonce}\"")), "{body} vs {header_nonce}");
+        assert!(
+            body.contains(&format!("nonce=\"{header_nonce}\"")),
+            "{body} vs {header_nonce}"
+        );
         assert!(header_nonce.len() >= 22, "at least 128 bits of base64");
         seen.push(header_nonce);
     }
@@ -249,7 +287,10 @@ fn app_no_nonce() -> Router {
 
 #[tokio::test]
 async fn enforcing_report_only_and_reporting_endpoints_together() {
-    let enforce = ContentSecurityPolicy::helmet().report_to("csp").build().unwrap();
+    let enforce = ContentSecurityPolicy::helmet()
+        .report_to("csp")
+        .build()
+        .unwrap();
     let trial = ContentSecurityPolicy::strict()
         .script_src([Source::Nonce, Source::StrictDynamic])
         .report_to("csp")
@@ -263,11 +304,19 @@ async fn enforcing_report_only_and_reporting_endpoints_together() {
         .unwrap();
     let app = Router::new().route("/", get(nonce_page)).layer(layer);
     let res = send(&app, get_req("/")).await;
-    assert_eq!(res.headers()["content-security-policy"], format!("{HELMET_CSP};report-to csp"));
-    let ro = res.headers()["content-security-policy-report-only"].to_str().unwrap();
+    assert_eq!(
+        res.headers()["content-security-policy"],
+        format!("{HELMET_CSP};report-to csp")
+    );
+    let ro = res.headers()["content-security-policy-report-only"]
+        .to_str()
+        .unwrap();
     assert!(ro.starts_with(STRICT_CSP), "{ro}");
     assert!(ro.ends_with("'strict-dynamic';report-to csp"), "{ro}");
-    assert_eq!(res.headers()["reporting-endpoints"], "csp=\"https://reports.example.com/csp\"");
+    assert_eq!(
+        res.headers()["reporting-endpoints"],
+        "csp=\"https://reports.example.com/csp\""
+    );
     // The nonce in the report-only policy is the handler's nonce too.
     let nonce = nonce_of(res.headers(), "content-security-policy-report-only");
     let body = res.into_body().collect().await.unwrap().to_bytes();
@@ -276,8 +325,18 @@ async fn enforcing_report_only_and_reporting_endpoints_together() {
 
 #[tokio::test]
 async fn handler_headers_are_kept_unless_override_mode() {
-    let handler = || async { ([("x-frame-options", "SAMEORIGIN"), ("referrer-policy", "same-origin")], "embeddable") };
-    let kept = Router::new().route("/", get(handler)).layer(SecurityHeaders::strict().build().unwrap());
+    let handler = || async {
+        (
+            [
+                ("x-frame-options", "SAMEORIGIN"),
+                ("referrer-policy", "same-origin"),
+            ],
+            "embeddable",
+        )
+    };
+    let kept = Router::new()
+        .route("/", get(handler))
+        .layer(SecurityHeaders::strict().build().unwrap());
     let res = send(&kept, get_req("/")).await;
     assert_eq!(res.headers()["x-frame-options"], "SAMEORIGIN");
     assert_eq!(res.headers()["referrer-policy"], "same-origin");
@@ -319,7 +378,10 @@ async fn a_handler_relaxes_one_response() {
     assert!(csp.contains("frame-src https://player.example"), "{csp}");
     assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
     assert!(!res.headers().contains_key("x-frame-options"));
-    assert!(res.extensions().get::<SecurityHeadersOverride>().is_none(), "consumed by the layer");
+    assert!(
+        res.extensions().get::<SecurityHeadersOverride>().is_none(),
+        "consumed by the layer"
+    );
     // Other responses are unchanged.
     let res = send(&app, get_req("/")).await;
     assert_eq!(res.headers()["content-security-policy"], STRICT_CSP);
@@ -337,17 +399,25 @@ async fn every_header_is_configurable_or_removable() {
     let names = layer.header_names();
     assert!(!names.iter().any(|n| n == "x-xss-protection"));
     let res = send(&app(layer), get_req("/")).await;
-    assert_eq!(res.headers()["referrer-policy"], "strict-origin-when-cross-origin");
+    assert_eq!(
+        res.headers()["referrer-policy"],
+        "strict-origin-when-cross-origin"
+    );
     assert_eq!(res.headers()["x-custom-security"], "on");
     assert!(!res.headers().contains_key("x-xss-protection"));
     assert!(!res.headers().contains_key("strict-transport-security"));
 
     let res = send(
-        &app(SecurityHeaders::new().hsts(Hsts::new(Duration::from_secs(600))).hsts_scope(HstsScope::Always)),
+        &app(SecurityHeaders::new()
+            .hsts(Hsts::new(Duration::from_secs(600)))
+            .hsts_scope(HstsScope::Always)),
         get_req("/"),
     )
     .await;
-    assert_eq!(added_by_layer(&res), vec![("strict-transport-security".into(), "max-age=600".into())]);
+    assert_eq!(
+        added_by_layer(&res),
+        vec![("strict-transport-security".into(), "max-age=600".into())]
+    );
 }
 
 #[test]
@@ -358,8 +428,13 @@ fn configuration_mistakes_are_errors_not_panics() {
         SecurityHeaders::helmet().header("content-security-policy", "default-src *"),
         SecurityHeaders::helmet().reporting_endpoint("csp", "http://reports.example.com"),
         SecurityHeaders::helmet().reporting_endpoint("Bad Name", "https://reports.example.com"),
-        SecurityHeaders::helmet().reporting_endpoint("csp", "https://x.example/\",evil=\"https://y"),
-        SecurityHeaders::helmet().hsts(Hsts::new(Duration::from_secs(600)).include_subdomains().preload()),
+        SecurityHeaders::helmet()
+            .reporting_endpoint("csp", "https://x.example/\",evil=\"https://y"),
+        SecurityHeaders::helmet().hsts(
+            Hsts::new(Duration::from_secs(600))
+                .include_subdomains()
+                .preload(),
+        ),
         SecurityHeaders::helmet().hsts(Hsts::new(Duration::from_secs(63_072_000)).preload()),
         SecurityHeaders::helmet().strip_header("*"),
         SecurityHeaders::helmet().header_mode("bad name", HeaderMode::Override),
@@ -368,7 +443,11 @@ fn configuration_mistakes_are_errors_not_panics() {
         assert!(c.clone().build().is_err(), "{c:?} accepted");
     }
     let ok = SecurityHeaders::helmet()
-        .hsts(Hsts::new(Duration::from_secs(63_072_000)).include_subdomains().preload())
+        .hsts(
+            Hsts::new(Duration::from_secs(63_072_000))
+                .include_subdomains()
+                .preload(),
+        )
         .build();
     assert!(ok.is_ok());
 }
@@ -391,31 +470,45 @@ async fn inner_guard_rejections_carry_the_headers() {
     // security_headers -> trusted_host -> (a 429 guard) : the recommended order.
     let svc = headers.layer(hosts.layer(service_fn(quota_exhausted)));
 
-    let foreign = Request::builder().uri("/").header("host", "evil.example").body(Body::empty()).unwrap();
+    let foreign = Request::builder()
+        .uri("/")
+        .header("host", "evil.example")
+        .body(Body::empty())
+        .unwrap();
     let res = svc.clone().oneshot(foreign).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     assert_eq!(res.headers()["x-frame-options"], "DENY");
     assert_eq!(res.headers()["content-security-policy"], STRICT_CSP);
 
-    let limited = Request::builder().uri("/").header("host", "example.com").body(Body::empty()).unwrap();
+    let limited = Request::builder()
+        .uri("/")
+        .header("host", "example.com")
+        .body(Body::empty())
+        .unwrap();
     let res = svc.oneshot(limited).await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(res.headers()["permissions-policy"], DENY_ALL_PERMISSIONS_POLICY);
+    assert_eq!(
+        res.headers()["permissions-policy"],
+        DENY_ALL_PERMISSIONS_POLICY
+    );
 }
 
 #[tokio::test]
 async fn over_a_real_socket() {
-    let router = Router::new().route("/", get(nonce_page)).layer(nonce_layer().build().unwrap());
+    let router = Router::new()
+        .route("/", get(nonce_page))
+        .layer(nonce_layer().build().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let req = Request::builder()
         .uri("/")
@@ -429,6 +522,8 @@ async fn over_a_real_socket() {
     assert_eq!(res.status(), StatusCode::OK);
     let nonce = nonce_of(res.headers(), "content-security-policy");
     let body = res.into_body().collect().await.unwrap().to_bytes();
-    assert!(std::str::from_utf8(&body).unwrap().contains(&format!("nonce=\"{nonce}\"")));
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .contains(&format!("nonce=\"{nonce}\"")));
     server.abort();
 }

@@ -27,7 +27,10 @@ async fn page_has_the_nonce_in_header_and_script() {
     let app = example::app().unwrap();
     let res = app.oneshot(request("127.0.0.1:3000")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
     assert!(!csp.contains("upgrade-insecure-requests"));
     assert!(!res.headers().contains_key("strict-transport-security"));
@@ -36,7 +39,10 @@ async fn page_has_the_nonce_in_header_and_script() {
     let nonce = &csp[start..start + csp[start..].find('\'').unwrap()];
     let body = res.into_body().collect().await.unwrap().to_bytes();
     let body = std::str::from_utf8(&body).unwrap();
-    assert!(body.contains(&format!("<script nonce=\"{nonce}\">")), "{body}");
+    assert!(
+        body.contains(&format!("<script nonce=\"{nonce}\">")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -61,6 +67,9 @@ async fn preflight_from_the_front_end_origin() {
         .unwrap();
     let res = app.oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["access-control-allow-origin"], "http://localhost:5173");
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
     assert_eq!(res.headers()["access-control-allow-credentials"], "true");
 }

@@ -20,11 +20,17 @@ use tower_fortify::{
 };
 
 fn app(layer: TrustedHostLayer) -> Router {
-    Router::new().route("/", get(|| async { "ok" })).layer(layer)
+    Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(layer)
 }
 
 fn with_host(host: &str) -> Request<Body> {
-    Request::builder().uri("/").header("host", host).body(Body::empty()).unwrap()
+    Request::builder()
+        .uri("/")
+        .header("host", host)
+        .body(Body::empty())
+        .unwrap()
 }
 
 async fn status(app: &Router, req: Request<Body>) -> StatusCode {
@@ -58,9 +64,18 @@ async fn allow_list_cases() {
 #[tokio::test]
 async fn wildcard_does_not_cover_the_apex() {
     let app = app(TrustedHostLayer::new(["*.example.com"]).unwrap());
-    assert_eq!(status(&app, with_host("example.com")).await, StatusCode::BAD_REQUEST);
-    assert_eq!(status(&app, with_host("www.example.com")).await, StatusCode::OK);
-    assert_eq!(status(&app, with_host("[::1]evil.example.com")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(&app, with_host("example.com")).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status(&app, with_host("www.example.com")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&app, with_host("[::1]evil.example.com")).await,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
@@ -69,7 +84,10 @@ async fn rejection_is_problem_json_with_an_event() {
     let res = app.oneshot(with_host("attacker.example")).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
-    assert_eq!(res.extensions().get::<HostRejection>(), Some(&HostRejection::NotAllowed));
+    assert_eq!(
+        res.extensions().get::<HostRejection>(),
+        Some(&HostRejection::NotAllowed)
+    );
     let events = res.extensions().get::<SecurityEvents>().expect("events");
     assert_eq!(events.len(), 1);
     match events.iter().next().unwrap() {
@@ -79,7 +97,10 @@ async fn rejection_is_problem_json_with_an_event() {
     let body = res.into_body().collect().await.unwrap().to_bytes();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["status"], 400);
-    assert!(!String::from_utf8_lossy(&body).contains("attacker"), "the host is not echoed");
+    assert!(
+        !String::from_utf8_lossy(&body).contains("attacker"),
+        "the host is not echoed"
+    );
 }
 
 #[tokio::test]
@@ -96,29 +117,55 @@ async fn grpc_calls_get_invalid_argument() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["grpc-status"], "3");
     assert_eq!(res.headers()["content-type"], "application/grpc");
-    assert!(res.into_body().collect().await.unwrap().to_bytes().is_empty());
+    assert!(res
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .is_empty());
 }
 
 #[tokio::test]
 async fn http2_authority_is_checked_and_must_agree_with_host() {
     let app = app(TrustedHostLayer::new(["example.com"]).unwrap());
     // HTTP/2 carries :authority in the URI and usually no Host header.
-    let h2 = |uri: &str| Request::builder().uri(uri).version(http::Version::HTTP_2).body(Body::empty()).unwrap();
-    assert_eq!(status(&app, h2("https://example.com/")).await, StatusCode::OK);
-    assert_eq!(status(&app, h2("https://evil.example/")).await, StatusCode::BAD_REQUEST);
+    let h2 = |uri: &str| {
+        Request::builder()
+            .uri(uri)
+            .version(http::Version::HTTP_2)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        status(&app, h2("https://example.com/")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&app, h2("https://evil.example/")).await,
+        StatusCode::BAD_REQUEST
+    );
 
     let mut both = h2("https://example.com/");
-    both.headers_mut().insert("host", "example.com".parse().unwrap());
+    both.headers_mut()
+        .insert("host", "example.com".parse().unwrap());
     assert_eq!(status(&app, both).await, StatusCode::OK);
 
     let mut conflicting = h2("https://example.com/");
-    conflicting.headers_mut().insert("host", "evil.example".parse().unwrap());
+    conflicting
+        .headers_mut()
+        .insert("host", "evil.example".parse().unwrap());
     let res = app.clone().oneshot(conflicting).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(res.extensions().get::<HostRejection>(), Some(&HostRejection::Conflicting));
+    assert_eq!(
+        res.extensions().get::<HostRejection>(),
+        Some(&HostRejection::Conflicting)
+    );
 
     let mut twice = with_host("example.com");
-    twice.headers_mut().append("host", "example.com".parse().unwrap());
+    twice
+        .headers_mut()
+        .append("host", "example.com".parse().unwrap());
     assert_eq!(status(&app, twice).await, StatusCode::BAD_REQUEST);
 }
 
@@ -130,19 +177,35 @@ async fn forwarded_host_only_from_trusted_proxies() {
     let app = app(layer);
     let req = |peer: &str, fwd: &str| {
         let mut r = with_host("backend.internal:8080");
-        r.headers_mut().insert("x-forwarded-host", fwd.parse().unwrap());
-        r.headers_mut().insert("x-forwarded-for", "203.0.113.5".parse().unwrap());
-        r.extensions_mut().insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
+        r.headers_mut()
+            .insert("x-forwarded-host", fwd.parse().unwrap());
+        r.headers_mut()
+            .insert("x-forwarded-for", "203.0.113.5".parse().unwrap());
+        r.extensions_mut()
+            .insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
         r
     };
     // From the proxy, the forwarded host is the one checked.
-    assert_eq!(status(&app, req("10.0.0.2:4000", "shop.example")).await, StatusCode::OK);
-    assert_eq!(status(&app, req("10.0.0.2:4000", "evil.example")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(&app, req("10.0.0.2:4000", "shop.example")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&app, req("10.0.0.2:4000", "evil.example")).await,
+        StatusCode::BAD_REQUEST
+    );
     // From anyone else, X-Forwarded-Host is ignored and Host is checked.
-    assert_eq!(status(&app, req("203.0.113.5:4000", "shop.example")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(&app, req("203.0.113.5:4000", "shop.example")).await,
+        StatusCode::BAD_REQUEST
+    );
     let mut direct = with_host("shop.example");
-    direct.headers_mut().insert("x-forwarded-host", "evil.example".parse().unwrap());
-    direct.extensions_mut().insert(PeerAddr("203.0.113.5:4000".parse().unwrap()));
+    direct
+        .headers_mut()
+        .insert("x-forwarded-host", "evil.example".parse().unwrap());
+    direct
+        .extensions_mut()
+        .insert(PeerAddr("203.0.113.5:4000".parse().unwrap()));
     assert_eq!(status(&app, direct).await, StatusCode::OK);
 }
 
@@ -166,7 +229,11 @@ async fn raw_status(addr: SocketAddr, request: &str) -> String {
     })
     .await;
     assert!(read.is_ok(), "server did not answer");
-    String::from_utf8_lossy(&buf).lines().next().unwrap_or_default().to_owned()
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -176,13 +243,25 @@ async fn missing_and_empty_host_over_http11() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let ok = raw_status(addr, &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await;
+    let ok = raw_status(
+        addr,
+        &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     let missing = raw_status(addr, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n").await;
     assert!(missing.starts_with("HTTP/1.1 400"), "{missing}");
-    let empty = raw_status(addr, "GET / HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n").await;
+    let empty = raw_status(
+        addr,
+        "GET / HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(empty.starts_with("HTTP/1.1 400"), "{empty}");
-    let foreign = raw_status(addr, "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n").await;
+    let foreign = raw_status(
+        addr,
+        "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(foreign.starts_with("HTTP/1.1 400"), "{foreign}");
     server.abort();
 }

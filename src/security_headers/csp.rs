@@ -64,9 +64,9 @@ impl Source {
         match self {
             Source::Hash(_, digest) => {
                 let ok = !digest.is_empty()
-                    && digest
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'));
+                    && digest.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
+                    });
                 if ok {
                     Ok(())
                 } else {
@@ -87,7 +87,9 @@ impl Source {
                 } else {
                     Err(ConfigError::new(
                         SETTING,
-                        format!("scheme source `{s}` is not a URL scheme such as `https:` or `data:`"),
+                        format!(
+                            "scheme source `{s}` is not a URL scheme such as `https:` or `data:`"
+                        ),
                     ))
                 }
             }
@@ -171,7 +173,10 @@ fn check_token(value: &str, what: &str) -> Result<(), ConfigError> {
     {
         return Err(ConfigError::new(
             SETTING,
-            format!("{what} `{}` contains {c:?}, which is not allowed in a CSP value", value.escape_debug()),
+            format!(
+                "{what} `{}` contains {c:?}, which is not allowed in a CSP value",
+                value.escape_debug()
+            ),
         ));
     }
     Ok(())
@@ -396,7 +401,14 @@ impl CspBuilder {
         T: Into<String>,
     {
         let tokens: Vec<String> = tokens.into_iter().map(Into::into).collect();
-        self.set("sandbox", if tokens.is_empty() { Value::Flag } else { Value::Tokens(tokens) });
+        self.set(
+            "sandbox",
+            if tokens.is_empty() {
+                Value::Flag
+            } else {
+                Value::Tokens(tokens)
+            },
+        );
         self
     }
 
@@ -415,7 +427,10 @@ impl CspBuilder {
 
     /// `require-trusted-types-for 'script'`.
     pub fn require_trusted_types_for_script(mut self) -> Self {
-        self.set("require-trusted-types-for", Value::Tokens(vec!["'script'".into()]));
+        self.set(
+            "require-trusted-types-for",
+            Value::Tokens(vec!["'script'".into()]),
+        );
         self
     }
 
@@ -429,7 +444,8 @@ impl CspBuilder {
 
     /// Removes a directive.
     pub fn remove(mut self, name: &str) -> Self {
-        self.directives.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.directives
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self
     }
 
@@ -469,7 +485,10 @@ impl CspBuilder {
                 Value::Tokens(tokens) => {
                     for tok in tokens {
                         if tok.is_empty() {
-                            return Err(ConfigError::new(SETTING, format!("`{name}` has an empty value")));
+                            return Err(ConfigError::new(
+                                SETTING,
+                                format!("`{name}` has an empty value"),
+                            ));
                         }
                         check_token(tok, name)?;
                         t.push(" ");
@@ -480,7 +499,9 @@ impl CspBuilder {
                     if sources.is_empty() {
                         return Err(ConfigError::new(
                             SETTING,
-                            format!("`{name}` has no sources; use `Source::None` to block everything"),
+                            format!(
+                                "`{name}` has no sources; use `Source::None` to block everything"
+                            ),
                         ));
                     }
                     if sources.len() > 1 && sources.contains(&Source::None) {
@@ -502,7 +523,9 @@ impl CspBuilder {
                 .map_err(|_| ConfigError::new(SETTING, "the policy is not a valid header value"))?;
             t.static_value = Some(v);
         }
-        Ok(ContentSecurityPolicy { template: Arc::new(t) })
+        Ok(ContentSecurityPolicy {
+            template: Arc::new(t),
+        })
     }
 }
 
@@ -514,7 +537,11 @@ mod tests {
     fn keywords_are_quoted_and_directives_joined() {
         let csp = ContentSecurityPolicy::builder()
             .default_src([Source::SelfOrigin])
-            .script_src([Source::StrictDynamic, Source::sha256("abc+/="), Source::UnsafeHashes])
+            .script_src([
+                Source::StrictDynamic,
+                Source::sha256("abc+/="),
+                Source::UnsafeHashes,
+            ])
             .object_src([Source::None])
             .build()
             .unwrap();
@@ -527,13 +554,33 @@ mod tests {
 
     #[test]
     fn bad_values_are_config_errors() {
-        for bad in ["a;b", "a,b", "a b", "a\u{7}b", "self", "'self'", "nonce-abc", "é.example"] {
-            let r = ContentSecurityPolicy::builder().default_src([Source::host(bad)]).build();
+        for bad in [
+            "a;b",
+            "a,b",
+            "a b",
+            "a\u{7}b",
+            "self",
+            "'self'",
+            "nonce-abc",
+            "é.example",
+        ] {
+            let r = ContentSecurityPolicy::builder()
+                .default_src([Source::host(bad)])
+                .build();
             assert!(r.is_err(), "{bad:?} accepted");
         }
-        assert!(ContentSecurityPolicy::builder().default_src([Source::scheme("ht tp")]).build().is_err());
-        assert!(ContentSecurityPolicy::builder().default_src([Source::sha256("a'b")]).build().is_err());
-        assert!(ContentSecurityPolicy::builder().default_src([]).build().is_err());
+        assert!(ContentSecurityPolicy::builder()
+            .default_src([Source::scheme("ht tp")])
+            .build()
+            .is_err());
+        assert!(ContentSecurityPolicy::builder()
+            .default_src([Source::sha256("a'b")])
+            .build()
+            .is_err());
+        assert!(ContentSecurityPolicy::builder()
+            .default_src([])
+            .build()
+            .is_err());
         assert!(ContentSecurityPolicy::builder()
             .default_src([Source::None, Source::SelfOrigin])
             .build()
@@ -552,7 +599,10 @@ mod tests {
 
     #[test]
     fn default_src_required_unless_waived() {
-        let e = ContentSecurityPolicy::builder().script_src([Source::SelfOrigin]).build().unwrap_err();
+        let e = ContentSecurityPolicy::builder()
+            .script_src([Source::SelfOrigin])
+            .build()
+            .unwrap_err();
         assert!(e.message().contains("default-src"));
         let csp = ContentSecurityPolicy::builder()
             .script_src([Source::SelfOrigin])
@@ -571,7 +621,10 @@ mod tests {
             .sandbox(Vec::<String>::new())
             .build()
             .unwrap();
-        assert_eq!(csp.render_with_nonce(""), "default-src 'none';img-src 'self';sandbox");
+        assert_eq!(
+            csp.render_with_nonce(""),
+            "default-src 'none';img-src 'self';sandbox"
+        );
     }
 
     #[test]

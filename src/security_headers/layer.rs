@@ -234,7 +234,10 @@ impl SecurityHeaders {
         let name = match HeaderName::try_from(name) {
             Ok(n) => n,
             Err(_) => {
-                self.fail(ConfigError::new("header", format!("`{}` is not a header name", name.escape_debug())));
+                self.fail(ConfigError::new(
+                    "header",
+                    format!("`{}` is not a header name", name.escape_debug()),
+                ));
                 return self;
             }
         };
@@ -291,7 +294,10 @@ impl SecurityHeaders {
                 self.modes.retain(|(m, _)| *m != n);
                 self.modes.push((n, mode));
             }
-            Err(_) => self.fail(ConfigError::new("header_mode", format!("`{}` is not a header name", name.escape_debug()))),
+            Err(_) => self.fail(ConfigError::new(
+                "header_mode",
+                format!("`{}` is not a header name", name.escape_debug()),
+            )),
         }
         self
     }
@@ -322,20 +328,30 @@ impl SecurityHeaders {
     /// or `http://localhost`.
     pub fn reporting_endpoint(mut self, name: &str, url: &str) -> Self {
         let name_ok = !name.is_empty()
-            && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'*')
             && name
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.' | b'*'));
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b == b'*')
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'_' | b'-' | b'.' | b'*')
+            });
         if !name_ok {
             self.fail(ConfigError::new(
                 "reporting_endpoint",
-                format!("`{}` is not an endpoint name (lowercase letters, digits, `_-.*`)", name.escape_debug()),
+                format!(
+                    "`{}` is not an endpoint name (lowercase letters, digits, `_-.*`)",
+                    name.escape_debug()
+                ),
             ));
             return self;
         }
         let url_ok = (url.starts_with("https://") || url.starts_with("http://localhost"))
             && url.parse::<http::Uri>().is_ok()
-            && !url.bytes().any(|b| matches!(b, b'"' | b'\\' | b',' | b';') || !b.is_ascii_graphic());
+            && !url
+                .bytes()
+                .any(|b| matches!(b, b'"' | b'\\' | b',' | b';') || !b.is_ascii_graphic());
         if !url_ok {
             self.fail(ConfigError::new(
                 "reporting_endpoint",
@@ -344,7 +360,8 @@ impl SecurityHeaders {
             return self;
         }
         self.reporting_endpoints.retain(|(n, _)| n != name);
-        self.reporting_endpoints.push((name.to_owned(), url.to_owned()));
+        self.reporting_endpoints
+            .push((name.to_owned(), url.to_owned()));
         self
     }
 
@@ -394,7 +411,10 @@ impl SecurityHeaders {
         let lower = name.to_ascii_lowercase();
         if let Some(prefix) = lower.strip_suffix('*') {
             if prefix.is_empty() || HeaderName::try_from(prefix).is_err() {
-                self.fail(ConfigError::new("strip_headers", format!("`{}` is not a header prefix", name.escape_debug())));
+                self.fail(ConfigError::new(
+                    "strip_headers",
+                    format!("`{}` is not a header prefix", name.escape_debug()),
+                ));
             } else if !self.strip_prefixes.iter().any(|p| p == prefix) {
                 self.strip_prefixes.push(prefix.to_owned());
             }
@@ -406,7 +426,10 @@ impl SecurityHeaders {
                     self.strip.push(n);
                 }
             }
-            Err(_) => self.fail(ConfigError::new("strip_headers", format!("`{}` is not a header name", name.escape_debug()))),
+            Err(_) => self.fail(ConfigError::new(
+                "strip_headers",
+                format!("`{}` is not a header name", name.escape_debug()),
+            )),
         }
         self
     }
@@ -459,9 +482,17 @@ impl SecurityHeaders {
                 .collect::<Vec<_>>()
                 .join(", ");
             let name = HeaderName::from_static("reporting-endpoints");
-            let value = HeaderValue::from_str(&text)
-                .map_err(|_| ConfigError::new("reporting_endpoint", "the endpoints are not a valid header value"))?;
-            fixed.push(FixedHeader { overwrite: override_of(&name), name, value });
+            let value = HeaderValue::from_str(&text).map_err(|_| {
+                ConfigError::new(
+                    "reporting_endpoint",
+                    "the endpoints are not a valid header value",
+                )
+            })?;
+            fixed.push(FixedHeader {
+                overwrite: override_of(&name),
+                name,
+                value,
+            });
         }
         for (name, value) in &self.headers {
             fixed.push(FixedHeader {
@@ -483,8 +514,14 @@ impl SecurityHeaders {
             }
             None => None,
         };
-        let needs_nonce = self.csp.as_ref().is_some_and(ContentSecurityPolicy::uses_nonce)
-            || self.csp_report_only.as_ref().is_some_and(ContentSecurityPolicy::uses_nonce);
+        let needs_nonce = self
+            .csp
+            .as_ref()
+            .is_some_and(ContentSecurityPolicy::uses_nonce)
+            || self
+                .csp_report_only
+                .as_ref()
+                .is_some_and(ContentSecurityPolicy::uses_nonce);
         let shared = Shared {
             csp_overwrite: override_of(&header::CONTENT_SECURITY_POLICY),
             csp_ro_overwrite: override_of(&header::CONTENT_SECURITY_POLICY_REPORT_ONLY),
@@ -500,7 +537,9 @@ impl SecurityHeaders {
             nonce_no_store: self.nonce_no_store,
             needs_nonce,
         };
-        Ok(SecurityHeadersLayer { shared: Arc::new(shared) })
+        Ok(SecurityHeadersLayer {
+            shared: Arc::new(shared),
+        })
     }
 }
 
@@ -552,7 +591,11 @@ impl Shared {
         if !self.strip_prefixes.is_empty() {
             let doomed: SmallVec<[HeaderName; 4]> = headers
                 .keys()
-                .filter(|k| self.strip_prefixes.iter().any(|p| k.as_str().starts_with(p.as_str())))
+                .filter(|k| {
+                    self.strip_prefixes
+                        .iter()
+                        .any(|p| k.as_str().starts_with(p.as_str()))
+                })
                 .cloned()
                 .collect();
             for name in doomed {
@@ -582,7 +625,11 @@ impl Shared {
         let mut nonce_sent = false;
         for (policy, name, overwrite) in [
             (csp, header::CONTENT_SECURITY_POLICY, self.csp_overwrite),
-            (csp_ro, header::CONTENT_SECURITY_POLICY_REPORT_ONLY, self.csp_ro_overwrite),
+            (
+                csp_ro,
+                header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
+                self.csp_ro_overwrite,
+            ),
         ] {
             let Some(policy) = policy else { continue };
             if omitted(&name) || (!overwrite && headers.contains_key(&name)) {
@@ -599,11 +646,20 @@ impl Shared {
         }
 
         if nonce_sent && self.nonce_no_store {
-            let shareable = match headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+            let shareable = match headers
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+            {
                 None => true,
                 Some(cc) => !cc
                     .split(',')
-                    .map(|d| d.trim().split('=').next().unwrap_or("").to_ascii_lowercase())
+                    .map(|d| {
+                        d.trim()
+                            .split('=')
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_lowercase()
+                    })
                     .any(|d| d == "no-store" || d == "private"),
             };
             if shareable {
@@ -631,7 +687,15 @@ pub struct SecurityHeadersLayer {
 impl fmt::Debug for SecurityHeadersLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecurityHeadersLayer")
-            .field("headers", &self.shared.fixed.iter().map(|h| h.name.as_str()).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self
+                    .shared
+                    .fixed
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("csp", &self.shared.csp)
             .field("csp_report_only", &self.shared.csp_report_only)
             .field("hsts", &self.shared.hsts.as_ref().map(|h| &h.value))

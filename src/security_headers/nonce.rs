@@ -67,6 +67,9 @@ mod tests {
         assert_eq!(a.as_str().len(), 24);
         let decoded = STANDARD.decode(a.as_str()).unwrap();
         assert_eq!(decoded.len(), NONCE_BYTES);
-        assert!(a.as_str().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/'));
+        assert!(a
+            .as_str()
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/'));
     }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 
-use super::{ContentSecurityPolicy, CspBuilder, HeaderMode, Hsts, HstsScope, SecurityHeaders, Source};
+use super::{
+    ContentSecurityPolicy, CspBuilder, HeaderMode, Hsts, HstsScope, SecurityHeaders, Source,
+};
 
 /// The OWASP Secure Headers Project's deny-all `Permissions-Policy` (its `headers_add.json`,
 /// with `sync-xhr` denied too and the retired `interest-cohort`/`unload` features left out).
@@ -41,7 +43,10 @@ pub const FINGERPRINT_HEADERS: &[&str] = &[
 ];
 
 fn h(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) {
-    (HeaderName::from_static(name), HeaderValue::from_static(value))
+    (
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    )
 }
 
 impl ContentSecurityPolicy {
@@ -53,14 +58,22 @@ impl ContentSecurityPolicy {
         ContentSecurityPolicy::builder()
             .default_src([Source::SelfOrigin])
             .base_uri([Source::SelfOrigin])
-            .font_src([Source::SelfOrigin, Source::scheme("https"), Source::scheme("data")])
+            .font_src([
+                Source::SelfOrigin,
+                Source::scheme("https"),
+                Source::scheme("data"),
+            ])
             .form_action([Source::SelfOrigin])
             .frame_ancestors([Source::SelfOrigin])
             .img_src([Source::SelfOrigin, Source::scheme("data")])
             .object_src([Source::None])
             .script_src([Source::SelfOrigin])
             .script_src_attr([Source::None])
-            .style_src([Source::SelfOrigin, Source::scheme("https"), Source::UnsafeInline])
+            .style_src([
+                Source::SelfOrigin,
+                Source::scheme("https"),
+                Source::UnsafeInline,
+            ])
             .upgrade_insecure_requests()
     }
 
@@ -162,8 +175,11 @@ impl SecurityHeaders {
     /// year) and no `upgrade-insecure-requests` in the CSP (it would send subresources to
     /// `https://localhost`).
     pub fn development() -> Self {
-        let mut this = SecurityHeaders::helmet()
-            .csp_result(ContentSecurityPolicy::helmet().remove("upgrade-insecure-requests").build());
+        let mut this = SecurityHeaders::helmet().csp_result(
+            ContentSecurityPolicy::helmet()
+                .remove("upgrade-insecure-requests")
+                .build(),
+        );
         this.hsts = None;
         this
     }
