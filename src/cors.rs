@@ -295,6 +295,11 @@ fn parse_origin(raw: &str) -> Result<HeaderValue, ConfigError> {
     if !matches!(scheme, "http" | "https") {
         return Err(bad("must use http or https"));
     }
+    if authority.as_str().contains('*') {
+        return Err(bad(
+            "has a wildcard; tower-http compares origins exactly, so list each origin",
+        ));
+    }
     if authority.as_str().contains('@') {
         return Err(bad("must not contain user info"));
     }
@@ -444,6 +449,7 @@ mod tests {
             Cors::same_origin_api(["a.example"]),
             Cors::same_origin_api(["ftp://a.example"]),
             Cors::same_origin_api(["https://u@a.example"]),
+            Cors::same_origin_api(["https://*.a.example"]),
             Cors::same_origin_api(["https://a.example"]).allow_methods(["*"]),
             Cors::same_origin_api(["https://a.example"]).allow_methods(["GE T"]),
             Cors::same_origin_api(["https://a.example"]).allow_headers(["*"]),

@@ -238,6 +238,12 @@ async fn nonce_reaches_handler_and_header_and_differs_per_request() {
     let app = Router::new()
         .route("/", get(nonce_page))
         .route(
+            "/public",
+            get(|Extension(n): Extension<CspNonce>| async move {
+                ([("cache-control", "public, max-age=3600")], n.to_string())
+            }),
+        )
+        .route(
             "/private",
             get(|Extension(n): Extension<CspNonce>| async move {
                 ([("cache-control", "private, max-age=60")], n.to_string())
@@ -260,6 +266,10 @@ async fn nonce_reaches_handler_and_header_and_differs_per_request() {
         seen.push(header_nonce);
     }
     assert_ne!(seen[0], seen[1]);
+
+    // A shareable Cache-Control is replaced: a cached page would replay its nonce.
+    let res = send(&app, get_req("/public")).await;
+    assert_eq!(res.headers()["cache-control"], "no-store");
 
     // A handler that already made the response private keeps its Cache-Control.
     let res = send(&app, get_req("/private")).await;
@@ -526,4 +536,28 @@ async fn over_a_real_socket() {
         .unwrap()
         .contains(&format!("nonce=\"{nonce}\"")));
     server.abort();
+}
+
+fn assert_fits_axum_and_tower<S, B>(_: &S)
+where
+    S: tower::Service<Request<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+{
+}
+
+fn assert_layer<L: Clone + Send + Sync + std::fmt::Debug + 'static>(_: &L) {}
+
+#[test]
+fn layers_services_and_futures_are_send_sync_clone() {
+    let headers = SecurityHeaders::strict().build().unwrap();
+    let hosts = TrustedHostLayer::new(["example.com"]).unwrap();
+    let cors = tower_fortify::cors::Cors::public_read_only()
+        .build()
+        .unwrap();
+    assert_layer(&headers);
+    assert_layer(&hosts);
+    assert_layer(&cors);
+    let router: Router = Router::new().route("/", get(|| async { "ok" }));
+    let svc = headers.layer(hosts.layer(cors.layer(router)));
+    assert_fits_axum_and_tower::<_, Body>(&svc);
 }

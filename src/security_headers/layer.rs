@@ -115,6 +115,11 @@ pub enum HstsScope {
 /// A per-response adjustment of the layer's policy, set by the handler as a **response
 /// extension**. The layer removes it from the response and applies it.
 ///
+/// The handler reads its [`CspNonce`] only when the layer's own policy uses
+/// [`Source::Nonce`](super::Source::Nonce) (the nonce is drawn before the handler runs). A
+/// replacement policy with a nonce under a layer policy without one still gets a valid,
+/// fresh nonce in its header, but no script can carry it.
+///
 /// ```
 /// use tower_fortify::security_headers::{ContentSecurityPolicy, SecurityHeadersOverride, Source};
 ///
