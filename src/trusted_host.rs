@@ -528,6 +528,35 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics_and_never_matches_by_accident() {
+        let layer = TrustedHostLayer::new(["a.b", "*.b", "[::1]:8"]).unwrap();
+        let alphabet = [
+            "a", ".", "b", ":", "8", "[", "]", "::1", "@", "*", "\u{e9}", "%",
+        ];
+        let mut allowed = 0usize;
+        let mut buf = String::new();
+        for i in 0..alphabet.len().pow(4) {
+            buf.clear();
+            let mut n = i;
+            for _ in 0..4 {
+                buf.push_str(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            if layer.shared.check_one(&buf).is_ok() {
+                allowed += 1;
+                // Whatever passed must really be one of the allowed hosts.
+                let a = parse_authority(&buf).unwrap();
+                let ok = match &a.host {
+                    HostName::Name(n) => n == "a.b" || (n.ends_with(".b") && n.len() > 2),
+                    HostName::V6(ip) => ip.is_loopback() && a.port == Some(8),
+                };
+                assert!(ok, "{buf:?} passed");
+            }
+        }
+        assert!(allowed > 0);
+    }
+
+    #[test]
     fn long_hosts_are_truncated_for_events() {
         let long = "a".repeat(600);
         assert_eq!(truncate(&long).len(), MAX_REPORTED_HOST);

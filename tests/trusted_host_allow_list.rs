@@ -265,3 +265,28 @@ async fn missing_and_empty_host_over_http11() {
     assert!(foreign.starts_with("HTTP/1.1 400"), "{foreign}");
     server.abort();
 }
+
+#[tokio::test]
+async fn malformed_and_huge_hosts_are_refused_without_panicking() {
+    let app = app(TrustedHostLayer::new(["example.com"]).unwrap());
+    let mut req = Request::builder().uri("/").body(Body::empty()).unwrap();
+    req.headers_mut().insert(
+        "host",
+        http::HeaderValue::from_bytes(b"exa\xe9mple.com").unwrap(),
+    );
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.extensions().get::<HostRejection>(),
+        Some(&HostRejection::Malformed)
+    );
+
+    let huge = format!("{}.example.net", "a".repeat(10_000));
+    let res = app.oneshot(with_host(&huge)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let events = res.extensions().get::<SecurityEvents>().unwrap();
+    match events.iter().next().unwrap() {
+        SecurityEvent::UntrustedHost { host } => assert_eq!(host.len(), 255),
+        other => panic!("unexpected event {other:?}"),
+    }
+}
