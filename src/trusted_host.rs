@@ -46,6 +46,7 @@
 //!
 //! # Rejection
 //!
+//! By default ([`DefaultHostResponder`]; replace it with [`TrustedHostLayer::responder`])
 //! `400 Bad Request` with an `application/problem+json` body (gRPC calls: HTTP 200 with
 //! `grpc-status: 3`, `INVALID_ARGUMENT`), and a [`SecurityEvent::UntrustedHost`] appended to
 //! the response's [`SecurityEvents`] (the host truncated to 255 bytes). The response body
@@ -70,7 +71,8 @@ use std::{
     task::{ready, Context, Poll},
 };
 
-use http::{header, Request, Response, StatusCode};
+use bytes::Bytes;
+use http::{header, HeaderMap, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -225,10 +227,72 @@ impl HostRejection {
     }
 }
 
-#[derive(Debug)]
+/// Builds the response for a refused request. The layer still appends the
+/// [`SecurityEvent::UntrustedHost`] and inserts the [`HostRejection`] into the response
+/// extensions, whatever the responder returns.
+///
+/// Implemented for closures `Fn(HostRejection, &HeaderMap) -> Response<Bytes>` (the request
+/// headers, to choose a format); [`DefaultHostResponder`] is the default.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{HeaderMap, Response, StatusCode};
+/// use tower_fortify::trusted_host::{HostRejection, TrustedHostLayer};
+///
+/// let layer = TrustedHostLayer::new(["example.com"]).unwrap().responder(
+///     |_why: HostRejection, _headers: &HeaderMap| {
+///         let mut res = Response::new(Bytes::from_static(b"misdirected"));
+///         *res.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+///         res
+///     },
+/// );
+/// # let _ = layer;
+/// ```
+pub trait HostResponder: Send + Sync + 'static {
+    /// The response for a request refused for `why`.
+    fn respond(&self, why: HostRejection, request_headers: &HeaderMap) -> Response<Bytes>;
+}
+
+impl<F> HostResponder for F
+where
+    F: Fn(HostRejection, &HeaderMap) -> Response<Bytes> + Send + Sync + 'static,
+{
+    fn respond(&self, why: HostRejection, request_headers: &HeaderMap) -> Response<Bytes> {
+        self(why, request_headers)
+    }
+}
+
+/// The default [`HostResponder`]: `400 Bad Request` with an `application/problem+json` body
+/// whose `detail` is [`HostRejection::detail`]; for gRPC calls a Trailers-Only response with
+/// `grpc-status: 3` (`INVALID_ARGUMENT`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultHostResponder;
+
+impl HostResponder for DefaultHostResponder {
+    fn respond(&self, why: HostRejection, request_headers: &HeaderMap) -> Response<Bytes> {
+        if is_grpc(request_headers) {
+            grpc_rejection(GrpcCode::InvalidArgument, why.detail())
+        } else {
+            Problem::new(StatusCode::BAD_REQUEST, "Bad Request")
+                .detail(why.detail())
+                .into_response()
+        }
+    }
+}
+
 struct Shared {
     patterns: Vec<Pattern>,
     proxies: TrustedProxies,
+    responder: Arc<dyn HostResponder>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("patterns", &self.patterns)
+            .field("proxies", &self.proxies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -331,15 +395,30 @@ impl TrustedHostLayer {
             shared: Arc::new(Shared {
                 patterns,
                 proxies: TrustedProxies::none(),
+                responder: Arc::new(DefaultHostResponder),
             }),
         })
     }
 
     /// Believes `X-Forwarded-Host` / `Forwarded: host=` from these proxies (default: nobody).
     pub fn trusted_proxies(self, proxies: TrustedProxies) -> Self {
-        let patterns = self.shared.patterns.clone();
         Self {
-            shared: Arc::new(Shared { patterns, proxies }),
+            shared: Arc::new(Shared {
+                patterns: self.shared.patterns.clone(),
+                proxies,
+                responder: Arc::clone(&self.shared.responder),
+            }),
+        }
+    }
+
+    /// Replaces the response sent for a refused request (default [`DefaultHostResponder`]).
+    pub fn responder(self, responder: impl HostResponder) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                patterns: self.shared.patterns.clone(),
+                proxies: self.shared.proxies.clone(),
+                responder: Arc::new(responder),
+            }),
         }
     }
 }
@@ -378,15 +457,15 @@ impl<S: fmt::Debug> fmt::Debug for TrustedHost<S> {
     }
 }
 
-fn rejection<B>(grpc: bool, why: HostRejection, host: String) -> Response<GuardBody<B>> {
-    let mut res = if grpc {
-        grpc_rejection(GrpcCode::InvalidArgument, why.detail()).map(GuardBody::fixed)
-    } else {
-        Problem::new(StatusCode::BAD_REQUEST, "Bad Request")
-            .detail(why.detail())
-            .into_response()
-            .map(GuardBody::fixed)
-    };
+fn rejection<B>(
+    responder: &dyn HostResponder,
+    request_headers: &HeaderMap,
+    why: HostRejection,
+    host: String,
+) -> Response<GuardBody<B>> {
+    let mut res = responder
+        .respond(why, request_headers)
+        .map(GuardBody::fixed);
     res.extensions_mut().insert(why);
     SecurityEvents::push_to(
         res.extensions_mut(),
@@ -418,7 +497,7 @@ where
             },
             Err((why, host)) => ResponseFuture {
                 kind: Kind::Rejected {
-                    response: Some(rejection(is_grpc(req.headers()), why, host)),
+                    response: Some(rejection(&*self.shared.responder, req.headers(), why, host)),
                 },
             },
         }

@@ -290,3 +290,24 @@ async fn malformed_and_huge_hosts_are_refused_without_panicking() {
         other => panic!("unexpected event {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_custom_responder_still_gets_the_event() {
+    let layer = TrustedHostLayer::new(["example.com"]).unwrap().responder(
+        |why: HostRejection, _headers: &http::HeaderMap| {
+            let mut res = http::Response::new(bytes::Bytes::from(format!("{why:?}")));
+            *res.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+            res
+        },
+    );
+    let res = app(layer).oneshot(with_host("evil.example")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(
+        res.extensions()
+            .get::<SecurityEvents>()
+            .map(SecurityEvents::len),
+        Some(1)
+    );
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"NotAllowed");
+}
