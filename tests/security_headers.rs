@@ -208,6 +208,23 @@ async fn strict_hsts_follows_listener_and_trusted_proxies_only() {
 #[tokio::test]
 async fn development_is_safe_on_localhost() {
     let res = send(&app(SecurityHeaders::development()), get_req("/")).await;
+    let dev_csp = HELMET_CSP.replace(";upgrade-insecure-requests", "");
+    let table: Vec<(&str, &str)> = HELMET
+        .iter()
+        .filter(|(n, _)| *n != "strict-transport-security")
+        .map(|(n, v)| {
+            if *n == "content-security-policy" {
+                (*n, dev_csp.as_str())
+            } else {
+                (*n, *v)
+            }
+        })
+        .collect();
+    assert_eq!(
+        added_by_layer(&res),
+        sorted(&table),
+        "helmet minus HSTS and upgrade-insecure-requests"
+    );
     assert!(!res.headers().contains_key("strict-transport-security"));
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
     assert!(!csp.contains("upgrade-insecure-requests"));
@@ -462,10 +479,16 @@ fn configuration_mistakes_are_errors_not_panics() {
     assert!(ok.is_ok());
 }
 
-/// Stands in for an inner guard layer (the crate's rate limiter returns exactly this shape:
-/// a problem+json 429 in a `GuardBody`, with an event in the response extensions).
-async fn quota_exhausted(_req: Request<Body>) -> Result<Response<GuardBody<Body>>, Infallible> {
-    let mut res = Problem::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+/// Stands in for the inner guard layers (the crate's rate limiter and injection layer answer
+/// in exactly this shape: a problem+json 429 or 403 in a `GuardBody`, with an event in the
+/// response extensions).
+async fn inner_guard(req: Request<Body>) -> Result<Response<GuardBody<Body>>, Infallible> {
+    let (status, title) = if req.uri().path() == "/attack" {
+        (StatusCode::FORBIDDEN, "Forbidden")
+    } else {
+        (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+    };
+    let mut res = Problem::new(status, title)
         .into_response()
         .map(GuardBody::fixed);
     res.extensions_mut().insert(SecurityEvents::new());
@@ -478,7 +501,7 @@ async fn inner_guard_rejections_carry_the_headers() {
     let hosts = TrustedHostLayer::new(["example.com"]).unwrap();
 
     // security_headers -> trusted_host -> (a 429 guard) : the recommended order.
-    let svc = headers.layer(hosts.layer(service_fn(quota_exhausted)));
+    let svc = headers.layer(hosts.layer(service_fn(inner_guard)));
 
     let foreign = Request::builder()
         .uri("/")
@@ -496,13 +519,23 @@ async fn inner_guard_rejections_carry_the_headers() {
         .header("host", "example.com")
         .body(Body::empty())
         .unwrap();
-    let res = svc.oneshot(limited).await.unwrap();
+    let res = svc.clone().oneshot(limited).await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(
         res.headers()["permissions-policy"],
         DENY_ALL_PERMISSIONS_POLICY
     );
+
+    let attack = Request::builder()
+        .uri("/attack")
+        .header("host", "example.com")
+        .body(Body::empty())
+        .unwrap();
+    let res = svc.oneshot(attack).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(res.headers()["cross-origin-resource-policy"], "same-origin");
 }
 
 #[tokio::test]
