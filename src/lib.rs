@@ -7,7 +7,7 @@
 //! | module | feature | what it does |
 //! |---|---|---|
 //! | [`rate_limit`] | `rate-limit` | GCRA limits over one or more keys (client IP, API key, route, global), tiers, cost, shadow mode |
-//! | `security_headers`, `trusted_host`, `cors` | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
+//! | [`security_headers`], [`trusted_host`], [`cors`] | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
 //! | `injection` | `injection` | SQLi, XSS, traversal and command injection detection |
 //! | `metrics` | `metrics` | OpenTelemetry-named request metrics and Prometheus exposition |
 //! | `notify` | `notify` | batched, prioritised notification delivery |
@@ -55,6 +55,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod cors;
 mod error;
 pub mod event;
 pub mod proxy;
@@ -62,5 +65,11 @@ pub mod proxy;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub mod rate_limit;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod security_headers;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod trusted_host;
 
 pub use error::ConfigError;
