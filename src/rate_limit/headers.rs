@@ -5,7 +5,6 @@
 use std::{fmt::Write as _, time::Duration};
 
 use http::{HeaderName, HeaderValue};
-use smallvec::SmallVec;
 
 use super::{quota::Gcra, store::CellOutcome};
 
@@ -41,7 +40,8 @@ static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
-pub(crate) type HeaderList = SmallVec<[(HeaderName, HeaderValue); 4]>;
+/// Headers to add to a response; empty (no allocation) when headers are off.
+pub(crate) type HeaderList = Vec<(HeaderName, HeaderValue)>;
 
 /// Whole seconds, rounded up; `at_least_one` for `Retry-After`, which must never say "now".
 pub(crate) fn ceil_secs(d: Duration, at_least_one: bool) -> u64 {

@@ -218,15 +218,14 @@ fn stable_hash(a: &[u8]) -> (u64, u64) {
 /// Finds the key a policy counts a request against.
 ///
 /// Implemented by the built-in extractors ([`PeerIp`], [`ClientIp`], [`Header`], [`Route`],
-/// [`Global`]) and by closures `Fn(&RequestInfo<'a>) -> Option<Key<'a>>`:
+/// [`Global`]), by functions `fn(&RequestInfo<'a>) -> Option<Key<'a>>`, and by closures
+/// wrapped in [`key_fn`] (which lets the compiler infer the closure's lifetimes):
 ///
 /// ```
 /// use std::borrow::Cow;
-/// use tower_fortify::rate_limit::{Key, KeyExtractor, RequestInfo};
+/// use tower_fortify::rate_limit::{key_fn, Key, KeyExtractor, RequestInfo};
 ///
-/// fn tenant<'a>(req: &RequestInfo<'a>) -> Option<Key<'a>> {
-///     req.uri().host().map(|h| Key::Public(Cow::Owned(h.to_owned())))
-/// }
+/// let tenant = key_fn(|req| req.uri().host().map(|h| Key::Public(Cow::Borrowed(h))));
 /// let req = http::Request::get("https://acme.example/").body(()).unwrap();
 /// assert_eq!(&*tenant.extract(&RequestInfo::new(&req)).unwrap().display(), "acme.example");
 /// ```
@@ -248,6 +247,15 @@ where
     fn extract<'a>(&self, req: &RequestInfo<'a>) -> Option<Key<'a>> {
         self(req)
     }
+}
+
+/// Turns a closure into a [`KeyExtractor`], guiding type inference so the key may borrow
+/// from the request.
+pub fn key_fn<F>(f: F) -> F
+where
+    F: for<'a> Fn(&RequestInfo<'a>) -> Option<Key<'a>> + Send + Sync + 'static,
+{
+    f
 }
 
 fn check_prefix(prefix: u8) -> Result<u8, ConfigError> {

@@ -37,7 +37,7 @@
 //!
 //! A [`RateLimitLayer`] holds up to 16 [`Policy`]s. Each has a name, a [`KeyExtractor`]
 //! (who is counted: [`PeerIp`], [`ClientIp`], [`Header`], [`Route`], [`Global`] or a
-//! closure), a [`Quota`] (or [`Tiers`] of quotas chosen per request) and a cost (default
+//! function or [`key_fn`] closure), a [`Quota`] (or [`Tiers`] of quotas chosen per request) and a cost (default
 //! 1 cell). A request passes only if **every** policy allows it; a request refused by one
 //! policy consumes nothing from the others.
 //!
@@ -86,7 +86,8 @@ pub mod store;
 pub use future::ResponseFuture;
 pub use headers::RateLimitHeaders;
 pub use key::{
-    ClientIp, Global, Header, Key, KeyExtractor, PeerIp, RequestInfo, Route, UNMATCHED_ROUTE,
+    key_fn, ClientIp, Global, Header, Key, KeyExtractor, PeerIp, RequestInfo, Route,
+    UNMATCHED_ROUTE,
 };
 pub use layer::{MissingKey, OnStoreError, RateLimitLayer, RateLimitLayerBuilder};
 pub use policy::{Policy, RateLimitTier, Tiers, TiersBuilder};

@@ -10,6 +10,8 @@ use crate::ConfigError;
 
 type CostFn = dyn for<'a> Fn(&RequestInfo<'a>) -> u32 + Send + Sync;
 type TierFn = dyn for<'a> Fn(&RequestInfo<'a>) -> Option<usize> + Send + Sync;
+/// Builds the resolver once the tier names are known.
+type MakeResolver = Box<dyn FnOnce(Arc<[Arc<str>]>) -> Arc<TierFn>>;
 
 /// One limit: requests are counted per key (from its [`KeyExtractor`]) against a quota.
 ///
@@ -197,11 +199,10 @@ impl Tiers {
 
 /// Builds [`Tiers`].
 #[derive(Default)]
-#[allow(clippy::type_complexity)] // one boxed resolver, named once
 pub struct TiersBuilder {
     tiers: Vec<(String, Quota)>,
     default: Option<String>,
-    resolver: Option<Box<dyn FnOnce(Arc<[Arc<str>]>) -> Arc<TierFn>>>,
+    resolver: Option<MakeResolver>,
 }
 
 impl fmt::Debug for TiersBuilder {

@@ -86,13 +86,24 @@ impl Shared {
         cells: &[Cell<'_>],
         tiers: &[usize],
         result: DecideResult,
-        grpc: bool,
+        headers_in: &http::HeaderMap,
     ) -> Verdict {
+        let grpc = || is_grpc(headers_in);
         let decision = match result {
             Ok(d) if d.cells.len() == cells.len() => d,
-            Ok(_) => return self.store_failed("the store returned a malformed decision", grpc),
-            Err(e) => return self.store_failed(&e.to_string(), grpc),
+            Ok(_) => return self.store_failed("the store returned a malformed decision", grpc()),
+            Err(e) => return self.store_failed(&e.to_string(), grpc()),
         };
+        // The common case: allowed, nothing to add.
+        if self.headers == super::headers::RateLimitHeaders::None
+            && decision.degraded.is_none()
+            && decision.allowed()
+        {
+            return Verdict::Pass {
+                headers: HeaderList::new(),
+                events: Vec::new(),
+            };
+        }
         let degraded = decision
             .degraded
             .as_ref()
@@ -141,6 +152,7 @@ impl Shared {
         if self.shadow {
             return Verdict::Pass { headers, events };
         }
+        let grpc = grpc();
         let rejection = Rejection::Limited {
             policies,
             retry_after,
@@ -203,21 +215,19 @@ impl Shared {
         )))
     }
 
-    /// Plans every policy for `req`: `Err` when a missing key refuses the request.
-    #[allow(clippy::type_complexity, clippy::result_large_err)] // private, called once per request
+    /// Plans every policy for `req`: `Some` verdict when a missing key refuses the request.
     fn plan<'a, B>(
         &'a self,
         req: &'a Request<B>,
-        grpc: bool,
-    ) -> Result<(SmallVec<[Cell<'a>; 4]>, SmallVec<[usize; 4]>), Verdict> {
+        cells: &mut SmallVec<[Cell<'a>; 3]>,
+        tiers: &mut SmallVec<[usize; 3]>,
+    ) -> Option<Verdict> {
         let info = RequestInfo::new(req);
-        let mut cells = SmallVec::new();
-        let mut tiers = SmallVec::new();
         for (i, entry) in self.policies.iter().enumerate() {
             let p = &entry.policy;
             let Some(key) = p.key.extract(&info) else {
-                match self.missing_key(i, grpc) {
-                    Some(v) => return Err(v),
+                match self.missing_key(i, is_grpc(req.headers())) {
+                    Some(v) => return Some(v),
                     None => continue,
                 }
             };
@@ -231,12 +241,15 @@ impl Shared {
             });
             tiers.push(tier);
         }
-        Ok((cells, tiers))
+        None
     }
 }
 
 /// Adds headers (appending, so nested layers' policies combine into one list) and events.
 pub(crate) fn finish<B>(res: &mut Response<B>, headers: HeaderList, events: Vec<SecurityEvent>) {
+    if headers.is_empty() && events.is_empty() {
+        return;
+    }
     let h = res.headers_mut();
     for (name, value) in headers {
         if name == super::headers::RATELIMIT || name == super::headers::RATELIMIT_POLICY {
@@ -268,19 +281,20 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
-        let grpc = is_grpc(req.headers());
         let next = {
-            match shared.plan(&req, grpc) {
-                Err(v) => Next::Decided(v),
-                Ok((cells, _)) if cells.is_empty() => Next::Decided(Verdict::Pass {
+            let mut cells = SmallVec::new();
+            let mut tiers = SmallVec::new();
+            match shared.plan(&req, &mut cells, &mut tiers) {
+                Some(v) => Next::Decided(v),
+                None if cells.is_empty() => Next::Decided(Verdict::Pass {
                     headers: HeaderList::new(),
                     events: Vec::new(),
                 }),
-                Ok((cells, tiers)) => {
+                None => {
                     let mut decide = shared.store.decide(&cells);
                     match decide.try_take() {
                         Some(result) => {
-                            Next::Decided(shared.conclude(&cells, &tiers, result, grpc))
+                            Next::Decided(shared.conclude(&cells, &tiers, result, req.headers()))
                         }
                         // An asynchronous store: keep owned keys and finish in a boxed
                         // future (its I/O dominates the cost of the allocation).
@@ -324,7 +338,7 @@ where
                         })
                         .collect();
                     let tiers: Vec<usize> = planned.iter().map(|p| p.tier).collect();
-                    match shared.conclude(&cells, &tiers, result, grpc) {
+                    match shared.conclude(&cells, &tiers, result, req.headers()) {
                         Verdict::Reject(res) => Ok(res.map(GuardBody::fixed)),
                         Verdict::Pass { headers, events } => {
                             let mut res = inner.call(req).await?.map(GuardBody::new);

@@ -1,7 +1,6 @@
 //! The in-memory GCRA store.
 
 use std::{
-    collections::{hash_map::Entry, HashMap},
     fmt,
     hash::BuildHasher,
     sync::{
@@ -12,6 +11,7 @@ use std::{
 };
 
 use foldhash::fast::RandomState;
+use hashbrown::{hash_table::Entry, HashTable};
 use smallvec::SmallVec;
 
 use super::{
@@ -28,7 +28,17 @@ const SHARDS: usize = 64;
 /// The identity of the shared bucket used for new keys once the store is full.
 const OVERFLOW_ID: (u64, u64) = (u64::MAX, u64::MAX - 1);
 
-type Map = HashMap<(u64, u64), AtomicU64, RandomState>;
+/// A cell consumed during a decision: (cell index, identity written, weight), for rollback.
+type Taken = (usize, (u64, u64), u64);
+
+/// One tracked key: its identity and its theoretical arrival time.
+struct Slot {
+    id: (u64, u64),
+    tat: AtomicU64,
+}
+
+/// A shard: a hash table addressed by a hash computed once per lookup.
+type Map = HashTable<Slot>;
 
 /// What the store does with a request whose key is new when it already tracks
 /// [`max_keys`](MemoryStore::max_keys) keys (after sweeping that shard of idle keys).
@@ -236,16 +246,13 @@ impl Inner {
                 format!("policy index {policy} is past the limit of {MAX_POLICIES}"),
             )
         })?;
-        Ok(slot.get_or_init(|| {
-            (0..SHARDS)
-                .map(|_| RwLock::new(Map::with_hasher(self.hasher.clone())))
-                .collect()
-        }))
+        Ok(slot.get_or_init(|| (0..SHARDS).map(|_| RwLock::new(Map::new())).collect()))
     }
 
-    fn shard<'s>(&self, shards: &'s [RwLock<Map>], id: (u64, u64)) -> &'s RwLock<Map> {
+    /// The key's hash (computed once) and its shard.
+    fn shard<'s>(&self, shards: &'s [RwLock<Map>], id: (u64, u64)) -> (u64, &'s RwLock<Map>) {
         let h = self.hasher.hash_one(id);
-        &shards[(h >> 58) as usize % SHARDS]
+        (h, &shards[(h >> 58) as usize % SHARDS])
     }
 
     fn sweep_shard(&self, shard: &RwLock<Map>, now: u64) -> usize {
@@ -294,11 +301,11 @@ impl Inner {
         cost: u32,
         now: u64,
     ) -> (Step, Option<(u64, u64)>) {
-        let shard = self.shard(shards, id);
+        let (hash, shard) = self.shard(shards, id);
         {
             let map = shard.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(tat) = map.get(&id) {
-                return with_id(cas(tat, g, cost, now), id);
+            if let Some(slot) = map.find(hash, |s| s.id == id) {
+                return with_id(cas(&slot.tat, g, cost, now), id);
             }
         }
         let step = g.step(None, now, cost);
@@ -306,8 +313,8 @@ impl Inner {
             return (step, None);
         }
         let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(tat) = map.get(&id) {
-            return with_id(cas(tat, g, cost, now), id);
+        if let Some(slot) = map.find(hash, |s| s.id == id) {
+            return with_id(cas(&slot.tat, g, cost, now), id);
         }
         if self.keys.load(Ordering::Relaxed) >= self.max_keys {
             sweep_locked(self, &mut map, now);
@@ -337,10 +344,14 @@ impl Inner {
                 }
             };
         }
-        match map.entry(id) {
-            Entry::Occupied(e) => with_id(cas(e.get(), g, cost, now), id),
+        let hasher = &self.hasher;
+        match map.entry(hash, |s| s.id == id, |s| hasher.hash_one(s.id)) {
+            Entry::Occupied(e) => with_id(cas(&e.get().tat, g, cost, now), id),
             Entry::Vacant(v) => {
-                v.insert(AtomicU64::new(step.new_tat));
+                v.insert(Slot {
+                    id,
+                    tat: AtomicU64::new(step.new_tat),
+                });
                 self.keys.fetch_add(1, Ordering::Relaxed);
                 (step, Some(id))
             }
@@ -348,22 +359,21 @@ impl Inner {
     }
 
     fn read(&self, shards: &[RwLock<Map>], id: (u64, u64)) -> Option<u64> {
-        let map = self
-            .shard(shards, id)
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        map.get(&id).map(|t| t.load(Ordering::Acquire))
+        let (hash, shard) = self.shard(shards, id);
+        let map = shard.read().unwrap_or_else(|p| p.into_inner());
+        map.find(hash, |s| s.id == id)
+            .map(|s| s.tat.load(Ordering::Acquire))
     }
 
     fn give_back(&self, shards: &[RwLock<Map>], id: (u64, u64), weight: u64) {
-        let map = self
-            .shard(shards, id)
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(tat) = map.get(&id) {
-            let _ = tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                Some(t.saturating_sub(weight))
-            });
+        let (hash, shard) = self.shard(shards, id);
+        let map = shard.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = map.find(hash, |s| s.id == id) {
+            let _ = slot
+                .tat
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                    Some(t.saturating_sub(weight))
+                });
         }
     }
 
@@ -374,8 +384,7 @@ impl Inner {
         }
         let mut out = Decision::default();
         // (cell index, identity, weight) of cells consumed so far, for rollback.
-        #[allow(clippy::type_complexity)]
-        let mut taken: SmallVec<[(usize, (u64, u64), u64); 4]> = SmallVec::new();
+        let mut taken: SmallVec<[Taken; 4]> = SmallVec::new();
         let mut refused = false;
         for (i, cell) in cells.iter().enumerate() {
             let shards = self.shards(cell.policy)?;
@@ -419,7 +428,7 @@ impl Inner {
 
 fn sweep_locked(inner: &Inner, map: &mut Map, now: u64) -> usize {
     let before = map.len();
-    map.retain(|_, tat| *tat.get_mut() > now);
+    map.retain(|slot| *slot.tat.get_mut() > now);
     let removed = before - map.len();
     if removed > 0 {
         inner.keys.fetch_sub(removed, Ordering::Relaxed);
