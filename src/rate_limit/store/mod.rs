@@ -58,6 +58,7 @@ impl Default for MonotonicClock {
 }
 
 impl Clock for MonotonicClock {
+    #[inline]
     fn now(&self) -> u64 {
         // u64 nanoseconds last 584 years.
         self.origin.elapsed().as_nanos() as u64
@@ -166,6 +167,7 @@ pub struct Decision {
 
 impl Decision {
     /// Whether every policy allowed the request.
+    #[inline]
     pub fn allowed(&self) -> bool {
         self.cells.iter().all(|c| c.allowed)
     }
@@ -236,6 +238,7 @@ impl DecideFuture {
     }
 
     /// The result, if decided synchronously.
+    #[inline]
     pub fn try_take(&mut self) -> Option<DecideResult> {
         match self {
             Self::Ready(r) => r.take(),
