@@ -71,7 +71,7 @@
 //! - IPv6 clients are keyed by /64 by default: one host owns a whole /64.
 //! - State is per process with the in-memory store: N replicas let N times the quota
 //!   through. Share state through a store such as Redis when that matters (feature
-//!   `redis`: [`store::redis`]).
+//!   `redis`: `RedisStore`).
 
 mod future;
 mod headers;
