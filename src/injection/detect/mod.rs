@@ -219,6 +219,10 @@ impl Engine {
         location: &Arc<str>,
         out: &mut Vec<Finding>,
     ) {
+        // Most values match nothing: `is_match` answers that without allocating.
+        if !set.is_match(subject.as_bytes()) {
+            return;
+        }
         for m in set.matches(subject.as_bytes()).iter() {
             let i = idx[m];
             let rule = self.rules[i];
