@@ -33,5 +33,11 @@ mod error;
 pub mod event;
 pub mod proxy;
 
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(feature = "monitoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "monitoring")))]
+pub mod monitoring;
 
 pub use error::ConfigError;
