@@ -48,6 +48,9 @@ fn bucket_value(i: usize) -> f64 {
     2.0 * GAMMA.powi(i as i32) / (GAMMA + 1.0)
 }
 
+/// The epoch value of a slot being cleared.
+const CLEARING: u64 = u64::MAX;
+
 /// A percentile summary of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct Percentiles {
@@ -166,19 +169,28 @@ impl PercentileWindow {
     pub fn record_at(&self, now: Instant, value: Duration, error: bool) {
         let epoch = self.epoch_at(now);
         let slot = &self.slots[(epoch % self.slots.len() as u64) as usize];
-        let seen = slot.epoch.load(Ordering::Acquire);
-        if seen != epoch {
+        loop {
+            let seen = slot.epoch.load(Ordering::Acquire);
+            if seen == epoch {
+                break;
+            }
+            if seen == CLEARING {
+                // Another writer is clearing this slot for a new period: a few hundred
+                // nanoseconds.
+                std::hint::spin_loop();
+                continue;
+            }
             if seen > epoch {
-                // A late writer from a slot that has already moved on: drop it rather than
-                // pollute a newer slot.
+                // A late writer from a period that has already moved on: drop it rather
+                // than pollute a newer period.
                 return;
             }
-            // The first writer of a new slot period clears it. Writers racing with the
-            // clear may lose an observation or two at the slot boundary; the window is a
-            // statistic, not an audit log.
+            // The first writer of a new period clears the slot while others wait. A writer
+            // that read the old period just before may still add one observation to the
+            // new one: the window is a statistic, not an audit log.
             if slot
                 .epoch
-                .compare_exchange(seen, epoch, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(seen, CLEARING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
                 slot.count.store(0, Ordering::Relaxed);
@@ -189,6 +201,8 @@ impl PercentileWindow {
                         b.store(0, Ordering::Relaxed);
                     }
                 }
+                slot.epoch.store(epoch, Ordering::Release);
+                break;
             }
         }
         let ns = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
