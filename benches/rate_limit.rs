@@ -1,1 +1,3 @@
+//! Placeholder until the rate_limit layer lands (replace the whole file).
+
 fn main() {}

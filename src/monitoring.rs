@@ -231,9 +231,9 @@ impl MonitoringBuilder {
             let name = e.name();
             let valid = !name.is_empty()
                 && name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
             if !valid {
                 return Err(ConfigError::new(
                     "extension",
@@ -272,14 +272,17 @@ fn validate_token(token: &str) -> Result<(), ConfigError> {
     if !(16..=512).contains(&token.len()) {
         return Err(ConfigError::new(
             "bearer_token",
-            format!("the token must be 16 to 512 characters long, got {}", token.len()),
+            format!(
+                "the token must be 16 to 512 characters long, got {}",
+                token.len()
+            ),
         ));
     }
     let body = token.trim_end_matches('=');
     let ok = !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
     if !ok {
         return Err(ConfigError::new(
             "bearer_token",
@@ -409,8 +412,10 @@ fn unauthorized(auth: Auth) -> Response<Bytes> {
         ),
     };
     let mut res = problem(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
-    res.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     res
 }
 
@@ -747,7 +752,10 @@ mod tests {
     #[test]
     fn bad_tokens_are_refused() {
         for t in ["short", "has space in the token!!", &"x".repeat(600)] {
-            let err = MonitoringService::builder().bearer_token(t).build().unwrap_err();
+            let err = MonitoringService::builder()
+                .bearer_token(t)
+                .build()
+                .unwrap_err();
             assert_eq!(err.setting(), "bearer_token", "{t}");
         }
         assert_eq!(

@@ -30,7 +30,10 @@ use tower_fortify::{
 /// Samples of a Prometheus text exposition: `name{sorted labels}` -> value.
 fn samples(text: &str) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (series, value) = line.rsplit_once(' ').expect("sample line has a value");
         let value: f64 = match value {
             "+Inf" => f64::INFINITY,
@@ -45,7 +48,10 @@ fn samples(text: &str) -> BTreeMap<String, f64> {
                 format!("{name}{{{}}}", pairs.join(","))
             }
         };
-        assert!(out.insert(key.clone(), value).is_none(), "duplicate series {key}");
+        assert!(
+            out.insert(key.clone(), value).is_none(),
+            "duplicate series {key}"
+        );
     }
     out
 }
@@ -90,7 +96,9 @@ fn value(s: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Opti
 }
 
 fn series_count(s: &BTreeMap<String, f64>, name: &str) -> usize {
-    s.keys().filter(|k| k.starts_with(&format!("{name}{{"))).count()
+    s.keys()
+        .filter(|k| k.starts_with(&format!("{name}{{")))
+        .count()
 }
 
 /// A body of `n` chunks of `size` bytes, each returned after a yield.
@@ -143,7 +151,10 @@ fn guarded(event: SecurityEvent, status: StatusCode) -> AxumResponse {
 fn app(metrics: &Metrics) -> Router {
     Router::new()
         .route("/users/{id}", get(|| async { "user" }))
-        .route("/upload", post(|body: Bytes| async move { body.len().to_string() }))
+        .route(
+            "/upload",
+            post(|body: Bytes| async move { body.len().to_string() }),
+        )
         .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
         .route(
             "/stream",
@@ -197,7 +208,10 @@ async fn scripted_requests_give_exact_series() {
     let router = app(&metrics);
 
     for id in 1..=3 {
-        assert_eq!(send(&router, get_req(&format!("/users/{id}"))).await.0, StatusCode::OK);
+        assert_eq!(
+            send(&router, get_req(&format!("/users/{id}"))).await.0,
+            StatusCode::OK
+        );
     }
     let (status, body) = send(
         &router,
@@ -208,12 +222,24 @@ async fn scripted_requests_give_exact_series() {
     )
     .await;
     assert_eq!((status, &body[..]), (StatusCode::OK, &b"11"[..]));
-    assert_eq!(send(&router, get_req("/fail")).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        send(&router, get_req("/fail")).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
     let (status, body) = send(&router, get_req("/stream")).await;
     assert_eq!((status, body.len()), (StatusCode::OK, 5000));
-    assert_eq!(send(&router, get_req("/limited")).await.0, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(send(&router, get_req("/attack")).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(send(&router, get_req("/nope")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&router, get_req("/limited")).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        send(&router, get_req("/attack")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&router, get_req("/nope")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (status, _) = send(
         &router,
         Request::builder()
@@ -282,19 +308,34 @@ async fn scripted_requests_give_exact_series() {
         value(
             &s,
             "tower_fortify_security_events_total",
-            &[("event", "injection_detected"), ("mode", "enforced"), ("category", "sqli")]
+            &[
+                ("event", "injection_detected"),
+                ("mode", "enforced"),
+                ("category", "sqli")
+            ]
         ),
         Some(1.0)
     );
     // Every request ended: nothing is in flight.
-    for (k, v) in s.iter().filter(|(k, _)| k.starts_with("http_server_active_requests{")) {
+    for (k, v) in s
+        .iter()
+        .filter(|(k, _)| k.starts_with("http_server_active_requests{"))
+    {
         assert_eq!(*v, 0.0, "{k}");
     }
 
     let dashboard = metrics.dashboard();
-    let users = dashboard.routes.iter().find(|r| r.route == "/users/{id}").unwrap();
+    let users = dashboard
+        .routes
+        .iter()
+        .find(|r| r.route == "/users/{id}")
+        .unwrap();
     assert_eq!((users.requests, users.errors), (4, 0));
-    let fail = dashboard.routes.iter().find(|r| r.route == "/fail").unwrap();
+    let fail = dashboard
+        .routes
+        .iter()
+        .find(|r| r.route == "/fail")
+        .unwrap();
     assert_eq!((fail.requests, fail.errors, fail.error_rate), (1, 1, 1.0));
     assert_eq!(dashboard.security.rate_limited, 1);
     assert_eq!(dashboard.security.injection_blocked.get("sqli"), Some(&1));
@@ -325,13 +366,23 @@ async fn histogram_invariants_hold() {
                 let le = others.remove(le);
                 (others.join(",") == labels).then(|| {
                     let le = le.trim_start_matches("le=").trim_matches('"');
-                    (if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() }, *v)
+                    (
+                        if le == "+Inf" {
+                            f64::INFINITY
+                        } else {
+                            le.parse().unwrap()
+                        },
+                        *v,
+                    )
                 })
             })
             .collect();
         buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
         assert!(buckets.len() >= 2, "{k}");
-        assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{k}: {buckets:?}");
+        assert!(
+            buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+            "{k}: {buckets:?}"
+        );
         assert_eq!(buckets.last().unwrap(), &(f64::INFINITY, *count), "{k}");
         checked += 1;
     }
@@ -376,9 +427,11 @@ async fn random_unmatched_paths_add_at_most_two_series() {
 #[tokio::test]
 async fn dropped_future_and_inner_error_are_counted() {
     let metrics = Metrics::new();
-    let pending = metrics.layer().layer(service_fn(|_req: Request<Full<Bytes>>| async {
-        std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>().await
-    }));
+    let pending = metrics
+        .layer()
+        .layer(service_fn(|_req: Request<Full<Bytes>>| async {
+            std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>().await
+        }));
     let fut = pending.oneshot(Request::get("/slow").body(Full::default()).unwrap());
     let handle = tokio::spawn(fut);
     // While it waits, it is in flight.
@@ -396,9 +449,11 @@ async fn dropped_future_and_inner_error_are_counted() {
     handle.abort();
     assert!(handle.await.unwrap_err().is_cancelled());
 
-    let failing = metrics.layer().layer(service_fn(|_req: Request<Full<Bytes>>| async {
-        Err::<Response<Full<Bytes>>, _>("backend exploded")
-    }));
+    let failing = metrics
+        .layer()
+        .layer(service_fn(|_req: Request<Full<Bytes>>| async {
+            Err::<Response<Full<Bytes>>, _>("backend exploded")
+        }));
     let err = failing
         .oneshot(Request::post("/boom").body(Full::default()).unwrap())
         .await
@@ -433,7 +488,10 @@ async fn dropped_future_and_inner_error_are_counted() {
         ),
         Some(1.0)
     );
-    for (k, v) in s.iter().filter(|(k, _)| k.starts_with("http_server_active_requests{")) {
+    for (k, v) in s
+        .iter()
+        .filter(|(k, _)| k.starts_with("http_server_active_requests{"))
+    {
         assert_eq!(*v, 0.0, "{k}");
     }
 }
@@ -441,9 +499,11 @@ async fn dropped_future_and_inner_error_are_counted() {
 #[tokio::test]
 async fn dropped_body_ends_the_request_as_cancelled() {
     let metrics = Metrics::new();
-    let svc = metrics.layer().layer(service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Chunks::new(3, 10)))
-    }));
+    let svc = metrics
+        .layer()
+        .layer(service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Chunks::new(3, 10)))
+        }));
     let res = svc
         .oneshot(Request::get("/download").body(Full::default()).unwrap())
         .await
@@ -457,9 +517,15 @@ async fn dropped_body_ends_the_request_as_cancelled() {
         ("url_scheme", "http"),
         ("error_type", "cancelled"),
     ];
-    assert_eq!(value(&s, "http_server_request_duration_seconds_count", &labels), Some(1.0));
+    assert_eq!(
+        value(&s, "http_server_request_duration_seconds_count", &labels),
+        Some(1.0)
+    );
     // An unfinished body has no size.
-    assert_eq!(value(&s, "http_server_response_body_size_bytes_count", &labels), None);
+    assert_eq!(
+        value(&s, "http_server_response_body_size_bytes_count", &labels),
+        None
+    );
 }
 
 #[tokio::test]
@@ -469,20 +535,30 @@ async fn label_sets_are_capped() {
         .route_fn(|_, uri| Some(uri.path().to_owned().into()))
         .build()
         .unwrap();
-    let svc = metrics.layer().layer(service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-    }));
+    let svc = metrics
+        .layer()
+        .layer(service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        }));
     for i in 0..10 {
         let res = svc
             .clone()
-            .oneshot(Request::get(format!("/p{i}")).body(Full::default()).unwrap())
+            .oneshot(
+                Request::get(format!("/p{i}"))
+                    .body(Full::default())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         res.into_body().collect().await.unwrap();
     }
     let s = samples(&metrics.render(ExpositionFormat::Prometheus));
     let d = "http_server_request_duration_seconds_count";
-    assert_eq!(series_count(&s, d), 4, "three series and the overflow series");
+    assert_eq!(
+        series_count(&s, d),
+        4,
+        "three series and the overflow series"
+    );
     assert_eq!(value(&s, d, &[("otel_metric_overflow", "true")]), Some(7.0));
     assert_eq!(
         value(
@@ -501,7 +577,8 @@ fn grpc_response(trailers_only: Option<u16>) -> Response<Chunks> {
             let mut res = Response::new(Chunks::new(0, 0));
             res.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/grpc"));
-            res.headers_mut().insert("grpc-status", HeaderValue::from(code));
+            res.headers_mut()
+                .insert("grpc-status", HeaderValue::from(code));
             res
         }
         None => {
@@ -520,11 +597,21 @@ fn grpc_response(trailers_only: Option<u16>) -> Response<Chunks> {
 #[tokio::test]
 async fn grpc_calls_use_rpc_metrics_and_read_the_status() {
     let metrics = Metrics::new();
-    let svc = metrics.layer().layer(service_fn(|req: Request<Full<Bytes>>| async move {
-        let code = if req.uri().path().ends_with("Fail") { Some(8) } else { None };
-        Ok::<_, Infallible>(grpc_response(code))
-    }));
-    for path in ["/pkg.Greeter/SayHello", "/pkg.Greeter/SayFail", "/not a grpc path"] {
+    let svc = metrics
+        .layer()
+        .layer(service_fn(|req: Request<Full<Bytes>>| async move {
+            let code = if req.uri().path().ends_with("Fail") {
+                Some(8)
+            } else {
+                None
+            };
+            Ok::<_, Infallible>(grpc_response(code))
+        }));
+    for path in [
+        "/pkg.Greeter/SayHello",
+        "/pkg.Greeter/SayFail",
+        "/not a grpc path",
+    ] {
         let req = Request::post(path.replace(' ', "%20"))
             .header("content-type", "application/grpc+proto")
             .body(Full::default())
@@ -563,12 +650,19 @@ async fn grpc_calls_use_rpc_metrics_and_read_the_status() {
         value(
             &s,
             r,
-            &[("rpc_system", "grpc"), ("rpc_method", "unmatched"), ("rpc_grpc_status_code", "0")]
+            &[
+                ("rpc_system", "grpc"),
+                ("rpc_method", "unmatched"),
+                ("rpc_grpc_status_code", "0")
+            ]
         ),
         Some(1.0)
     );
     // gRPC calls are not counted again as HTTP requests.
-    assert_eq!(series_count(&s, "http_server_request_duration_seconds_count"), 0);
+    assert_eq!(
+        series_count(&s, "http_server_request_duration_seconds_count"),
+        0
+    );
 }
 
 #[tokio::test]
@@ -584,14 +678,21 @@ async fn openmetrics_and_prometheus_formats() {
     assert!(!prom.contains("# EOF"));
     assert!(prom.contains("# TYPE tower_fortify_metrics_label_overflow_total counter"));
 
-    let accept = |v: &'static str| ExpositionFormat::from_accept(Some(&HeaderValue::from_static(v)));
+    let accept =
+        |v: &'static str| ExpositionFormat::from_accept(Some(&HeaderValue::from_static(v)));
     assert_eq!(
         accept("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
         ExpositionFormat::OpenMetrics
     );
     assert_eq!(accept("text/plain"), ExpositionFormat::Prometheus);
-    assert_eq!(accept("application/openmetrics-text;q=0"), ExpositionFormat::Prometheus);
-    assert_eq!(ExpositionFormat::from_accept(None), ExpositionFormat::Prometheus);
+    assert_eq!(
+        accept("application/openmetrics-text;q=0"),
+        ExpositionFormat::Prometheus
+    );
+    assert_eq!(
+        ExpositionFormat::from_accept(None),
+        ExpositionFormat::Prometheus
+    );
 }
 
 #[tokio::test]
@@ -609,11 +710,23 @@ async fn user_metrics_share_the_exposition() {
 #[test]
 fn bad_settings_are_config_errors() {
     let err = |b: tower_fortify::metrics::MetricsBuilder| b.build().unwrap_err().setting();
-    assert_eq!(err(Metrics::builder().duration_buckets(vec![])), "duration_buckets");
-    assert_eq!(err(Metrics::builder().duration_buckets(vec![0.5, 0.1])), "duration_buckets");
-    assert_eq!(err(Metrics::builder().duration_buckets(vec![f64::NAN])), "duration_buckets");
+    assert_eq!(
+        err(Metrics::builder().duration_buckets(vec![])),
+        "duration_buckets"
+    );
+    assert_eq!(
+        err(Metrics::builder().duration_buckets(vec![0.5, 0.1])),
+        "duration_buckets"
+    );
+    assert_eq!(
+        err(Metrics::builder().duration_buckets(vec![f64::NAN])),
+        "duration_buckets"
+    );
     assert_eq!(err(Metrics::builder().max_label_sets(0)), "max_label_sets");
-    assert_eq!(err(Metrics::builder().unmatched_route("")), "unmatched_route");
+    assert_eq!(
+        err(Metrics::builder().unmatched_route("")),
+        "unmatched_route"
+    );
     assert_eq!(
         err(Metrics::builder().percentile_window(Duration::from_secs(60), 1)),
         "percentile_window"

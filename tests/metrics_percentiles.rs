@@ -43,7 +43,11 @@ fn check(name: &str, samples: &[u64]) {
             "{name}: q{q} estimated {got}, exact {want}, relative error {err}"
         );
     }
-    assert_eq!(p.max, *sorted.last().unwrap() as f64 / 1e9, "{name}: max is exact");
+    assert_eq!(
+        p.max,
+        *sorted.last().unwrap() as f64 / 1e9,
+        "{name}: max is exact"
+    );
 }
 
 #[test]
@@ -86,7 +90,11 @@ fn concurrent_recording_loses_nothing_within_a_slot() {
             let w = window.clone();
             std::thread::spawn(move || {
                 for i in 0..10_000u64 {
-                    w.record_at(now, Duration::from_micros(100 + (i * 7 + t) % 5000), i % 100 == 0);
+                    w.record_at(
+                        now,
+                        Duration::from_micros(100 + (i * 7 + t) % 5000),
+                        i % 100 == 0,
+                    );
                 }
             })
         })

@@ -66,7 +66,11 @@ fn healthy() -> HealthRegistry {
 async fn call(router: &Router, req: Request<Body>) -> (StatusCode, http::HeaderMap, Bytes) {
     let res = router.clone().oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
-    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes())
+    (
+        parts.status,
+        parts.headers,
+        body.collect().await.unwrap().to_bytes(),
+    )
 }
 
 fn get_with(path: &str, token: Option<&str>) -> Request<Body> {
@@ -80,17 +84,34 @@ fn get_with(path: &str, token: Option<&str>) -> Request<Body> {
 #[tokio::test]
 async fn everything_but_probes_needs_the_token() {
     let (router, _) = app(healthy());
-    for path in ["/admin/metrics", "/admin/health", "/admin/dashboard", "/admin/openapi.json", "/admin/notify/dead-letters"] {
+    for path in [
+        "/admin/metrics",
+        "/admin/health",
+        "/admin/dashboard",
+        "/admin/openapi.json",
+        "/admin/notify/dead-letters",
+    ] {
         let (status, headers, body) = call(&router, get_with(path, None)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(headers[header::WWW_AUTHENTICATE], r#"Bearer realm="monitoring""#, "{path}");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="monitoring""#,
+            "{path}"
+        );
         assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
         let problem: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(problem["status"], 401);
 
-        let (status, headers, _) = call(&router, get_with(path, Some("wrong-token-0123456789abcdef"))).await;
+        let (status, headers, _) = call(
+            &router,
+            get_with(path, Some("wrong-token-0123456789abcdef")),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
-        assert!(headers[header::WWW_AUTHENTICATE].to_str().unwrap().contains("invalid_token"));
+        assert!(headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token"));
 
         let (status, _, _) = call(&router, get_with(path, Some(TOKEN))).await;
         assert_eq!(status, StatusCode::OK, "{path}");
@@ -112,23 +133,34 @@ async fn everything_but_probes_needs_the_token() {
 #[tokio::test]
 async fn probes_answer_without_token_and_reveal_no_details() {
     let failing = HealthRegistry::builder()
-        .check(HealthCheck::new("db", || async { Err::<(), _>("connection refused to 10.0.0.5") }))
+        .check(HealthCheck::new("db", || async {
+            Err::<(), _>("connection refused to 10.0.0.5")
+        }))
         .check(HealthCheck::new("cache", || async { Ok::<_, String>(()) }).critical(false))
         .build()
         .unwrap();
     let (router, _) = app(failing);
     let (status, _, body) = call(&router, get_with("/admin/health/live", None)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({ "status": "healthy" }));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({ "status": "healthy" })
+    );
 
     let (status, _, body) = call(&router, get_with("/admin/health/ready", None)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({ "status": "unhealthy" }));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({ "status": "unhealthy" })
+    );
 
     let (status, _, body) = call(&router, get_with("/admin/health/ready", Some(TOKEN))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let report: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(report["checks"][0]["error"], "connection refused to 10.0.0.5");
+    assert_eq!(
+        report["checks"][0]["error"],
+        "connection refused to 10.0.0.5"
+    );
 
     let (status, _, body) = call(&router, get_with("/admin/health", Some(TOKEN))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -153,7 +185,10 @@ async fn degraded_is_still_ready() {
     let (router, _) = app(degraded);
     let (status, _, body) = call(&router, get_with("/admin/health/ready", None)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["status"], "degraded");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["status"],
+        "degraded"
+    );
 }
 
 #[tokio::test]
@@ -162,19 +197,28 @@ async fn metrics_negotiates_the_format() {
     call(&router, get_with("/hello/ann", None)).await;
     let (status, headers, body) = call(&router, get_with("/admin/metrics", Some(TOKEN))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers[header::CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(text.contains(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/hello/{name}",http_response_status_code="200",url_scheme="http"} 1"#), "{text}");
 
     let req = Request::get("/admin/metrics")
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-        .header(header::ACCEPT, "application/openmetrics-text; version=1.0.0")
+        .header(
+            header::ACCEPT,
+            "application/openmetrics-text; version=1.0.0",
+        )
         .body(Body::empty())
         .unwrap();
     let (status, headers, body) = call(&router, req).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
     assert!(body.ends_with(b"# EOF\n"));
 }
 
@@ -251,7 +295,15 @@ async fn openapi_document_lists_every_endpoint() {
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
     let doc: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in ["/metrics", "/health", "/health/live", "/health/ready", "/dashboard", "/openapi.json", "/notify/dead-letters"] {
+    for path in [
+        "/metrics",
+        "/health",
+        "/health/live",
+        "/health/ready",
+        "/dashboard",
+        "/openapi.json",
+        "/notify/dead-letters",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
     assert_eq!(doc["paths"]["/health/live"]["get"]["security"], json!([]));

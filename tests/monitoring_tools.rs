@@ -66,7 +66,10 @@ fn python_has(module: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(!in_ci(), "python3 module {module} is required under CI=true");
+        assert!(
+            !in_ci(),
+            "python3 module {module} is required under CI=true"
+        );
         eprintln!("skipped: python3 module {module} is not installed; .ci/run installs it");
     }
     ok
@@ -118,21 +121,30 @@ async fn fetch(base: &str, path: &str, accept: Option<&str>) -> (StatusCode, Byt
     if let Some(a) = accept {
         req = req.header(header::ACCEPT, a);
     }
-    let res = tokio::time::timeout(Duration::from_secs(10), client.request(req.body(Empty::new()).unwrap()))
-        .await
-        .expect("the server answers")
-        .unwrap();
+    let res = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(req.body(Empty::new()).unwrap()),
+    )
+    .await
+    .expect("the server answers")
+    .unwrap();
     let status = res.status();
     (status, res.into_body().collect().await.unwrap().to_bytes())
 }
 
 async fn traffic(base: &str) {
     for i in 0..10 {
-        assert_eq!(fetch(base, &format!("/items/{i}"), None).await.0, StatusCode::OK);
+        assert_eq!(
+            fetch(base, &format!("/items/{i}"), None).await.0,
+            StatusCode::OK
+        );
     }
     assert_eq!(fetch(base, "/error", None).await.0, StatusCode::BAD_GATEWAY);
     assert_eq!(fetch(base, "/blocked", None).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(fetch(base, "/no/such/path", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        fetch(base, "/no/such/path", None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -145,7 +157,10 @@ async fn promtool_accepts_the_prometheus_exposition() {
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(text.contains("http_server_request_duration_seconds_bucket"));
     if let Some((code, output)) = run_tool("promtool", &["check", "metrics"], text.as_bytes()) {
-        assert_eq!(code, 0, "promtool check metrics failed:\n{output}\n--- exposition ---\n{text}");
+        assert_eq!(
+            code, 0,
+            "promtool check metrics failed:\n{output}\n--- exposition ---\n{text}"
+        );
         assert!(output.trim().is_empty(), "promtool lint output: {output}");
     }
 }
@@ -176,15 +191,24 @@ async fn openmetrics_exposition_parses_with_prometheus_client() {
         return;
     }
     let (code, output) = run_tool("python3", &["-c", OPENMETRICS_PARSE], &body).unwrap();
-    assert_eq!(code, 0, "the OpenMetrics parser refused the exposition:\n{output}");
+    assert_eq!(
+        code, 0,
+        "the OpenMetrics parser refused the exposition:\n{output}"
+    );
     let families: serde_json::Value = serde_json::from_str(output.trim()).unwrap();
     let duration = &families["http_server_request_duration_seconds"];
     assert_eq!(duration["type"], "histogram");
     assert_eq!(duration["unit"], "seconds");
-    assert_eq!(families["http_server_response_body_size_bytes"]["unit"], "bytes");
+    assert_eq!(
+        families["http_server_response_body_size_bytes"]["unit"],
+        "bytes"
+    );
     assert_eq!(families["http_server_active_requests"]["type"], "gauge");
     assert_eq!(families["tower_fortify_security_events"]["type"], "counter");
-    assert_eq!(families["tower_fortify_metrics_label_overflow"]["type"], "counter");
+    assert_eq!(
+        families["tower_fortify_metrics_label_overflow"]["type"],
+        "counter"
+    );
 }
 
 const OPENAPI_VALIDATE: &str = r#"
@@ -204,6 +228,9 @@ async fn openapi_document_passes_the_spec_validator() {
         return;
     }
     let (code, output) = run_tool("python3", &["-c", OPENAPI_VALIDATE], &body).unwrap();
-    assert_eq!(code, 0, "openapi-spec-validator refused /openapi.json:\n{output}");
+    assert_eq!(
+        code, 0,
+        "openapi-spec-validator refused /openapi.json:\n{output}"
+    );
     assert_eq!(output.trim(), "valid");
 }

@@ -95,9 +95,11 @@ impl InFlight {
         failure: Failure,
         response_size: Option<u64>,
     ) {
+        let end = Instant::now();
         let obs = Observation {
             key: SeriesKey::new(self.method, self.scheme, status, outcome, failure),
-            elapsed: self.start.elapsed(),
+            end,
+            elapsed: end.saturating_duration_since(self.start),
             request_size: self.request_size,
             response_size,
         };
@@ -323,7 +325,7 @@ impl BodyState {
             match (self.in_flight.kind, self.status) {
                 (FamilyKind::Http, Some(s)) if s >= 500 => Failure::Status,
                 (FamilyKind::Grpc, Some(s)) if s != 0 => Failure::Status,
-                (FamilyKind::Grpc, None) => Failure::Cancelled,
+                (FamilyKind::Grpc, None) => Failure::MissingGrpcStatus,
                 _ => Failure::None,
             }
         };

@@ -58,7 +58,8 @@
 //! - **Failures** (`error_type`): the status code for 5xx (and for non-OK gRPC statuses),
 //!   `service_error` when the inner service returned `Err`, `cancelled` when the future or
 //!   the body was dropped before the end (the client went away), `body_error` when the
-//!   response body failed.
+//!   response body failed, `missing_grpc_status` when a gRPC response ended without a
+//!   status.
 //! - **Body sizes** are counted once per message. The response size is the sum of the
 //!   data frames, recorded at the end of the body (not recorded for a body that never
 //!   ended). The request size comes from `Content-Length` (or an exact size hint):

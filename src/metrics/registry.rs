@@ -112,6 +112,8 @@ pub(crate) enum Failure {
     Cancelled = 3,
     /// The response body returned an error.
     Body = 4,
+    /// A gRPC response ended without a `grpc-status`.
+    MissingGrpcStatus = 5,
 }
 
 impl Failure {
@@ -121,6 +123,7 @@ impl Failure {
             2 => Failure::Service,
             3 => Failure::Cancelled,
             4 => Failure::Body,
+            5 => Failure::MissingGrpcStatus,
             _ => Failure::None,
         }
     }
@@ -173,6 +176,7 @@ impl SeriesKey {
             Failure::Service => Some(Cow::Borrowed("service_error")),
             Failure::Cancelled => Some(Cow::Borrowed("cancelled")),
             Failure::Body => Some(Cow::Borrowed("body_error")),
+            Failure::MissingGrpcStatus => Some(Cow::Borrowed("missing_grpc_status")),
         }
     }
 }
@@ -232,6 +236,7 @@ pub(crate) struct Series {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Observation {
     pub(crate) key: SeriesKey,
+    pub(crate) end: Instant,
     pub(crate) elapsed: Duration,
     pub(crate) request_size: Option<u64>,
     pub(crate) response_size: Option<u64>,
@@ -384,7 +389,7 @@ impl Recorder {
             active.fetch_sub(1, Ordering::Relaxed);
         }
         let is_error = obs.key.failure() != Failure::None;
-        entry.window.record(obs.elapsed, is_error);
+        entry.window.record_at(obs.end, obs.elapsed, is_error);
 
         let family = self.family(kind);
         let ns = u64::try_from(obs.elapsed.as_nanos()).unwrap_or(u64::MAX);
