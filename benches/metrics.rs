@@ -39,13 +39,30 @@ fn per_request(c: &mut Criterion) {
         .unwrap();
 
     let bare = routes();
+    // What axum's `Router::layer` costs by itself: a layer that does nothing.
+    let identity = routes().layer(tower::layer::layer_fn(|s| s));
     let metrics = Metrics::new();
     let ours = routes().layer(metrics.layer());
+    // axum-prometheus spawns its upkeep task on the current runtime.
+    let _runtime = rt.enter();
     let (prometheus_layer, prometheus_handle) = axum_prometheus::PrometheusMetricLayer::pair();
     let peer = routes().layer(prometheus_layer);
 
+    // Both record what they measure.
+    rt.block_on(async {
+        one_request(&ours).await;
+        one_request(&peer).await;
+    });
+    assert!(metrics
+        .render(tower_fortify::metrics::ExpositionFormat::Prometheus)
+        .contains("/users/{id}"));
+    assert!(prometheus_handle.render().contains("/users/{id}"));
+
     let mut group = c.benchmark_group("metrics_per_request");
     group.bench_function("bare", |b| b.to_async(&rt).iter(|| one_request(&bare)));
+    group.bench_function("identity_layer", |b| {
+        b.to_async(&rt).iter(|| one_request(&identity))
+    });
     group.bench_function("tower_fortify", |b| {
         b.to_async(&rt).iter(|| one_request(&ours))
     });
@@ -53,12 +70,50 @@ fn per_request(c: &mut Criterion) {
         b.to_async(&rt).iter(|| one_request(&peer))
     });
     group.finish();
+}
 
-    // Both recorded what they measured.
-    assert!(metrics
-        .render(tower_fortify::metrics::ExpositionFormat::Prometheus)
-        .contains("/users/{id}"));
-    assert!(prometheus_handle.render().contains("/users/{id}"));
+/// The layer alone, without axum's routing and body boxing around it.
+fn plain_tower(c: &mut Criterion) {
+    use std::{borrow::Cow, convert::Infallible};
+
+    use bytes::Bytes;
+    use http::Response;
+    use http_body_util::Full;
+    use tower::Layer;
+
+    async fn handler(_req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+        Ok(Response::new(Full::new(Bytes::from_static(b"user"))))
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let metrics = Metrics::builder()
+        .route_fn(|_, uri| {
+            uri.path()
+                .starts_with("/users/")
+                .then_some(Cow::Borrowed("/users/{id}"))
+        })
+        .build()
+        .unwrap();
+    let bare = tower::service_fn(handler);
+    let ours = metrics.layer().layer(tower::service_fn(handler));
+    let mut group = c.benchmark_group("metrics_plain_tower");
+    group.bench_function("bare", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = Request::get("/users/42").body(Full::default()).unwrap();
+            let res = bare.oneshot(req).await.unwrap();
+            black_box(res.into_body().collect().await.unwrap());
+        })
+    });
+    group.bench_function("tower_fortify", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = Request::get("/users/42").body(Full::default()).unwrap();
+            let res = ours.clone().oneshot(req).await.unwrap();
+            black_box(res.into_body().collect().await.unwrap());
+        })
+    });
+    group.finish();
 }
 
 fn exposition(c: &mut Criterion) {
@@ -82,6 +137,7 @@ fn exposition(c: &mut Criterion) {
 fn benches() {
     let mut c = Criterion::default().configure_from_args();
     per_request(&mut c);
+    plain_tower(&mut c);
     exposition(&mut c);
 }
 
