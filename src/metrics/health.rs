@@ -83,6 +83,29 @@ impl HealthCheck {
         }
     }
 
+    /// A check that sends `PING` on a Redis connection and expects `PONG`.
+    ///
+    /// The `ConnectionManager` reconnects by itself, so a Redis that comes back makes the
+    /// check pass again without restarting the service.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_ping(name: impl Into<String>, connection: redis::aio::ConnectionManager) -> Self {
+        Self::new(name, move || {
+            let mut conn = connection.clone();
+            async move {
+                let reply: String = redis::cmd("PING")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if reply == "PONG" {
+                    Ok(())
+                } else {
+                    Err(format!("PING answered {reply:?}"))
+                }
+            }
+        })
+    }
+
     /// How long the check may take before it counts as failed (default 2 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
