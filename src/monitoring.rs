@@ -4,6 +4,8 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use http::{header, Request, StatusCode};
+//! use http_body_util::Empty;
+//! use bytes::Bytes;
 //! use tower::ServiceExt;
 //! use tower_fortify::{metrics::Metrics, monitoring::MonitoringService};
 //!
@@ -14,17 +16,18 @@
 //!     .unwrap();
 //!
 //! // Probes need no token.
-//! let res = monitoring.clone().oneshot(Request::get("/health/live").body(()).unwrap()).await.unwrap();
+//! let get = |path: &str| Request::get(path).body(Empty::<Bytes>::new()).unwrap();
+//! let res = monitoring.clone().oneshot(get("/health/live")).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::OK);
 //!
 //! // Everything else does.
-//! let res = monitoring.clone().oneshot(Request::get("/metrics").body(()).unwrap()).await.unwrap();
+//! let res = monitoring.clone().oneshot(get("/metrics")).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 //! assert!(res.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Bearer"));
 //!
 //! let req = Request::get("/metrics")
 //!     .header(header::AUTHORIZATION, "Bearer s3cret-token-of-32-characters-xx")
-//!     .body(())
+//!     .body(Empty::<Bytes>::new())
 //!     .unwrap();
 //! let res = monitoring.oneshot(req).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::OK);

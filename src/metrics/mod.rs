@@ -101,9 +101,9 @@
 //! # Health checks
 //!
 //! [`HealthRegistry`] runs named async checks with timeouts; a failed critical check makes
-//! the service `unhealthy`, a failed non-critical one `degraded`. Reports are cached. A
-//! Redis check is a closure around your own connection (for example a `PING` on a
-//! `redis::aio::ConnectionManager`).
+//! the service `unhealthy`, a failed non-critical one `degraded`. Reports are cached. With
+//! the `redis` feature, `HealthCheck::redis_ping` sends `PING` on a
+//! `redis::aio::ConnectionManager`.
 //!
 //! # Deployment caveats
 //!

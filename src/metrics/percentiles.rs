@@ -27,16 +27,26 @@ const GAMMA: f64 = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
 const MAX_TRACKED_NS: f64 = (1u64 << 40) as f64;
 
 /// Number of buckets: `ceil(log_gamma(MAX_TRACKED_NS)) + 1` (bucket 0 holds values <= 1 ns).
+/// `(1 / ln(gamma), bucket count)`, computed once (`ln` is not a `const fn`).
+fn mapping() -> (f64, usize) {
+    static MAPPING: OnceLock<(f64, usize)> = OnceLock::new();
+    *MAPPING.get_or_init(|| {
+        let inv = 1.0 / GAMMA.ln();
+        (inv, (MAX_TRACKED_NS.ln() * inv).ceil() as usize + 1)
+    })
+}
+
 fn bucket_count() -> usize {
-    (MAX_TRACKED_NS.ln() / GAMMA.ln()).ceil() as usize + 1
+    mapping().1
 }
 
 fn bucket_of(ns: u64) -> usize {
     if ns <= 1 {
         return 0;
     }
-    let idx = ((ns as f64).ln() / GAMMA.ln()).ceil() as usize;
-    idx.min(bucket_count() - 1)
+    let (inv_ln_gamma, count) = mapping();
+    let idx = ((ns as f64).ln() * inv_ln_gamma).ceil() as usize;
+    idx.min(count - 1)
 }
 
 /// The value reported for bucket `i`: the point whose relative distance to both bucket
@@ -120,6 +130,7 @@ impl Slot {
 pub struct PercentileWindow {
     origin: Instant,
     slot_len: Duration,
+    slot_len_ns: u64,
     slots: Box<[Slot]>,
 }
 
@@ -145,6 +156,7 @@ impl PercentileWindow {
         Ok(Self {
             origin: Instant::now(),
             slot_len,
+            slot_len_ns: u64::try_from(slot_len.as_nanos()).unwrap_or(u64::MAX),
             slots: (0..slots).map(|_| Slot::new()).collect(),
         })
     }
@@ -155,9 +167,10 @@ impl PercentileWindow {
     }
 
     fn epoch_at(&self, now: Instant) -> u64 {
-        // +1 so that 0 can mean "never used".
-        (now.saturating_duration_since(self.origin).as_nanos() / self.slot_len.as_nanos()) as u64
-            + 1
+        // u64 nanoseconds cover 584 years; +1 so that 0 can mean "never used".
+        let since = u64::try_from(now.saturating_duration_since(self.origin).as_nanos())
+            .unwrap_or(u64::MAX);
+        since / self.slot_len_ns + 1
     }
 
     /// Records one observation at the current time.
