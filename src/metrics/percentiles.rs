@@ -224,7 +224,11 @@ impl PercentileWindow {
         if error {
             slot.errors.fetch_add(1, Ordering::Relaxed);
         }
-        slot.max_ns.fetch_max(ns, Ordering::Relaxed);
+        // A plain load first: the maximum rarely changes, and a read is cheaper than the
+        // read-modify-write `fetch_max` always does.
+        if ns > slot.max_ns.load(Ordering::Relaxed) {
+            slot.max_ns.fetch_max(ns, Ordering::Relaxed);
+        }
     }
 
     /// Slots whose observations are inside the window ending at `now`.

@@ -187,7 +187,6 @@ struct AtomicHistogram {
     /// One per bound, plus the `+Inf` bucket (not cumulative).
     buckets: Box<[AtomicU64]>,
     sum: AtomicU64,
-    count: AtomicU64,
 }
 
 impl AtomicHistogram {
@@ -195,7 +194,6 @@ impl AtomicHistogram {
         Self {
             buckets: (0..=bounds).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0),
-            count: AtomicU64::new(0),
         }
     }
 
@@ -204,11 +202,14 @@ impl AtomicHistogram {
         let i = bounds.partition_point(|b| *b < v);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.sum.fetch_add(v, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `(sum, count, per-bucket counts with their bounds)` with `scale` applied to the sum
-    /// and the bounds.
+    /// Whether anything was observed.
+    fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|b| b.load(Ordering::Relaxed) == 0)
+    }
+
+    /// `(sum, count, per-bucket counts with their bounds)`.
     fn read(&self, bounds: &[f64]) -> (u64, u64, Vec<(f64, u64)>) {
         let buckets: Vec<(f64, u64)> = bounds
             .iter()
@@ -216,8 +217,8 @@ impl AtomicHistogram {
             .chain(std::iter::once(f64::INFINITY))
             .zip(self.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
             .collect();
-        // Derive the count from the buckets so `_count` always equals the `+Inf` bucket
-        // even while requests are being recorded.
+        // The count is the buckets' total (no separate counter to update per request), so
+        // `_count` always equals the `+Inf` bucket even while requests are being recorded.
         let count = buckets.iter().map(|(_, n)| n).sum();
         (self.sum.load(Ordering::Relaxed), count, buckets)
     }
@@ -742,10 +743,10 @@ impl Collector for RecorderCollector {
         ] {
             let mut list: Vec<(Labels, &AtomicHistogram)> = http
                 .iter()
-                .filter(|(_, s)| pick(s).count.load(Ordering::Relaxed) > 0)
+                .filter(|(_, s)| !pick(s).is_empty())
                 .map(|(l, s)| (l.clone(), pick(s)))
                 .collect();
-            if http_overflow && pick(&r.http.overflow_series).count.load(Ordering::Relaxed) > 0 {
+            if http_overflow && !pick(&r.http.overflow_series).is_empty() {
                 list.push((Self::overflow_labels(), pick(&r.http.overflow_series)));
             }
             let bounds: Vec<f64> = BODY_SIZE_BUCKETS.to_vec();
