@@ -79,6 +79,7 @@ fn plain_tower(c: &mut Criterion) {
     use bytes::Bytes;
     use http::Response;
     use http_body_util::Full;
+    use prometheus_client::metrics::histogram::Histogram;
     use tower::Layer;
 
     async fn handler(_req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -110,6 +111,49 @@ fn plain_tower(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             let req = Request::get("/users/42").body(Full::default()).unwrap();
             let res = ours.clone().oneshot(req).await.unwrap();
+            black_box(res.into_body().collect().await.unwrap());
+        })
+    });
+
+    // The alternative design: record straight into a prometheus-client `Family`, which
+    // needs an owned label set per observation. Duration only (our layer records three
+    // histograms, the gauge and the percentile window).
+    type Labels = Vec<(&'static str, String)>;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let family =
+        prometheus_client::metrics::family::Family::<Labels, Histogram, _>::new_with_constructor(
+            || Histogram::new(tower_fortify::metrics::DEFAULT_DURATION_BUCKETS),
+        );
+    registry.register(
+        "http_server_request_duration_seconds",
+        "duration",
+        family.clone(),
+    );
+    let with_family = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let family = family.clone();
+        async move {
+            let start = std::time::Instant::now();
+            let method = req.method().as_str().to_owned();
+            let res = handler(req).await?;
+            let labels: Labels = vec![
+                ("http_request_method", method),
+                ("http_route", "/users/{id}".to_owned()),
+                (
+                    "http_response_status_code",
+                    res.status().as_u16().to_string(),
+                ),
+                ("url_scheme", "http".to_owned()),
+            ];
+            family
+                .get_or_create(&labels)
+                .observe(start.elapsed().as_secs_f64());
+            Ok::<_, Infallible>(res)
+        }
+    });
+    group.bench_function("prometheus_client_family", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = Request::get("/users/42").body(Full::default()).unwrap();
+            let res = with_family.clone().oneshot(req).await.unwrap();
             black_box(res.into_body().collect().await.unwrap());
         })
     });
