@@ -692,7 +692,7 @@ fn encode_histograms(
     unit: Unit,
     series: &[(Labels, &AtomicHistogram)],
     bounds: &[f64],
-    sum_scale: f64,
+    sum_divisor: f64,
 ) -> Result<(), fmt::Error> {
     if series.is_empty() {
         return Ok(());
@@ -701,7 +701,7 @@ fn encode_histograms(
     for (labels, h) in series {
         let (sum, count, buckets) = h.read(bounds);
         metric.encode_family(labels)?.encode_histogram::<Labels>(
-            sum as f64 * sum_scale,
+            sum as f64 / sum_divisor,
             count,
             &buckets,
             None,
@@ -727,7 +727,7 @@ impl Collector for RecorderCollector {
             Unit::Seconds,
             &duration,
             &r.duration_bounds,
-            1e-9,
+            1e9,
         )?;
         for (name, help, pick) in [
             (
@@ -793,7 +793,7 @@ impl Collector for RecorderCollector {
             Unit::Seconds,
             &rpc,
             &r.duration_bounds,
-            1e-9,
+            1e9,
         )?;
 
         {
