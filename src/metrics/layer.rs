@@ -420,3 +420,28 @@ impl<B: Body> Body for ResponseBody<B> {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod assertions {
+    use super::*;
+    use crate::metrics::{HealthRegistry, Metrics};
+
+    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn layer_and_service_fit_axum_and_tonic() {
+        type Svc = tower::util::ServiceFn<
+            fn(
+                http::Request<String>,
+            )
+                -> std::future::Ready<Result<http::Response<String>, std::convert::Infallible>>,
+        >;
+        assert_send_sync_clone::<MetricsLayer>();
+        assert_send_sync_clone::<MetricsService<Svc>>();
+        assert_send::<ResponseFuture<std::future::Ready<Result<http::Response<String>, ()>>>>();
+        assert_send::<ResponseBody<String>>();
+        assert_send_sync_clone::<Metrics>();
+        assert_send_sync_clone::<HealthRegistry>();
+    }
+}

@@ -127,27 +127,3 @@ pub use registry::{
     Dashboard, ExpositionFormat, Metrics, MetricsBuilder, RouteStats, SecurityStats,
     BODY_SIZE_BUCKETS, DEFAULT_DURATION_BUCKETS, DEFAULT_MAX_LABEL_SETS, DEFAULT_UNMATCHED_ROUTE,
 };
-
-#[cfg(test)]
-mod assertions {
-    use super::*;
-
-    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
-    fn assert_send<T: Send>() {}
-
-    #[test]
-    fn layer_and_service_fit_axum_and_tonic() {
-        type Svc = tower::util::ServiceFn<
-            fn(
-                http::Request<String>,
-            )
-                -> std::future::Ready<Result<http::Response<String>, std::convert::Infallible>>,
-        >;
-        assert_send_sync_clone::<MetricsLayer>();
-        assert_send_sync_clone::<MetricsService<Svc>>();
-        assert_send::<ResponseFuture<std::future::Ready<Result<http::Response<String>, ()>>>>();
-        assert_send::<ResponseBody<String>>();
-        assert_send_sync_clone::<Metrics>();
-        assert_send_sync_clone::<HealthRegistry>();
-    }
-}
