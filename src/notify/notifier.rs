@@ -730,3 +730,24 @@ pub struct ShutdownReport {
     /// Whether everything was settled (delivered or dead-lettered) before the deadline.
     pub completed_before_deadline: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        let at = |secs: u64, ms: u64| UNIX_EPOCH + Duration::from_millis(secs * 1000 + ms);
+        assert_eq!(rfc3339(at(0, 0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(at(951_782_400, 0)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(at(1_700_000_000, 123)), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(at(4_102_444_799, 999)), "2099-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let early = NotificationId::generate(UNIX_EPOCH + Duration::from_secs(1));
+        let late = NotificationId::generate(UNIX_EPOCH + Duration::from_secs(2));
+        assert!(early < late);
+    }
+}
