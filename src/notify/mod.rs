@@ -98,8 +98,8 @@ pub use notifier::{
 pub use sink::channel::{ChannelReceiver, ChannelSink, Subscriber};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use sink::redis::RedisStreamSink;
+pub use sink::redis::{RedisStreamSink, RedisStreamSinkBuilder};
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
-pub use sink::webhook::{WebhookSecret, WebhookSink};
+pub use sink::webhook::{WebhookSecret, WebhookSink, WebhookSinkBuilder};
 pub use sink::{Batch, Sink, SinkError, SinkErrorKind, SinkFuture};
