@@ -616,6 +616,25 @@ async fn a_flood_on_one_key_becomes_one_notification_then_one_summary_with_the_c
     notifier.shutdown(Duration::from_secs(1)).await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn shutdown_summarises_open_aggregation_windows_instead_of_losing_their_counts() {
+    let sink = ScriptedSink::default();
+    let notifier = Notifier::builder().sink("ok", sink.clone()).spawn().unwrap();
+    for _ in 0..20 {
+        notifier.notify_coalesced("k", Duration::from_secs(600), note(Priority::Normal, "t"));
+    }
+    let report = notifier.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(report.stats.submitted, 2);
+    let counts: Vec<u64> = sink
+        .delivered
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, b)| b.iter().map(|n| n.occurrences()))
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), 20, "{counts:?}");
+}
+
 #[test]
 fn bad_settings_are_config_errors() {
     let err = Notifier::builder().pair().unwrap_err();

@@ -269,7 +269,13 @@ impl Shared {
     }
 
     pub(crate) fn close_intake(&self) {
-        self.lock().closed = true;
+        let mut st = self.lock();
+        if !st.closed {
+            // Counts of open aggregation windows are summarised now, not lost.
+            self.close_windows(&mut st, Instant::now(), true);
+            st.closed = true;
+        }
+        drop(st);
         self.wakeup.notify_one();
         self.idle.notify_waiters();
     }
@@ -312,11 +318,11 @@ impl Shared {
             .collect()
     }
 
-    /// Closes the windows that have ended, queueing a summary for each that counted more
-    /// occurrences; returns when the next window ends.
-    fn close_windows(&self, st: &mut State, now: Instant) -> Option<Instant> {
+    /// Closes the windows that have ended (every window when `all`), queueing a summary
+    /// for each that counted more occurrences; returns when the next window ends.
+    fn close_windows(&self, st: &mut State, now: Instant, all: bool) -> Option<Instant> {
         while let Some(Reverse((end, _))) = st.window_ends.peek() {
-            if *end > now {
+            if *end > now && !all {
                 return Some(*end);
             }
             let Some(Reverse((end, key))) = st.window_ends.pop() else {
@@ -524,7 +530,10 @@ impl Shared {
         let deadline_at = Instant::now() + deadline;
         {
             let mut st = self.lock();
-            st.closed = true;
+            if !st.closed {
+                self.close_windows(&mut st, Instant::now(), true);
+                st.closed = true;
+            }
         }
         self.deadline.send_if_modified(|d| match d {
             Some(existing) if *existing <= deadline_at => false,
@@ -616,7 +625,7 @@ impl NotifyWorker {
             let step = {
                 let mut st = shared.lock();
                 let now = Instant::now();
-                let next_window = shared.close_windows(&mut st, now);
+                let next_window = shared.close_windows(&mut st, now, false);
                 if st.len == 0 {
                     if st.closed {
                         Step::Exit
