@@ -53,7 +53,7 @@ struct AppState {
 }
 
 /// The application: its routes, a WebSocket feed and the `NotifyLayer`.
-fn app(notifier: Notifier, fan_out: ChannelSink, secret: WebhookSecret) -> Router {
+pub(crate) fn app(notifier: Notifier, fan_out: ChannelSink, secret: WebhookSecret) -> Router {
     let layer = NotifyLayer::new(notifier.clone())
         .aggregation_window(Duration::from_secs(10))
         .source("notify-example");
