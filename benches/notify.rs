@@ -89,6 +89,15 @@ fn submit(c: &mut Criterion) {
         b.iter(|| black_box(tx.try_send(notification()).is_ok()))
     });
 
+    // The same two with the notification built beforehand (cloned), to isolate the
+    // cost of the call from the cost of building a notification.
+    let proto = notification();
+    group.bench_function("tower_fortify_notify_prebuilt", |b| {
+        b.iter(|| black_box(notifier.notify(proto.clone())))
+    });
+    group.bench_function("mpsc_try_send_prebuilt", |b| {
+        b.iter(|| black_box(tx.try_send(proto.clone()).is_ok()))
+    });
     group.bench_function("notification_new_only", |b| b.iter(|| black_box(notification())));
     group.finish();
     rt.block_on(notifier.shutdown(Duration::from_secs(5)));
@@ -198,12 +207,12 @@ fn latency(_c: &mut Criterion) {
             1_000
         };
         for _ in 0..rounds {
+            // One at a time: each item is alone in its batch, the worst case for latency.
+            let expected = sink.samples.lock().unwrap().len() + 1;
             let t = sink.base.elapsed().as_nanos() as u64;
             notifier.notify(
                 Notification::new(Kind::custom("probe"), priority, "probe").field("t_ns", t),
             );
-            // One at a time: each item is alone in its batch, the worst case for latency.
-            let expected = sink.samples.lock().unwrap().len() + 1;
             while sink.samples.lock().unwrap().len() < expected {
                 std::thread::sleep(Duration::from_micros(50));
             }
