@@ -49,7 +49,10 @@ fn notification() -> Notification {
 }
 
 /// The hand-rolled peer: a bounded mpsc channel and a consumer batching by 10.
-fn mpsc_peer(rt: &Runtime, capacity: usize) -> (tokio::sync::mpsc::Sender<Notification>, Arc<AtomicU64>) {
+fn mpsc_peer(
+    rt: &Runtime,
+    capacity: usize,
+) -> (tokio::sync::mpsc::Sender<Notification>, Arc<AtomicU64>) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Notification>(capacity);
     let delivered = Arc::new(AtomicU64::new(0));
     let counter = delivered.clone();
@@ -98,7 +101,9 @@ fn submit(c: &mut Criterion) {
     group.bench_function("mpsc_try_send_prebuilt", |b| {
         b.iter(|| black_box(tx.try_send(proto.clone()).is_ok()))
     });
-    group.bench_function("notification_new_only", |b| b.iter(|| black_box(notification())));
+    group.bench_function("notification_new_only", |b| {
+        b.iter(|| black_box(notification()))
+    });
     group.finish();
     rt.block_on(notifier.shutdown(Duration::from_secs(5)));
 }
@@ -185,9 +190,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn latency(_c: &mut Criterion) {
     let rt = runtime();
     for (label, priority, max_latency) in [
-        ("critical (sent at once)", Priority::Critical, Duration::from_millis(100)),
-        ("normal, max_latency 1 ms", Priority::Normal, Duration::from_millis(1)),
-        ("normal, max_latency 100 ms", Priority::Normal, Duration::from_millis(100)),
+        (
+            "critical (sent at once)",
+            Priority::Critical,
+            Duration::from_millis(100),
+        ),
+        (
+            "normal, max_latency 1 ms",
+            Priority::Normal,
+            Duration::from_millis(1),
+        ),
+        (
+            "normal, max_latency 100 ms",
+            Priority::Normal,
+            Duration::from_millis(100),
+        ),
     ] {
         let sink = LatencySink {
             base: Instant::now(),
@@ -201,7 +218,8 @@ fn latency(_c: &mut Criterion) {
                 .spawn()
                 .unwrap()
         };
-        let rounds = if max_latency >= Duration::from_millis(100) && priority != Priority::Critical {
+        let rounds = if max_latency >= Duration::from_millis(100) && priority != Priority::Critical
+        {
             50
         } else {
             1_000

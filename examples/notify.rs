@@ -107,7 +107,11 @@ async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> 
                 "batch_id": batch.id(),
                 "notifications": batch.notifications(),
             });
-            if socket.send(Message::Text(json.to_string().into())).await.is_err() {
+            if socket
+                .send(Message::Text(json.to_string().into()))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -120,7 +124,12 @@ async fn webhook_receiver(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
     let (id, timestamp) = (header("webhook-id"), header("webhook-timestamp"));
     let whsec = state.secret.to_whsec();
     let Ok(key) = BASE64.decode(whsec.trim_start_matches("whsec_")) else {
@@ -173,8 +182,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .spawn()?;
 
     println!("listening on http://{addr}");
-    println!("webhook deliveries go to {webhook_url}, signed with {}", secret.to_whsec());
-    println!("try: websocat ws://{addr}/ws   curl -i {addr}/limited   curl -i -X POST {addr}/orders/42");
+    println!(
+        "webhook deliveries go to {webhook_url}, signed with {}",
+        secret.to_whsec()
+    );
+    println!(
+        "try: websocat ws://{addr}/ws   curl -i {addr}/limited   curl -i -X POST {addr}/orders/42"
+    );
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(

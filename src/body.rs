@@ -138,7 +138,9 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Inner { body } => body.size_hint(),
-            Kind::Fixed { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::Fixed { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
         }
     }
 }
@@ -323,7 +325,8 @@ mod tests {
 
     #[test]
     fn grpc_message_is_percent_encoded() {
-        let res = grpc_rejection(GrpcCode::ResourceExhausted, "100% used\névé").map(GuardBody::<String>::fixed);
+        let res = grpc_rejection(GrpcCode::ResourceExhausted, "100% used\névé")
+            .map(GuardBody::<String>::fixed);
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["grpc-status"], "8");
         assert_eq!(res.headers()["grpc-message"], "100%25 used%0A%C3%A9v%C3%A9");

@@ -36,5 +36,4 @@ pub mod event;
 pub mod notify;
 pub mod proxy;
 
-
 pub use error::ConfigError;

@@ -160,12 +160,20 @@ pub(crate) fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
             IpAddr::V4(Ipv4Addr::from(bits & m))
         }
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
             IpAddr::V6(Ipv6Addr::from(bits & m))
         }
     }
@@ -386,7 +394,9 @@ impl TrustedProxies {
                     let mut for_ = None;
                     let (mut proto, mut host) = (None, None);
                     for pair in element.split(';') {
-                        let Some((k, v)) = pair.split_once('=') else { continue };
+                        let Some((k, v)) = pair.split_once('=') else {
+                            continue;
+                        };
                         let v = v.trim().trim_matches('"');
                         match k.trim().to_ascii_lowercase().as_str() {
                             "for" => for_ = Some(v),
@@ -457,7 +467,10 @@ mod tests {
         let n: IpNet = "10.1.2.3/8".parse().unwrap();
         assert_eq!(n.to_string(), "10.0.0.0/8");
         assert!(n.contains(ip("10.200.0.1")));
-        assert!(n.contains(ip("::ffff:10.0.0.1")), "mapped addresses match IPv4 networks");
+        assert!(
+            n.contains(ip("::ffff:10.0.0.1")),
+            "mapped addresses match IPv4 networks"
+        );
         assert!(!n.contains(ip("11.0.0.1")));
         let n6: IpNet = "2001:db8::/32".parse().unwrap();
         assert!(n6.contains(ip("2001:db8:1::1")));
@@ -506,8 +519,14 @@ mod tests {
             r#"for=1.2.3.4, for="[2001:db8::7]:4711";proto=https;host=shop.example, for=10.0.0.2:80"#,
         )]);
         assert_eq!(p.client_ip(ip("10.0.0.1"), &h), ip("2001:db8::7"));
-        assert_eq!(p.forwarded_proto(ip("10.0.0.1"), &h).as_deref(), Some("https"));
-        assert_eq!(p.forwarded_host(ip("10.0.0.1"), &h).as_deref(), Some("shop.example"));
+        assert_eq!(
+            p.forwarded_proto(ip("10.0.0.1"), &h).as_deref(),
+            Some("https")
+        );
+        assert_eq!(
+            p.forwarded_host(ip("10.0.0.1"), &h).as_deref(),
+            Some("shop.example")
+        );
         // An obfuscated identifier stops the walk at the last trusted hop.
         let h = headers(&[("forwarded", "for=_hidden, for=10.0.0.2")]);
         assert_eq!(p.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.2"));
@@ -516,9 +535,15 @@ mod tests {
     #[test]
     fn mapped_peer_matches_ipv4_proxies() {
         let p = TrustedProxies::from_cidrs(["127.0.0.0/8"]).unwrap();
-        let h = headers(&[("x-forwarded-for", "198.51.100.4"), ("x-forwarded-proto", "http, HTTPS")]);
+        let h = headers(&[
+            ("x-forwarded-for", "198.51.100.4"),
+            ("x-forwarded-proto", "http, HTTPS"),
+        ]);
         assert_eq!(p.client_ip(ip("::ffff:127.0.0.1"), &h), ip("198.51.100.4"));
-        assert_eq!(p.forwarded_proto(ip("::ffff:127.0.0.1"), &h).as_deref(), Some("https"));
+        assert_eq!(
+            p.forwarded_proto(ip("::ffff:127.0.0.1"), &h).as_deref(),
+            Some("https")
+        );
     }
 
     #[test]

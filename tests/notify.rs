@@ -16,6 +16,9 @@ use tower_fortify::notify::{
     RetryPolicy, Sink, SinkError, SinkFuture,
 };
 
+/// Every accepted batch, with the (paused) time it arrived.
+type DeliveryLog = Arc<Mutex<Vec<(Instant, Vec<Notification>)>>>;
+
 /// A sink that records every attempt and fails according to a script.
 #[derive(Clone, Default)]
 struct ScriptedSink {
@@ -23,7 +26,7 @@ struct ScriptedSink {
     failures: u32,
     permanent: bool,
     attempts: Arc<AtomicU32>,
-    delivered: Arc<Mutex<Vec<(Instant, Vec<Notification>)>>>,
+    delivered: DeliveryLog,
 }
 
 impl ScriptedSink {
@@ -110,7 +113,11 @@ async fn a_full_batch_is_sent_without_waiting_for_the_latency_bound() {
     assert_eq!(batch.len(), 3);
     // Paused time auto-advances when idle: had the batch waited for the latency bound,
     // one second would have passed.
-    assert!(start.elapsed() < Duration::from_millis(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -211,7 +218,11 @@ async fn a_sink_that_always_fails_dead_letters_everything_and_loses_nothing() {
     let dead = notifier.dead_letters();
     assert_eq!(dead.len(), 25);
     assert!(dead.iter().all(|d| &*d.sink == "down" && d.attempts == 3));
-    assert!(dead[0].reason.contains("gave up after 3 attempt(s)"), "{}", dead[0].reason);
+    assert!(
+        dead[0].reason.contains("gave up after 3 attempt(s)"),
+        "{}",
+        dead[0].reason
+    );
     let mut ids: Vec<_> = dead.iter().map(|d| d.notification.id()).collect();
     ids.sort();
     ids.dedup();
@@ -272,9 +283,18 @@ async fn a_full_queue_drops_the_lowest_priority_and_counts_it() {
         .pair()
         .unwrap();
     // The worker is not running yet, so everything stays queued.
-    assert_eq!(notifier.notify(note(Priority::Low, "low")), NotifyOutcome::Queued);
-    assert_eq!(notifier.notify(note(Priority::Normal, "normal")), NotifyOutcome::Queued);
-    assert_eq!(notifier.notify(note(Priority::High, "high")), NotifyOutcome::Queued);
+    assert_eq!(
+        notifier.notify(note(Priority::Low, "low")),
+        NotifyOutcome::Queued
+    );
+    assert_eq!(
+        notifier.notify(note(Priority::Normal, "normal")),
+        NotifyOutcome::Queued
+    );
+    assert_eq!(
+        notifier.notify(note(Priority::High, "high")),
+        NotifyOutcome::Queued
+    );
     assert_eq!(
         notifier.notify(note(Priority::Critical, "critical")),
         NotifyOutcome::QueuedAfterDrop,
@@ -351,7 +371,10 @@ async fn shutdown_with_a_healthy_sink_delivers_everything() {
         NotifyOutcome::Closed
     );
     let stats = notifier.stats();
-    assert_eq!(stats.sinks[0].dropped, 1, "a refusal after shutdown is counted");
+    assert_eq!(
+        stats.sinks[0].dropped, 1,
+        "a refusal after shutdown is counted"
+    );
     assert_adds_up(&stats);
 }
 
@@ -411,7 +434,10 @@ async fn what_is_still_queued_at_the_deadline_is_dead_lettered_for_every_sink() 
     }
     let report = notifier.shutdown(Duration::from_secs(2)).await;
     assert!(!report.completed_before_deadline);
-    assert_eq!(report.dead_lettered_at_deadline, 6, "3 notifications x 2 sinks");
+    assert_eq!(
+        report.dead_lettered_at_deadline, 6,
+        "3 notifications x 2 sinks"
+    );
     assert_eq!(report.stats.queued, 0);
     let dead = notifier.dead_letters();
     assert_eq!(dead.len(), 6);
@@ -478,9 +504,16 @@ async fn dead_letters_can_be_replayed_to_the_sink_that_refused_them() {
 
     switch.on.store(true, Ordering::SeqCst);
     let replay = notifier.replay_dead_letters().await;
-    assert_eq!((replay.replayed, replay.delivered, replay.dead_lettered), (3, 3, 0));
+    assert_eq!(
+        (replay.replayed, replay.delivered, replay.dead_lettered),
+        (3, 3, 0)
+    );
     assert_eq!(switch.got.lock().unwrap().len(), 3);
-    assert_eq!(first.delivered_titles().len(), 3, "the other sink is not sent twice");
+    assert_eq!(
+        first.delivered_titles().len(),
+        3,
+        "the other sink is not sent twice"
+    );
     let stats = notifier.stats();
     assert_eq!(stats.sink("switch").unwrap().delivered, 3);
     assert_eq!(stats.sink("switch").unwrap().dead_lettered, 0);
@@ -551,7 +584,10 @@ async fn a_panicking_sink_dead_letters_its_batch_instead_of_losing_it() {
     notifier.notify(note(Priority::Critical, "x"));
     let report = notifier.shutdown(Duration::from_secs(5)).await;
     assert_eq!(report.stats.sinks[0].dead_lettered, 1);
-    assert_eq!(notifier.dead_letters()[0].reason, "refused: the sink panicked");
+    assert_eq!(
+        notifier.dead_letters()[0].reason,
+        "refused: the sink panicked"
+    );
     assert_adds_up(&report.stats);
 }
 
@@ -619,7 +655,10 @@ async fn a_flood_on_one_key_becomes_one_notification_then_one_summary_with_the_c
 #[tokio::test(start_paused = true)]
 async fn shutdown_summarises_open_aggregation_windows_instead_of_losing_their_counts() {
     let sink = ScriptedSink::default();
-    let notifier = Notifier::builder().sink("ok", sink.clone()).spawn().unwrap();
+    let notifier = Notifier::builder()
+        .sink("ok", sink.clone())
+        .spawn()
+        .unwrap();
     for _ in 0..20 {
         notifier.notify_coalesced("k", Duration::from_secs(600), note(Priority::Normal, "t"));
     }
@@ -650,7 +689,10 @@ fn bad_settings_are_config_errors() {
         .sink("a", ScriptedSink::default())
         .pair()
         .unwrap_err();
-    assert_eq!(err.to_string(), "invalid sinks: the sink name `a` is used twice");
+    assert_eq!(
+        err.to_string(),
+        "invalid sinks: the sink name `a` is used twice"
+    );
     let err = Notifier::builder()
         .retry(RetryPolicy::default().max_attempts(0))
         .sink("a", ScriptedSink::default())
@@ -661,7 +703,11 @@ fn bad_settings_are_config_errors() {
         .sink("a", ScriptedSink::default())
         .spawn()
         .unwrap_err();
-    assert_eq!(err.setting(), "runtime", "spawn outside a runtime is an error, not a panic");
+    assert_eq!(
+        err.setting(),
+        "runtime",
+        "spawn outside a runtime is an error, not a panic"
+    );
 }
 
 #[test]

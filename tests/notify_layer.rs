@@ -14,7 +14,9 @@ use axum::{
 use tower::ServiceExt;
 use tower_fortify::{
     event::{Category, SecurityEvent, SecurityEvents},
-    notify::{Batch, ChannelSink, ChannelReceiver, Kind, Notification, Notifier, NotifyLayer, Priority},
+    notify::{
+        Batch, ChannelReceiver, ChannelSink, Kind, Notification, Notifier, NotifyLayer, Priority,
+    },
 };
 
 /// A handler standing in for a guard layer: it answers 429 and leaves the event.
@@ -108,7 +110,10 @@ async fn collect(notifier: Notifier, mut rx: ChannelReceiver) -> Vec<Notificatio
 async fn guard_events_and_server_errors_become_notifications() {
     let (notifier, rx, layer) = setup(Duration::from_secs(60));
     let app = app(layer);
-    assert_eq!(get_status(&app, "/throttled").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        get_status(&app, "/throttled").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     assert_eq!(get_status(&app, "/attacked").await, StatusCode::FORBIDDEN);
     assert_eq!(get_status(&app, "/broken").await, StatusCode::BAD_GATEWAY);
     assert_eq!(get_status(&app, "/ok").await, StatusCode::OK);
@@ -117,7 +122,12 @@ async fn guard_events_and_server_errors_become_notifications() {
     kinds.sort();
     assert_eq!(
         kinds,
-        ["injection_detected", "rate_limited", "server_error", "untrusted_host"]
+        [
+            "injection_detected",
+            "rate_limited",
+            "server_error",
+            "untrusted_host"
+        ]
     );
     let by = |kind: Kind| all.iter().find(|n| *n.kind() == kind).unwrap();
     let rl = by(Kind::RateLimited);
@@ -158,8 +168,10 @@ async fn kinds_can_be_reprioritised_and_ignored() {
     get_status(&app, "/broken").await;
     get_status(&app, "/attacked").await;
     let all = collect(notifier, rx).await;
-    let mut kinds: Vec<(&str, Priority)> =
-        all.iter().map(|n| (n.kind().as_str(), n.priority())).collect();
+    let mut kinds: Vec<(&str, Priority)> = all
+        .iter()
+        .map(|n| (n.kind().as_str(), n.priority()))
+        .collect();
     kinds.sort();
     assert_eq!(
         kinds,
@@ -175,10 +187,16 @@ async fn a_flood_of_rejections_from_one_client_is_aggregated_per_key_and_window(
     let (notifier, rx, layer) = setup(Duration::from_secs(60));
     let app = app(layer);
     for _ in 0..5_000 {
-        assert_eq!(get_status(&app, "/throttled").await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            get_status(&app, "/throttled").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
     let stats = notifier.stats();
-    assert_eq!(stats.submitted, 1, "only the first occurrence is queued at once");
+    assert_eq!(
+        stats.submitted, 1,
+        "only the first occurrence is queued at once"
+    );
     tokio::time::sleep(Duration::from_secs(61)).await;
     let all = collect(notifier, rx).await;
     assert_eq!(all.len(), 2, "the first one, then one summary");

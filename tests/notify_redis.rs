@@ -63,7 +63,11 @@ async fn notifications_are_appended_to_the_stream_and_read_back_with_xrange() {
     let entries = xrange(&mut conn, &stream).await;
     assert_eq!(entries.len(), 3);
     let titles: Vec<&str> = entries.iter().map(|(_, f)| f["title"].as_str()).collect();
-    assert_eq!(titles, ["high", "normal", "low"], "one batch, highest priority first");
+    assert_eq!(
+        titles,
+        ["high", "normal", "low"],
+        "one batch, highest priority first"
+    );
     let low = &entries[2].1;
     assert_eq!(low["id"], sent[0].id().to_string());
     assert_eq!(low["kind"], "order_filled");
@@ -122,7 +126,11 @@ async fn a_key_of_the_wrong_type_dead_letters_without_retrying() {
         .sink("redis", sink)
         .spawn()
         .unwrap();
-    notifier.notify(Notification::new(Kind::custom("x"), Priority::Critical, "x"));
+    notifier.notify(Notification::new(
+        Kind::custom("x"),
+        Priority::Critical,
+        "x",
+    ));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
     let s = report.stats.sink("redis").unwrap();
     assert_eq!((s.delivered, s.retried, s.dead_lettered), (0, 0, 1));
@@ -152,7 +160,11 @@ async fn an_unreachable_server_is_retried_then_dead_lettered() {
         .sink("redis", sink)
         .spawn()
         .unwrap();
-    notifier.notify(Notification::new(Kind::custom("x"), Priority::Critical, "x"));
+    notifier.notify(Notification::new(
+        Kind::custom("x"),
+        Priority::Critical,
+        "x",
+    ));
     let report = notifier.shutdown(Duration::from_secs(20)).await;
     let s = report.stats.sink("redis").unwrap();
     assert_eq!((s.delivered, s.retried, s.dead_lettered), (0, 2, 1));
@@ -160,7 +172,9 @@ async fn an_unreachable_server_is_retried_then_dead_lettered() {
 
 #[test]
 fn building_outside_a_runtime_is_a_config_error() {
-    let err = RedisStreamSink::builder("redis://127.0.0.1/").build().unwrap_err();
+    let err = RedisStreamSink::builder("redis://127.0.0.1/")
+        .build()
+        .unwrap_err();
     assert_eq!(err.setting(), "runtime");
 }
 

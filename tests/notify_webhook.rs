@@ -104,8 +104,12 @@ fn url(addr: SocketAddr) -> String {
 }
 
 fn note(title: &str) -> Notification {
-    Notification::new(Kind::custom("order_filled"), Priority::Critical, title.to_owned())
-        .field("order", 42)
+    Notification::new(
+        Kind::custom("order_filled"),
+        Priority::Critical,
+        title.to_owned(),
+    )
+    .field("order", 42)
 }
 
 fn quick_retries() -> RetryPolicy {
@@ -137,10 +141,17 @@ async fn a_delivery_is_a_signed_json_post_verified_by_an_independent_implementat
     assert_eq!(r.headers["content-type"], "application/json");
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["type"], "notification.batch");
-    assert_eq!(body["data"]["batch_id"], r.headers["webhook-id"].to_str().unwrap());
+    assert_eq!(
+        body["data"]["batch_id"],
+        r.headers["webhook-id"].to_str().unwrap()
+    );
     assert_eq!(body["data"]["notifications"][0]["title"], "Order filled");
     assert_eq!(body["data"]["notifications"][0]["fields"]["order"], 42);
-    let ts: u64 = r.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+    let ts: u64 = r.headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -152,7 +163,9 @@ async fn a_delivery_is_a_signed_json_post_verified_by_an_independent_implementat
         .split(' ')
         .collect();
     assert_eq!(signatures.len(), 2, "one signature per secret");
-    assert!(signatures.iter().all(|s| s.starts_with("v1,") && s.len() == 47));
+    assert!(signatures
+        .iter()
+        .all(|s| s.starts_with("v1,") && s.len() == 47));
 
     verify_with_python(&[old.to_whsec(), new.to_whsec()], r);
 }
@@ -169,7 +182,9 @@ fn verify_with_python(secrets: &[String], r: &Received) {
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true: the Python standardwebhooks package must be installed (pip install standardwebhooks)"
         );
-        eprintln!("skipping the standardwebhooks cross-check: `pip install standardwebhooks` to run it");
+        eprintln!(
+            "skipping the standardwebhooks cross-check: `pip install standardwebhooks` to run it"
+        );
         return;
     }
     let input = serde_json::json!({
@@ -251,7 +266,10 @@ async fn a_503_with_retry_after_is_retried_with_the_same_webhook_id() {
     );
     let received = rx.received.lock().unwrap().clone();
     assert_eq!(received.len(), 2);
-    assert_eq!(received[0].headers["webhook-id"], received[1].headers["webhook-id"]);
+    assert_eq!(
+        received[0].headers["webhook-id"],
+        received[1].headers["webhook-id"]
+    );
 }
 
 #[tokio::test]
@@ -272,7 +290,10 @@ async fn a_400_dead_letters_the_batch_without_retrying() {
     assert_eq!(report.stats.sink("webhook").unwrap().dead_lettered, 1);
     assert_eq!(rx.received.lock().unwrap().len(), 1);
     let dead = notifier.dead_letters();
-    assert_eq!(dead[0].reason, "refused: the receiver answered 400 Bad Request");
+    assert_eq!(
+        dead[0].reason,
+        "refused: the receiver answered 400 Bad Request"
+    );
 }
 
 #[tokio::test]
@@ -304,7 +325,9 @@ async fn a_receiver_that_does_not_answer_in_time_is_retried_then_dead_lettered()
     );
     let s = report.stats.sink("webhook").unwrap();
     assert_eq!((s.retried, s.dead_lettered), (1, 1));
-    assert!(notifier.dead_letters()[0].reason.contains("no answer within 200 ms"));
+    assert!(notifier.dead_letters()[0]
+        .reason
+        .contains("no answer within 200 ms"));
 }
 
 #[tokio::test]
@@ -345,7 +368,11 @@ async fn private_targets_are_refused_unless_allowed() {
     notifier.notify(note("to localhost"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
     assert_eq!(report.stats.sink("webhook").unwrap().dead_lettered, 1);
-    assert_eq!(rx.received.lock().unwrap().len(), 0, "nothing reached the receiver");
+    assert_eq!(
+        rx.received.lock().unwrap().len(),
+        0,
+        "nothing reached the receiver"
+    );
     let reason = &notifier.dead_letters()[0].reason;
     assert!(reason.contains("non-public"), "{reason}");
 }

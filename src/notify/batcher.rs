@@ -246,6 +246,11 @@ impl Shared {
                         return NotifyOutcome::Coalesced;
                     }
                 }
+                // A window that ended but that the worker has not closed yet: summarise it
+                // before reopening the key, so its count is not lost.
+                if let Some(ended) = st.aggregates.remove(&key) {
+                    self.queue_summary(&mut st, ended);
+                }
                 let window_end = now + window;
                 st.window_ends.push(Reverse((window_end, key.clone())));
                 st.aggregates.insert(
@@ -334,30 +339,41 @@ impl Shared {
                 continue;
             }
             if let Some(agg) = st.aggregates.remove(&key) {
-                if agg.suppressed > 0 {
-                    let summary = agg
-                        .template
-                        .renewed()
-                        .count(agg.suppressed)
-                        .message(format!(
-                            "{} more occurrence(s) within {} s after: {}",
-                            agg.suppressed,
-                            agg.window.as_secs_f64(),
-                            agg.template.message_text()
-                        ))
-                        .field("aggregated", true)
-                        .field("window_seconds", agg.window.as_secs_f64());
-                    st.submitted += 1;
-                    let _ = st.enqueue(self.settings.queue_capacity, summary);
-                }
+                self.queue_summary(st, agg);
             }
         }
         None
     }
 
+    /// Queues the summary of a closed aggregation window, if it counted anything beyond
+    /// the first occurrence (which was sent when the window opened).
+    fn queue_summary(&self, st: &mut State, agg: Aggregate) {
+        if agg.suppressed == 0 {
+            return;
+        }
+        let summary = agg
+            .template
+            .renewed()
+            .count(agg.suppressed)
+            .message(format!(
+                "{} more occurrence(s) within {} s after: {}",
+                agg.suppressed,
+                agg.window.as_secs_f64(),
+                agg.template.message_text()
+            ))
+            .field("aggregated", true)
+            .field("window_seconds", agg.window.as_secs_f64());
+        st.submitted += 1;
+        let _ = st.enqueue(self.settings.queue_capacity, summary);
+    }
+
     /// Delivers one batch to every sink concurrently: a slow or failing sink delays only
     /// its own copy.
     async fn deliver_batch(self: Arc<Self>, batch: Batch) {
+        if self.sinks.len() == 1 {
+            self.deliver_to(0, batch).await;
+            return;
+        }
         let mut set = JoinSet::new();
         for i in 0..self.sinks.len() {
             let shared = self.clone();
@@ -407,10 +423,7 @@ impl Shared {
                 break format!("refused: {}", err.message());
             }
             if attempt >= retry.max_attempts {
-                break format!(
-                    "gave up after {attempt} attempt(s): {}",
-                    err.message()
-                );
+                break format!("gave up after {attempt} attempt(s): {}", err.message());
             }
             let exp = retry
                 .initial_backoff
@@ -554,7 +567,10 @@ impl Shared {
                 completed = true;
                 break;
             }
-            if tokio::time::timeout_at(deadline_at, notified).await.is_err() {
+            if tokio::time::timeout_at(deadline_at, notified)
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -562,25 +578,26 @@ impl Shared {
         let mut dead_lettered_at_deadline = 0;
         if !completed {
             let now = SystemTime::now();
-            let mut st = self.lock();
-            let left = st.len;
-            let items = st.take_batch(left);
-            for notification in items {
-                for (i, slot) in self.sinks.iter().enumerate() {
-                    dead_lettered_at_deadline += 1;
-                    st.dead_letter(
-                        i,
-                        DeadLetter {
-                            sink: slot.name.clone(),
-                            reason: "shutdown deadline passed before delivery".to_owned(),
-                            attempts: 0,
-                            dead_lettered_at: now,
-                            notification: notification.clone(),
-                        },
-                    );
+            {
+                let mut st = self.lock();
+                let left = st.len;
+                let items = st.take_batch(left);
+                for notification in items {
+                    for (i, slot) in self.sinks.iter().enumerate() {
+                        dead_lettered_at_deadline += 1;
+                        st.dead_letter(
+                            i,
+                            DeadLetter {
+                                sink: slot.name.clone(),
+                                reason: "shutdown deadline passed before delivery".to_owned(),
+                                attempts: 0,
+                                dead_lettered_at: now,
+                                notification: notification.clone(),
+                            },
+                        );
+                    }
                 }
             }
-            drop(st);
             self.wakeup.notify_one();
             // In-flight attempts end at the deadline; give them a moment to record it.
             let grace = Instant::now() + Duration::from_secs(1);

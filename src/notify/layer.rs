@@ -36,6 +36,34 @@ const MAX_PATH_LEN: usize = 256;
 /// flood the sinks or the queue. See [`Notifier::notify_coalesced`].
 ///
 /// The response passes through untouched: this layer observes, it never rejects.
+///
+/// ```
+/// use std::{convert::Infallible, time::Duration};
+/// use http::{Request, Response, StatusCode};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use tower_fortify::notify::{ChannelSink, Kind, Notifier, NotifyLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (sink, mut received) = ChannelSink::bounded(16)?;
+/// let notifier = Notifier::builder().sink("ops", sink).spawn()?;
+///
+/// let svc = ServiceBuilder::new()
+///     .layer(NotifyLayer::new(notifier.clone()).slow_requests(Duration::from_secs(2)))
+///     .service(service_fn(|_req: Request<String>| async {
+///         let mut res = Response::new(String::from("upstream down"));
+///         *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+///         Ok::<_, Infallible>(res)
+///     }));
+///
+/// let res = svc.oneshot(Request::new(String::new())).await?;
+/// assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE); // passed through untouched
+///
+/// notifier.shutdown(Duration::from_secs(5)).await;
+/// let batch = received.recv().await.unwrap();
+/// assert_eq!(*batch.notifications()[0].kind(), Kind::ServerError);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 #[must_use]
 pub struct NotifyLayer {
@@ -340,7 +368,9 @@ fn observe<B>(info: &RequestInfo, res: &Response<B>) {
                                 "Injection attempt detected (monitor mode)"
                             },
                         )
-                        .message(format!("{category} in {location} (rule {rule}, score {score})"))
+                        .message(format!(
+                            "{category} in {location} (rule {rule}, score {score})"
+                        ))
                         .field("category", category.as_str())
                         .field("location", &**location)
                         .field("rule", *rule)

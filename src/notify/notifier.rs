@@ -126,7 +126,7 @@ pub struct NotificationId(u128);
 
 impl NotificationId {
     fn generate(at: SystemTime) -> Self {
-        let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()) as u128;
+        let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let random: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
         Self(((ms & ((1u128 << 48) - 1)) << 80) | random)
     }
@@ -490,7 +490,10 @@ impl NotifierBuilder {
     fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.settings;
         if s.max_items == 0 {
-            return Err(ConfigError::new("max_items", "a batch holds at least 1 item"));
+            return Err(ConfigError::new(
+                "max_items",
+                "a batch holds at least 1 item",
+            ));
         }
         if s.queue_capacity == 0 {
             return Err(ConfigError::new(

@@ -97,9 +97,7 @@ impl Sink for ChannelSink {
                 Ok(())
             }
             Inner::Bounded(tx) => tx.try_send(batch.clone()).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    SinkError::retryable("the channel is full")
-                }
+                mpsc::error::TrySendError::Full(_) => SinkError::retryable("the channel is full"),
                 mpsc::error::TrySendError::Closed(_) => {
                     SinkError::permanent("the channel's receiver was dropped")
                 }

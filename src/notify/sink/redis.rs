@@ -95,7 +95,10 @@ impl RedisStreamSinkBuilder {
     /// Must be called inside a tokio runtime (a [`ConfigError`] for `runtime` otherwise).
     pub fn build(self) -> Result<RedisStreamSink, ConfigError> {
         if self.stream.is_empty() {
-            return Err(ConfigError::new("redis.stream", "the stream key must not be empty"));
+            return Err(ConfigError::new(
+                "redis.stream",
+                "the stream key must not be empty",
+            ));
         }
         if self.max_len == 0 {
             return Err(ConfigError::new(

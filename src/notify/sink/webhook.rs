@@ -339,7 +339,11 @@ impl WebhookSink {
     async fn deliver(&self, batch: &Batch) -> Result<(), SinkError> {
         let req = self.prepare(batch, SystemTime::now())?;
         let attempt = async {
-            let res = self.client.request(req).await.map_err(classify_client_error)?;
+            let res = self
+                .client
+                .request(req)
+                .await
+                .map_err(classify_client_error)?;
             let status = res.status();
             let retry_after = res
                 .headers()
@@ -347,17 +351,20 @@ impl WebhookSink {
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
             // Read (a bounded part of) the body so the connection can be reused.
-            let _ = Limited::new(res.into_body(), MAX_RESPONSE_BODY).collect().await;
+            let _ = Limited::new(res.into_body(), MAX_RESPONSE_BODY)
+                .collect()
+                .await;
             Ok::<_, SinkError>((status, retry_after))
         };
-        let (status, retry_after) = tokio::time::timeout(self.timeout, attempt)
-            .await
-            .map_err(|_| {
-                SinkError::retryable(format!(
-                    "no answer within {} ms",
-                    self.timeout.as_millis()
-                ))
-            })??;
+        let (status, retry_after) =
+            tokio::time::timeout(self.timeout, attempt)
+                .await
+                .map_err(|_| {
+                    SinkError::retryable(format!(
+                        "no answer within {} ms",
+                        self.timeout.as_millis()
+                    ))
+                })??;
         if status.is_success() {
             return Ok(());
         }
@@ -390,7 +397,10 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn classify_client_error(err: hyper_util::client::legacy::Error) -> SinkError {
@@ -528,7 +538,10 @@ mod tests {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
         let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
         let d = parse_retry_after(&soon).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
@@ -537,7 +550,9 @@ mod tests {
         let s = WebhookSecret::generate();
         assert_eq!(WebhookSecret::parse(&s.to_whsec()).unwrap(), s);
         assert_eq!(
-            WebhookSecret::parse("whsec_c2hvcnQ=").unwrap_err().setting(),
+            WebhookSecret::parse("whsec_c2hvcnQ=")
+                .unwrap_err()
+                .setting(),
             "webhook.secret"
         );
         assert!(WebhookSecret::parse("whsec_***").is_err());
