@@ -322,6 +322,7 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 /// What [`Notifier::notify`] did with a notification. Every case is counted in
 /// [`Notifier::stats`]; nothing is lost silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NotifyOutcome {
     /// Queued for delivery.
     Queued,

@@ -89,6 +89,7 @@ impl Batch {
 
 /// Whether a failed delivery is worth another attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SinkErrorKind {
     /// Try again after a backoff (at least `retry_after`, when given).
     Retryable,
