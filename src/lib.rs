@@ -7,7 +7,7 @@
 //! | module | feature | what it does |
 //! |---|---|---|
 //! | [`rate_limit`] | `rate-limit` | GCRA limits over one or more keys (client IP, API key, route, global), tiers, cost, shadow mode |
-//! | `security_headers`, `trusted_host`, `cors` | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
+//! | [`security_headers`], [`trusted_host`], [`cors`] | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
 //! | `injection` | `injection` | SQLi, XSS, traversal and command injection detection |
 //! | `metrics` | `metrics` | OpenTelemetry-named request metrics and Prometheus exposition |
 //! | [`notify`] | `notify` | batched, prioritised notification delivery |
@@ -16,6 +16,32 @@
 //!
 //! Adapter features: `axum` (read `ConnectInfo` and `MatchedPath`), `tonic` (read
 //! `TcpConnectInfo`); backends: `redis`, `webhook`. `full` enables everything.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(feature = "rate-limit")]
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower_fortify::rate_limit::{Global, Policy, Quota, RateLimitLayer};
+//!
+//! let limit = RateLimitLayer::builder()
+//!     .policy(Policy::new("global", Global, Quota::per_minute(1))?)
+//!     .build()?;
+//! let svc = ServiceBuilder::new()
+//!     .layer(limit)
+//!     .service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+//!
+//! let res = svc.clone().oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! let res = svc.clone().oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+//! assert_eq!(res.headers()["retry-after"], "60");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 //!
 //! # Recommended layer order (outermost first)
 //!
@@ -29,11 +55,24 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod cors;
 mod error;
 pub mod event;
 #[cfg(feature = "notify")]
 #[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
 pub mod notify;
 pub mod proxy;
+
+#[cfg(feature = "rate-limit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+pub mod rate_limit;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod security_headers;
+#[cfg(feature = "security-headers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+pub mod trusted_host;
 
 pub use error::ConfigError;

@@ -30,12 +30,12 @@
 //!
 //! # Where the peer address comes from
 //!
-//! [`peer_ip`] reads, in this order:
+//! [`peer_ip`] reads, in this order (a server inserts one of them):
 //!
-//! 1. this crate's [`PeerAddr`] request extension, which a plain hyper server inserts per
-//!    connection (see the `hyper_server` test or the crate README);
-//! 2. with the `axum` feature, `axum::extract::ConnectInfo<SocketAddr>`, present when the
+//! 1. with the `axum` feature, `axum::extract::ConnectInfo<SocketAddr>`, present when the
 //!    app is served with `into_make_service_with_connect_info::<SocketAddr>()`;
+//! 2. this crate's [`PeerAddr`] request extension, which a plain hyper server inserts per
+//!    connection (see [`PeerAddr`]);
 //! 3. with the `tonic` feature, `tonic::transport::server::TcpConnectInfo`, which tonic's
 //!    server inserts for every call.
 //!
@@ -90,17 +90,17 @@ pub fn normalize_ip(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
 }
 
-/// The TCP peer address of the request, from [`PeerAddr`], axum's `ConnectInfo`
-/// (feature `axum`) or tonic's `TcpConnectInfo` (feature `tonic`), normalised by
+/// The TCP peer address of the request, from axum's `ConnectInfo` (feature `axum`),
+/// [`PeerAddr`] or tonic's `TcpConnectInfo` (feature `tonic`), normalised by
 /// [`normalize_ip`]. `None` when the server inserted none of them.
 pub fn peer_ip(extensions: &Extensions) -> Option<IpAddr> {
-    if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
-        return Some(normalize_ip(addr.ip()));
-    }
     #[cfg(feature = "axum")]
     if let Some(axum::extract::ConnectInfo(addr)) =
         extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
     {
+        return Some(normalize_ip(addr.ip()));
+    }
+    if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
         return Some(normalize_ip(addr.ip()));
     }
     #[cfg(feature = "tonic")]

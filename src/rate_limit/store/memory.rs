@@ -1,0 +1,600 @@
+//! The in-memory GCRA store.
+
+use std::{
+    fmt,
+    hash::BuildHasher,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+        Arc, OnceLock, RwLock,
+    },
+    time::Duration,
+};
+
+use foldhash::fast::RandomState;
+use hashbrown::{hash_table::Entry, HashTable};
+use smallvec::SmallVec;
+
+use super::{
+    Cell, CellOutcome, Clock, DecideFuture, Decision, MonotonicClock, RateLimitStore, StoreError,
+};
+use crate::{
+    rate_limit::quota::{Gcra, Step},
+    ConfigError,
+};
+
+/// The most policies one layer (and so one store) may hold.
+pub(crate) const MAX_POLICIES: usize = 16;
+const SHARDS: usize = 64;
+/// The identity of the shared bucket used for new keys once the store is full.
+const OVERFLOW_ID: (u64, u64) = (u64::MAX, u64::MAX - 1);
+
+/// A cell consumed during a decision: (cell index, identity written, weight), for rollback.
+type Taken = (usize, (u64, u64), u64);
+
+/// One tracked key: its identity and its theoretical arrival time.
+struct Slot {
+    id: (u64, u64),
+    tat: AtomicU64,
+}
+
+/// A shard: a hash table addressed by a hash computed once per lookup.
+type Map = HashTable<Slot>;
+
+/// What the store does with a request whose key is new when it already tracks
+/// [`max_keys`](MemoryStore::max_keys) keys (after sweeping that shard of idle keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AtCapacity {
+    /// Count every new key against one shared bucket per policy with that policy's quota,
+    /// until eviction frees room: memory stays bounded and newcomers are still limited
+    /// (together). The default.
+    #[default]
+    SharedOverflow,
+    /// Allow requests with new keys without tracking them (fail open).
+    Allow,
+    /// Refuse requests with new keys (fail closed): they get 429 with `Retry-After` of one
+    /// emission interval.
+    Reject,
+}
+
+/// Counters describing a [`MemoryStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct MemoryStoreStats {
+    /// Keys currently tracked, over all policies.
+    pub keys: usize,
+    /// Keys evicted because they were idle (their quota had fully returned).
+    pub evicted: u64,
+    /// Requests whose new key met a full store.
+    pub at_capacity: u64,
+}
+
+/// GCRA state in memory: one `AtomicU64` theoretical arrival time per key, updated by
+/// compare-and-swap, in a sharded hash map per policy.
+///
+/// - **Memory**: one tracked key costs a 24-byte map slot (16-byte key identity, 8-byte
+///   TAT) plus hash-table overhead, whatever the key's text length: text keys are stored
+///   as a keyed 128-bit hash. The `rate_limit` bench measures about 35-60 bytes per key
+///   (see the README's performance table).
+/// - **Eviction**: a key whose quota has fully returned (TAT in the past) is equivalent to
+///   an absent key, so removing it loses nothing. The store sweeps one of its 64 shards per
+///   policy at a time, on the request path, so a full pass takes
+///   [`sweep_interval`](MemoryStore::sweep_interval) (default 10 s) and no pause is longer
+///   than one shard's sweep. No background task, nothing for the user to call.
+/// - **Cap**: at most [`max_keys`](MemoryStore::max_keys) keys (default 1,000,000, about
+///   60 MB); a new key meeting a full shard first sweeps it, then follows [`AtCapacity`].
+/// - **All or nothing**: a request's cells are consumed in order; if one refuses, the ones
+///   already consumed are given back before the decision returns. A concurrent request may
+///   briefly see that reservation, which can only make it stricter, never looser.
+///
+/// Clones share state.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_fortify::rate_limit::{ManualClock, MemoryStore};
+///
+/// let store = MemoryStore::new()
+///     .clock(ManualClock::new())
+///     .max_keys(10_000)
+///     .unwrap();
+/// assert_eq!(store.stats().keys, 0);
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clock: Arc<dyn Clock>,
+    policies: [OnceLock<Box<[RwLock<Map>]>>; MAX_POLICIES],
+    hasher: RandomState,
+    max_keys: usize,
+    at_capacity: AtCapacity,
+    sweep_interval: Duration,
+    keys: AtomicUsize,
+    evicted: AtomicU64,
+    capacity_hits: AtomicU64,
+    next_sweep: AtomicU64,
+    sweep_cursor: AtomicUsize,
+    warned: AtomicBool,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("clock", &self.inner.clock)
+            .field("max_keys", &self.inner.max_keys)
+            .field("at_capacity", &self.inner.at_capacity)
+            .field("sweep_interval", &self.inner.sweep_interval)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    /// A store with the monotonic clock, a cap of 1,000,000 keys and a 10 s sweep.
+    pub fn new() -> Self {
+        Self::from_inner(Inner {
+            clock: Arc::new(MonotonicClock::default()),
+            policies: Default::default(),
+            hasher: RandomState::default(),
+            max_keys: 1_000_000,
+            at_capacity: AtCapacity::default(),
+            sweep_interval: Duration::from_secs(10),
+            keys: AtomicUsize::new(0),
+            evicted: AtomicU64::new(0),
+            capacity_hits: AtomicU64::new(0),
+            next_sweep: AtomicU64::new(0),
+            sweep_cursor: AtomicUsize::new(0),
+            warned: AtomicBool::new(false),
+        })
+    }
+
+    fn from_inner(inner: Inner) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    fn rebuild(self, f: impl FnOnce(&mut Inner)) -> Self {
+        // Configuration happens before use; a store already shared is copied, not mutated.
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            clock: shared.clock.clone(),
+            policies: Default::default(),
+            hasher: shared.hasher.clone(),
+            max_keys: shared.max_keys,
+            at_capacity: shared.at_capacity,
+            sweep_interval: shared.sweep_interval,
+            keys: AtomicUsize::new(0),
+            evicted: AtomicU64::new(0),
+            capacity_hits: AtomicU64::new(0),
+            next_sweep: AtomicU64::new(0),
+            sweep_cursor: AtomicUsize::new(0),
+            warned: AtomicBool::new(false),
+        });
+        f(&mut inner);
+        Self::from_inner(inner)
+    }
+
+    /// Uses `clock` for "now" (a [`ManualClock`](super::ManualClock) in tests, a
+    /// [`TokioClock`](super::TokioClock) under tokio's paused time).
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.rebuild(|i| i.clock = Arc::new(clock))
+    }
+
+    /// Caps the number of tracked keys over all policies (default 1,000,000).
+    pub fn max_keys(self, max_keys: usize) -> Result<Self, ConfigError> {
+        if max_keys == 0 {
+            return Err(ConfigError::new(
+                "max_keys",
+                "the key cap must be at least 1",
+            ));
+        }
+        Ok(self.rebuild(|i| i.max_keys = max_keys))
+    }
+
+    /// What happens to new keys at the cap (default [`AtCapacity::SharedOverflow`]).
+    pub fn at_capacity(self, at_capacity: AtCapacity) -> Self {
+        self.rebuild(|i| i.at_capacity = at_capacity)
+    }
+
+    /// How long a full eviction pass over every shard takes (default 10 s).
+    pub fn sweep_interval(self, interval: Duration) -> Result<Self, ConfigError> {
+        if interval.is_zero() {
+            return Err(ConfigError::new(
+                "sweep_interval",
+                "must be longer than zero",
+            ));
+        }
+        Ok(self.rebuild(|i| i.sweep_interval = interval))
+    }
+
+    /// Counters: tracked keys, evictions, capacity hits.
+    pub fn stats(&self) -> MemoryStoreStats {
+        MemoryStoreStats {
+            keys: self.inner.keys.load(Ordering::Relaxed),
+            evicted: self.inner.evicted.load(Ordering::Relaxed),
+            at_capacity: self.inner.capacity_hits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Evicts every idle key now (the store also does this by itself, one shard at a time).
+    /// Returns how many keys were removed.
+    pub fn sweep_all(&self) -> usize {
+        let now = self.inner.clock.now();
+        let mut removed = 0;
+        for shards in self.inner.policies.iter().filter_map(OnceLock::get) {
+            for shard in shards.iter() {
+                removed += self.inner.sweep_shard(shard, now);
+            }
+        }
+        removed
+    }
+}
+
+impl Inner {
+    fn shards(&self, policy: usize) -> Result<&[RwLock<Map>], StoreError> {
+        let slot = self.policies.get(policy).ok_or_else(|| {
+            StoreError::new(
+                "rate_limit.memory",
+                format!("policy index {policy} is past the limit of {MAX_POLICIES}"),
+            )
+        })?;
+        Ok(slot.get_or_init(|| (0..SHARDS).map(|_| RwLock::new(Map::new())).collect()))
+    }
+
+    /// The key's hash (computed once) and its shard.
+    fn shard<'s>(&self, shards: &'s [RwLock<Map>], id: (u64, u64)) -> (u64, &'s RwLock<Map>) {
+        let h = self.hasher.hash_one(id);
+        (h, &shards[(h >> 58) as usize % SHARDS])
+    }
+
+    fn sweep_shard(&self, shard: &RwLock<Map>, now: u64) -> usize {
+        let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
+        sweep_locked(self, &mut map, now)
+    }
+
+    fn maybe_sweep(&self, now: u64) {
+        let next = self.next_sweep.load(Ordering::Relaxed);
+        if now < next {
+            return;
+        }
+        let active: SmallVec<[&[RwLock<Map>]; MAX_POLICIES]> = self
+            .policies
+            .iter()
+            .filter_map(|p| p.get().map(|b| &**b))
+            .collect();
+        let total = active.len() * SHARDS;
+        if total == 0 {
+            return;
+        }
+        let step = (self.sweep_interval.as_nanos() as u64 / total as u64).max(1);
+        if self
+            .next_sweep
+            .compare_exchange(
+                next,
+                now.saturating_add(step),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            return; // another request is sweeping
+        }
+        let i = self.sweep_cursor.fetch_add(1, Ordering::Relaxed) % total;
+        self.sweep_shard(&active[i / SHARDS][i % SHARDS], now);
+    }
+
+    /// Consumes `cost` cells of `id` if allowed. Returns the step and the identity whose
+    /// state was written (the overflow bucket's at the cap), if any.
+    fn consume(
+        &self,
+        shards: &[RwLock<Map>],
+        id: (u64, u64),
+        g: &Gcra,
+        cost: u32,
+        now: u64,
+    ) -> (Step, Option<(u64, u64)>) {
+        let (hash, shard) = self.shard(shards, id);
+        {
+            let map = shard.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = map.find(hash, |s| s.id == id) {
+                return with_id(cas(&slot.tat, g, cost, now), id);
+            }
+        }
+        let step = g.step(None, now, cost);
+        if !step.allowed {
+            return (step, None);
+        }
+        let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = map.find(hash, |s| s.id == id) {
+            return with_id(cas(&slot.tat, g, cost, now), id);
+        }
+        if self.keys.load(Ordering::Relaxed) >= self.max_keys {
+            sweep_locked(self, &mut map, now);
+        }
+        if self.keys.load(Ordering::Relaxed) >= self.max_keys && id != OVERFLOW_ID {
+            self.capacity_hits.fetch_add(1, Ordering::Relaxed);
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    max_keys = self.max_keys,
+                    behaviour = ?self.at_capacity,
+                    "rate limit store is at its key cap; new keys are handled by the at-capacity rule"
+                );
+            }
+            return match self.at_capacity {
+                AtCapacity::Allow => (step, None),
+                AtCapacity::Reject => (
+                    Step {
+                        allowed: false,
+                        retry_after: g.interval_ns(),
+                        ..step
+                    },
+                    None,
+                ),
+                AtCapacity::SharedOverflow => {
+                    drop(map);
+                    self.consume(shards, OVERFLOW_ID, g, cost, now)
+                }
+            };
+        }
+        let hasher = &self.hasher;
+        match map.entry(hash, |s| s.id == id, |s| hasher.hash_one(s.id)) {
+            Entry::Occupied(e) => with_id(cas(&e.get().tat, g, cost, now), id),
+            Entry::Vacant(v) => {
+                v.insert(Slot {
+                    id,
+                    tat: AtomicU64::new(step.new_tat),
+                });
+                self.keys.fetch_add(1, Ordering::Relaxed);
+                (step, Some(id))
+            }
+        }
+    }
+
+    fn read(&self, shards: &[RwLock<Map>], id: (u64, u64)) -> Option<u64> {
+        let (hash, shard) = self.shard(shards, id);
+        let map = shard.read().unwrap_or_else(|p| p.into_inner());
+        map.find(hash, |s| s.id == id)
+            .map(|s| s.tat.load(Ordering::Acquire))
+    }
+
+    fn give_back(&self, shards: &[RwLock<Map>], id: (u64, u64), weight: u64) {
+        let (hash, shard) = self.shard(shards, id);
+        let map = shard.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = map.find(hash, |s| s.id == id) {
+            let _ = slot
+                .tat
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                    Some(t.saturating_sub(weight))
+                });
+        }
+    }
+
+    fn decide(&self, cells: &[Cell<'_>], consume: bool) -> Result<Decision, StoreError> {
+        let now = self.clock.now();
+        if consume {
+            self.maybe_sweep(now);
+        }
+        let mut out = Decision::default();
+        // (cell index, identity, weight) of cells consumed so far, for rollback.
+        let mut taken: SmallVec<[Taken; 4]> = SmallVec::new();
+        let mut refused = false;
+        for (i, cell) in cells.iter().enumerate() {
+            let shards = self.shards(cell.policy)?;
+            let id = cell.key.identity();
+            let step = if consume && !refused {
+                let (step, written) = self.consume(shards, id, &cell.gcra, cell.cost, now);
+                if let Some(written) = written {
+                    let weight = cell.gcra.interval_ns().saturating_mul(u64::from(cell.cost));
+                    taken.push((i, written, weight));
+                }
+                refused |= !step.allowed;
+                step
+            } else {
+                // Not consumed: whether it would be allowed, and what is left as things are.
+                let tat = self.read(shards, id);
+                let as_is = cell.gcra.step(tat, now, 0);
+                Step {
+                    remaining: as_is.remaining,
+                    reset: as_is.reset,
+                    ..cell.gcra.step(tat, now, cell.cost)
+                }
+            };
+            out.cells.push(outcome(&step));
+        }
+        if refused {
+            for (i, id, weight) in taken {
+                let cell = &cells[i];
+                let shards = self.shards(cell.policy)?;
+                self.give_back(shards, id, weight);
+                // Report the state as it is after giving back.
+                let peek = cell.gcra.step(self.read(shards, id), now, 0);
+                out.cells[i] = CellOutcome {
+                    allowed: true,
+                    ..outcome(&peek)
+                };
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn sweep_locked(inner: &Inner, map: &mut Map, now: u64) -> usize {
+    let before = map.len();
+    map.retain(|slot| *slot.tat.get_mut() > now);
+    let removed = before - map.len();
+    if removed > 0 {
+        inner.keys.fetch_sub(removed, Ordering::Relaxed);
+        inner.evicted.fetch_add(removed as u64, Ordering::Relaxed);
+    }
+    removed
+}
+
+fn cas(tat: &AtomicU64, g: &Gcra, cost: u32, now: u64) -> (Step, bool) {
+    let mut cur = tat.load(Ordering::Acquire);
+    loop {
+        let step = g.step(Some(cur), now, cost);
+        if !step.allowed {
+            return (step, false);
+        }
+        match tat.compare_exchange_weak(cur, step.new_tat, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return (step, true),
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+fn with_id((step, wrote): (Step, bool), id: (u64, u64)) -> (Step, Option<(u64, u64)>) {
+    (step, wrote.then_some(id))
+}
+
+fn outcome(step: &Step) -> CellOutcome {
+    CellOutcome {
+        allowed: step.allowed,
+        remaining: step.remaining,
+        reset: Duration::from_nanos(step.reset),
+        retry_after: Duration::from_nanos(step.retry_after),
+        exceeds_burst: step.exceeds_burst,
+    }
+}
+
+impl RateLimitStore for MemoryStore {
+    fn decide(&self, cells: &[Cell<'_>]) -> DecideFuture {
+        DecideFuture::ready(self.inner.decide(cells, true))
+    }
+
+    fn peek(&self, cells: &[Cell<'_>]) -> DecideFuture {
+        DecideFuture::ready(self.inner.decide(cells, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate_limit::{store::ManualClock, Key, Quota};
+
+    fn cell(policy: usize, key: Key<'static>, q: Quota) -> Cell<'static> {
+        Cell {
+            policy,
+            policy_name: "p",
+            key,
+            gcra: q.validate().unwrap(),
+            cost: 1,
+        }
+    }
+
+    fn decide(store: &MemoryStore, cells: &[Cell<'_>]) -> Decision {
+        store.decide(cells).try_take().unwrap().unwrap()
+    }
+
+    #[test]
+    fn partial_rejection_consumes_nothing() {
+        let clock = ManualClock::new();
+        let store = MemoryStore::new().clock(clock.clone());
+        let roomy = || cell(0, Key::Global, Quota::per_second(100));
+        let tight = || cell(1, Key::Public("k".into()), Quota::per_second(1));
+        assert!(decide(&store, &[roomy(), tight()]).allowed());
+        for _ in 0..5 {
+            let d = decide(&store, &[roomy(), tight()]);
+            assert!(!d.allowed());
+            assert!(d.cells[0].allowed && !d.cells[1].allowed);
+        }
+        // The roomy policy was charged once only: 99 left.
+        let d = store.peek(&[roomy()]).try_take().unwrap().unwrap();
+        assert_eq!(d.cells[0].remaining, 99);
+    }
+
+    #[test]
+    fn idle_keys_are_evicted_losslessly() {
+        let clock = ManualClock::new();
+        let store = MemoryStore::new().clock(clock.clone());
+        for i in 0..1000u32 {
+            let c = cell(0, Key::Public(i.to_string().into()), Quota::per_second(10));
+            assert!(decide(&store, &[c]).allowed());
+        }
+        assert_eq!(store.stats().keys, 1000);
+        assert_eq!(store.sweep_all(), 0, "nothing is idle yet");
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(store.sweep_all(), 1000);
+        assert_eq!(store.stats().keys, 0);
+    }
+
+    #[test]
+    fn automatic_sweeping_runs_on_the_request_path() {
+        let clock = ManualClock::new();
+        let store = MemoryStore::new()
+            .clock(clock.clone())
+            .sweep_interval(Duration::from_secs(1))
+            .unwrap();
+        for i in 0..5000u32 {
+            decide(
+                &store,
+                &[cell(
+                    0,
+                    Key::Public(i.to_string().into()),
+                    Quota::per_second(10),
+                )],
+            );
+        }
+        clock.advance(Duration::from_secs(1));
+        // One shard per step of interval/64: 64 requests spaced by that step sweep all.
+        for _ in 0..SHARDS {
+            clock.advance(Duration::from_millis(16));
+            decide(&store, &[cell(0, Key::Global, Quota::per_second(10))]);
+        }
+        assert!(store.stats().keys <= 1, "{:?}", store.stats());
+        assert!(store.stats().evicted >= 5000);
+    }
+
+    #[test]
+    fn cap_uses_shared_overflow_bucket() {
+        let clock = ManualClock::new();
+        let store = MemoryStore::new()
+            .clock(clock.clone())
+            .max_keys(10)
+            .unwrap();
+        let q = Quota::per_minute(3);
+        let mut allowed = 0;
+        for i in 0..100u32 {
+            if decide(&store, &[cell(0, Key::Public(i.to_string().into()), q)]).allowed() {
+                allowed += 1;
+            }
+        }
+        // 10 tracked keys + the overflow bucket's burst of 3.
+        assert_eq!(allowed, 13);
+        assert!(store.stats().keys <= 11);
+        assert_eq!(store.stats().at_capacity, 90);
+    }
+
+    #[test]
+    fn cap_reject_and_allow() {
+        let store = MemoryStore::new()
+            .clock(ManualClock::new())
+            .max_keys(1)
+            .unwrap()
+            .at_capacity(AtCapacity::Reject);
+        let q = Quota::per_second(1).burst(5);
+        assert!(decide(&store, &[cell(0, Key::Public("a".into()), q)]).allowed());
+        let d = decide(&store, &[cell(0, Key::Public("b".into()), q)]);
+        assert!(!d.allowed());
+        assert!(d.cells[0].retry_after > Duration::ZERO);
+        let store = store.at_capacity(AtCapacity::Allow);
+        assert!(decide(&store, &[cell(0, Key::Public("a".into()), q)]).allowed());
+        assert!(decide(&store, &[cell(0, Key::Public("b".into()), q)]).allowed());
+    }
+
+    #[test]
+    fn policy_index_out_of_range_is_an_error_not_a_panic() {
+        let store = MemoryStore::new();
+        let r = store.decide(&[cell(MAX_POLICIES, Key::Global, Quota::per_second(1))]);
+        let mut r = r;
+        assert!(r.try_take().unwrap().is_err());
+    }
+}
