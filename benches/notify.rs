@@ -248,5 +248,58 @@ fn latency(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, submit, throughput, latency);
+/// What `NotifyLayer` adds to a request with nothing to report (the common case), against
+/// the bare service.
+fn layer(c: &mut Criterion) {
+    use http::{Request, Response};
+    use tower::{Layer, Service, ServiceExt};
+    use tower_fortify::notify::NotifyLayer;
+
+    let rt = runtime();
+    let notifier = {
+        let _guard = rt.enter();
+        Notifier::builder()
+            .sink("null", NullSink::default())
+            .spawn()
+            .unwrap()
+    };
+    let bare = tower::service_fn(|_req: Request<()>| async {
+        Ok::<_, std::convert::Infallible>(Response::new(()))
+    });
+    let layered = NotifyLayer::new(notifier.clone())
+        .slow_requests(Duration::from_secs(1))
+        .layer(bare);
+    let mut group = c.benchmark_group("notify/layer");
+    group.bench_function("bare_service", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut svc = bare;
+            async move {
+                svc.ready()
+                    .await
+                    .unwrap()
+                    .call(Request::new(()))
+                    .await
+                    .unwrap()
+            }
+        })
+    });
+    group.bench_function("notify_layer_nothing_to_report", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut svc = layered.clone();
+            async move {
+                svc.ready()
+                    .await
+                    .unwrap()
+                    .call(Request::new(()))
+                    .await
+                    .unwrap()
+            }
+        })
+    });
+    group.finish();
+    drop(layered);
+    rt.block_on(notifier.shutdown(Duration::from_secs(5)));
+}
+
+criterion_group!(benches, submit, throughput, layer, latency);
 criterion_main!(benches);

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use http::{Method, Request, Response};
+use http::{Method, Request, Response, Uri};
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower_layer::Layer;
@@ -221,7 +221,9 @@ impl<S: fmt::Debug> fmt::Debug for Notify<S> {
 struct RequestInfo {
     config: Arc<LayerConfig>,
     method: Method,
-    path: String,
+    // Cloning a `Uri` shares its buffer; the path is cut and copied only if a
+    // notification is raised.
+    uri: Uri,
     client: Option<IpAddr>,
     start: Instant,
 }
@@ -247,7 +249,7 @@ where
         let info = RequestInfo {
             config: self.config.clone(),
             method: req.method().clone(),
-            path: truncate(req.uri().path(), MAX_PATH_LEN).to_owned(),
+            uri: req.uri().clone(),
             client,
             start: Instant::now(),
         };
@@ -302,6 +304,20 @@ fn truncate(s: &str, max: usize) -> &str {
 
 fn observe<B>(info: &RequestInfo, res: &Response<B>) {
     let config = &info.config;
+    let events = res
+        .extensions()
+        .get::<SecurityEvents>()
+        .filter(|e| !e.is_empty());
+    let status = res.status();
+    let slow = config
+        .slow_threshold
+        .map(|threshold| (threshold, info.start.elapsed()))
+        .filter(|(threshold, elapsed)| elapsed > threshold);
+    // The common case, nothing to report, allocates nothing.
+    if events.is_none() && !status.is_server_error() && slow.is_none() {
+        return;
+    }
+    let path = truncate(info.uri.path(), MAX_PATH_LEN);
     let client = info
         .client
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
@@ -313,7 +329,7 @@ fn observe<B>(info: &RequestInfo, res: &Response<B>) {
             .source(config.source.clone())
             .field("client", client.as_str())
             .field("method", info.method.as_str())
-            .field("path", info.path.as_str());
+            .field("path", path);
         if config.window.is_zero() {
             config.notifier.notify(n);
         } else {
@@ -321,7 +337,7 @@ fn observe<B>(info: &RequestInfo, res: &Response<B>) {
         }
     };
 
-    if let Some(events) = res.extensions().get::<SecurityEvents>() {
+    if let Some(events) = events {
         for event in events {
             match event {
                 SecurityEvent::RateLimited {
@@ -401,38 +417,33 @@ fn observe<B>(info: &RequestInfo, res: &Response<B>) {
         }
     }
 
-    let status = res.status();
     if status.is_server_error() {
         send(
             Kind::ServerError,
             format!("server_error|{}|{}", info.method, status.as_u16()),
             &|p| {
                 Notification::new(Kind::ServerError, p, "Server error")
-                    .message(format!("{} {} answered {}", info.method, info.path, status))
+                    .message(format!("{} {path} answered {status}", info.method))
                     .field("status", status.as_u16())
             },
         );
     }
 
-    if let Some(threshold) = config.slow_threshold {
-        let elapsed = info.start.elapsed();
-        if elapsed > threshold {
-            send(
-                Kind::SlowRequest,
-                format!("slow_request|{}|{}", info.method, info.path),
-                &|p| {
-                    Notification::new(Kind::SlowRequest, p, "Slow request")
-                        .message(format!(
-                            "{} {} took {} ms (threshold {} ms)",
-                            info.method,
-                            info.path,
-                            elapsed.as_millis(),
-                            threshold.as_millis()
-                        ))
-                        .field("elapsed_ms", elapsed.as_millis() as u64)
-                        .field("threshold_ms", threshold.as_millis() as u64)
-                },
-            );
-        }
+    if let Some((threshold, elapsed)) = slow {
+        send(
+            Kind::SlowRequest,
+            format!("slow_request|{}|{path}", info.method),
+            &|p| {
+                Notification::new(Kind::SlowRequest, p, "Slow request")
+                    .message(format!(
+                        "{} {path} took {} ms (threshold {} ms)",
+                        info.method,
+                        elapsed.as_millis(),
+                        threshold.as_millis()
+                    ))
+                    .field("elapsed_ms", elapsed.as_millis() as u64)
+                    .field("threshold_ms", threshold.as_millis() as u64)
+            },
+        );
     }
 }
