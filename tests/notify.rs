@@ -653,6 +653,25 @@ async fn a_flood_on_one_key_becomes_one_notification_then_one_summary_with_the_c
 }
 
 #[tokio::test(start_paused = true)]
+async fn durations_meaning_never_do_not_overflow() {
+    let sink = ScriptedSink::default();
+    let notifier = Notifier::builder()
+        .max_latency(Duration::MAX)
+        .retry(RetryPolicy::default().attempt_timeout(Duration::MAX))
+        .sink("ok", sink.clone())
+        .spawn()
+        .unwrap();
+    notifier.notify_coalesced("k", Duration::MAX, note(Priority::Normal, "a"));
+    notifier.notify_coalesced("k", Duration::MAX, note(Priority::Normal, "b"));
+    let report = notifier.shutdown(Duration::MAX).await;
+    assert!(report.completed_before_deadline);
+    assert_eq!(
+        report.stats.sinks[0].delivered, 2,
+        "the first and the summary"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_summarises_open_aggregation_windows_instead_of_losing_their_counts() {
     let sink = ScriptedSink::default();
     let notifier = Notifier::builder()
@@ -699,6 +718,17 @@ fn bad_settings_are_config_errors() {
         .pair()
         .unwrap_err();
     assert_eq!(err.setting(), "retry.max_attempts");
+    let err = Notifier::builder()
+        .max_in_flight_batches(usize::MAX)
+        .sink("a", ScriptedSink::default())
+        .pair()
+        .unwrap_err();
+    assert_eq!(err.setting(), "max_in_flight_batches");
+    assert_eq!(
+        ChannelSink::broadcast(usize::MAX).unwrap_err().setting(),
+        "channel.capacity"
+    );
+    assert!(ChannelSink::bounded(0).is_err());
     let err = Notifier::builder()
         .sink("a", ScriptedSink::default())
         .spawn()

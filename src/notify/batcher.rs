@@ -23,6 +23,13 @@ use super::{
     sink::{Batch, Sink, SinkErrorKind},
 };
 
+/// `at + d`, saturating at about thirty years from `at` instead of panicking on overflow
+/// (a user may well configure `Duration::MAX` to mean "never").
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// How many aggregation windows may be open at once before new keys share one overflow
 /// window per kind (so a flood from ever-changing keys still yields few notifications).
 const MAX_AGGREGATION_KEYS: usize = 10_000;
@@ -251,7 +258,7 @@ impl Shared {
                 if let Some(ended) = st.aggregates.remove(&key) {
                     self.queue_summary(&mut st, ended);
                 }
-                let window_end = now + window;
+                let window_end = later(now, window);
                 st.window_ends.push(Reverse((window_end, key.clone())));
                 st.aggregates.insert(
                     key,
@@ -394,7 +401,7 @@ impl Shared {
         let reason = loop {
             attempt += 1;
             let shutdown_deadline = *deadline_rx.borrow_and_update();
-            let mut attempt_end = Instant::now() + retry.attempt_timeout;
+            let mut attempt_end = later(Instant::now(), retry.attempt_timeout);
             if let Some(d) = shutdown_deadline {
                 attempt_end = attempt_end.min(d);
             }
@@ -434,7 +441,7 @@ impl Shared {
             if let Some(after) = err.retry_after() {
                 backoff = backoff.max(after);
             }
-            let wake = Instant::now() + backoff;
+            let wake = later(Instant::now(), backoff);
             if wake.duration_since(start) > retry.max_elapsed {
                 break format!(
                     "gave up after {attempt} attempt(s) ({} s retry budget): {}",
@@ -540,7 +547,7 @@ impl Shared {
     }
 
     pub(crate) async fn shutdown(self: &Arc<Self>, deadline: Duration) -> ShutdownReport {
-        let deadline_at = Instant::now() + deadline;
+        let deadline_at = later(Instant::now(), deadline);
         {
             let mut st = self.lock();
             if !st.closed {
@@ -600,7 +607,7 @@ impl Shared {
             }
             self.wakeup.notify_one();
             // In-flight attempts end at the deadline; give them a moment to record it.
-            let grace = Instant::now() + Duration::from_secs(1);
+            let grace = later(Instant::now(), Duration::from_secs(1));
             loop {
                 let notified = self.idle.notified();
                 tokio::pin!(notified);
@@ -651,7 +658,7 @@ impl NotifyWorker {
                     }
                 } else {
                     let oldest = st.oldest().unwrap_or(now);
-                    let due = oldest + shared.settings.max_latency;
+                    let due = later(oldest, shared.settings.max_latency);
                     if st.closed
                         || st.len >= shared.settings.max_items
                         || !st.queues[Priority::Critical.index()].is_empty()

@@ -93,9 +93,9 @@ pub use dlq::{DeadLetter, ReplayReport};
 pub use layer::{Notify, NotifyLayer, ResponseFuture};
 pub use notifier::{
     Kind, Notification, NotificationId, Notifier, NotifierBuilder, NotifyOutcome, NotifyStats,
-    Priority, RetryPolicy, ShutdownReport, SinkStats,
+    Priority, RetryPolicy, ShutdownReport, SinkStats, MAX_IN_FLIGHT_BATCHES,
 };
-pub use sink::channel::{ChannelReceiver, ChannelSink, Subscriber};
+pub use sink::channel::{ChannelReceiver, ChannelSink, Subscriber, MAX_CHANNEL_CAPACITY};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use sink::redis::{RedisStreamSink, RedisStreamSinkBuilder};

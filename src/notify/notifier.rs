@@ -413,6 +413,9 @@ impl RetryPolicy {
     }
 }
 
+/// The most batches [`NotifierBuilder::max_in_flight_batches`] accepts.
+pub const MAX_IN_FLIGHT_BATCHES: usize = 1 << 20;
+
 /// Validated settings, shared by the handle and the worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -502,10 +505,10 @@ impl NotifierBuilder {
                 "the queue must hold at least 1 item",
             ));
         }
-        if s.max_in_flight_batches == 0 {
+        if s.max_in_flight_batches == 0 || s.max_in_flight_batches > MAX_IN_FLIGHT_BATCHES {
             return Err(ConfigError::new(
                 "max_in_flight_batches",
-                "at least 1 batch must be allowed in flight",
+                format!("allow between 1 and {MAX_IN_FLIGHT_BATCHES} batches in flight"),
             ));
         }
         if s.dead_letter_capacity == 0 {

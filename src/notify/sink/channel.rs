@@ -8,6 +8,10 @@ use tokio::sync::{broadcast, mpsc};
 use super::{Batch, Sink, SinkError, SinkFuture};
 use crate::ConfigError;
 
+/// The largest capacity [`ChannelSink::broadcast`] and [`ChannelSink::bounded`] accept
+/// (tokio's channels refuse larger ones).
+pub const MAX_CHANNEL_CAPACITY: usize = 1 << 24;
+
 /// An in-process sink.
 ///
 /// - [`ChannelSink::broadcast`]: every [`Subscriber`] receives every batch sent after it
@@ -48,10 +52,10 @@ impl fmt::Debug for ChannelSink {
 impl ChannelSink {
     /// A fan-out to any number of [`Subscriber`]s, each buffering up to `capacity` batches.
     pub fn broadcast(capacity: usize) -> Result<Self, ConfigError> {
-        if capacity == 0 {
+        if capacity == 0 || capacity > MAX_CHANNEL_CAPACITY {
             return Err(ConfigError::new(
                 "channel.capacity",
-                "a broadcast channel buffers at least 1 batch",
+                format!("a channel buffers between 1 and {MAX_CHANNEL_CAPACITY} batches"),
             ));
         }
         Ok(Self {
@@ -61,10 +65,10 @@ impl ChannelSink {
 
     /// A queue of up to `capacity` batches with one consumer.
     pub fn bounded(capacity: usize) -> Result<(Self, ChannelReceiver), ConfigError> {
-        if capacity == 0 {
+        if capacity == 0 || capacity > MAX_CHANNEL_CAPACITY {
             return Err(ConfigError::new(
                 "channel.capacity",
-                "a bounded channel holds at least 1 batch",
+                format!("a channel buffers between 1 and {MAX_CHANNEL_CAPACITY} batches"),
             ));
         }
         let (tx, rx) = mpsc::channel(capacity);

@@ -106,10 +106,10 @@ impl RedisStreamSinkBuilder {
                 "the stream must keep at least 1 entry",
             ));
         }
-        if self.timeout.is_zero() {
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(86_400) {
             return Err(ConfigError::new(
                 "redis.timeout",
-                "the timeout must be greater than zero",
+                "the timeout must be greater than zero and at most one day",
             ));
         }
         if tokio::runtime::Handle::try_current().is_err() {
