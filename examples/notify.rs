@@ -18,7 +18,8 @@
 //!
 //! The server prints every webhook delivery it receives on `/webhook` (a stand-in for
 //! Slack or your incident tool) after checking its Standard Webhooks signature. Set
-//! `WEBHOOK_URL` to deliver elsewhere, `ADDR` to listen elsewhere. Ctrl-C flushes the queue
+//! `WEBHOOK_URL` to deliver elsewhere, `WEBHOOK_SECRET` (`whsec_...`) to sign with your own
+//! secret (else one is generated and printed), `ADDR` to listen elsewhere. Ctrl-C flushes the queue
 //! (`Notifier::shutdown`), prints the report, then stops the server.
 
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
@@ -165,7 +166,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
 
-    let secret = WebhookSecret::generate();
+    // The signing secret comes from the environment, else it is generated and printed.
+    let secret = match std::env::var("WEBHOOK_SECRET") {
+        Ok(whsec) => WebhookSecret::parse(&whsec)?,
+        Err(_) => WebhookSecret::generate(),
+    };
     let webhook_url =
         std::env::var("WEBHOOK_URL").unwrap_or_else(|_| format!("http://{addr}/webhook"));
     let webhook = WebhookSink::builder(&webhook_url)
