@@ -25,6 +25,7 @@ use axum::{body::Body, extract::ConnectInfo};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::{Request, Response};
 use tower::{Layer, Service};
+use tower_fortify::proxy::PeerAddr;
 use tower_fortify::rate_limit::{
     Global, Header, PeerIp, Policy, Quota, RateLimitHeaders, RateLimitLayer,
 };
@@ -67,8 +68,13 @@ fn run<F: Future>(fut: F) -> F::Output {
 
 fn request(ip: IpAddr) -> Request<()> {
     let mut req = Request::new(());
+    // tower_governor reads axum's `ConnectInfo`; this crate reads it too with its `axum`
+    // feature, else its own `PeerAddr` (what a plain hyper server inserts). Both are present
+    // so either build finds its peer with one lookup.
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::new(ip, 40_000)));
+    req.extensions_mut()
+        .insert(PeerAddr(SocketAddr::new(ip, 40_000)));
     req.headers_mut()
         .insert("x-api-key", "sk_test_0123456789abcdef".parse().unwrap());
     req

@@ -86,6 +86,7 @@ pub struct PeerAddr(pub SocketAddr);
 pub struct ResolvedClientIp(pub IpAddr);
 
 /// Turns an IPv4-mapped IPv6 address back into IPv4; other addresses are returned as they are.
+#[inline]
 pub fn normalize_ip(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
 }
@@ -93,6 +94,7 @@ pub fn normalize_ip(ip: IpAddr) -> IpAddr {
 /// The TCP peer address of the request, from axum's `ConnectInfo` (feature `axum`),
 /// [`PeerAddr`] or tonic's `TcpConnectInfo` (feature `tonic`), normalised by
 /// [`normalize_ip`]. `None` when the server inserted none of them.
+#[inline]
 pub fn peer_ip(extensions: &Extensions) -> Option<IpAddr> {
     #[cfg(feature = "axum")]
     if let Some(axum::extract::ConnectInfo(addr)) =
@@ -156,6 +158,7 @@ impl IpNet {
 }
 
 /// Clears the bits of `ip` past `prefix`.
+#[inline]
 pub(crate) fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {

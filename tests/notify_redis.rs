@@ -4,6 +4,8 @@
 #[path = "support/redis.rs"]
 mod redis_support;
 
+use redis_support::TestRedis;
+
 use std::{collections::HashMap, time::Duration};
 
 use redis::AsyncCommands;
@@ -35,7 +37,7 @@ async fn xrange(conn: &mut redis::aio::MultiplexedConnection, stream: &str) -> E
 
 #[tokio::test]
 async fn notifications_are_appended_to_the_stream_and_read_back_with_xrange() {
-    let Some(server) = redis_support::redis_server("redis stream xrange") else {
+    let Some(server) = TestRedis::start("redis stream xrange") else {
         return;
     };
     let stream = unique_stream("xrange");
@@ -80,7 +82,7 @@ async fn notifications_are_appended_to_the_stream_and_read_back_with_xrange() {
 
 #[tokio::test]
 async fn the_stream_is_trimmed_approximately_to_max_len() {
-    let Some(server) = redis_support::redis_server("redis stream maxlen") else {
+    let Some(server) = TestRedis::start("redis stream maxlen") else {
         return;
     };
     let stream = unique_stream("maxlen");
@@ -111,7 +113,7 @@ async fn the_stream_is_trimmed_approximately_to_max_len() {
 
 #[tokio::test]
 async fn a_key_of_the_wrong_type_dead_letters_without_retrying() {
-    let Some(server) = redis_support::redis_server("redis stream wrongtype") else {
+    let Some(server) = TestRedis::start("redis stream wrongtype") else {
         return;
     };
     let stream = unique_stream("wrongtype");

@@ -29,6 +29,7 @@ pub struct RequestInfo<'a> {
 
 impl<'a> RequestInfo<'a> {
     /// A view of `req`.
+    #[inline]
     pub fn new<B>(req: &'a Request<B>) -> Self {
         Self {
             method: req.method(),
@@ -59,6 +60,7 @@ impl<'a> RequestInfo<'a> {
     }
 
     /// The TCP peer address ([`proxy::peer_ip`]).
+    #[inline]
     pub fn peer_ip(&self) -> Option<IpAddr> {
         proxy::peer_ip(self.extensions)
     }
@@ -96,6 +98,7 @@ pub enum Key<'a> {
 impl Key<'_> {
     /// A key for one client address, IPv4 hosts keyed alone and IPv6 hosts by their
     /// `/ipv6_prefix` network.
+    #[inline]
     pub fn ip(addr: IpAddr, ipv6_prefix: u8) -> Key<'static> {
         let addr = proxy::normalize_ip(addr);
         let prefix = if addr.is_ipv4() {
@@ -131,6 +134,7 @@ impl Key<'_> {
     /// A 128-bit identity, unique per key with overwhelming probability. IP keys use
     /// their address bits directly; other keys a SipHash-1-3 keyed with a per-process
     /// random key (so an attacker cannot craft colliding keys). Used by the in-memory store.
+    #[inline]
     pub fn identity(&self) -> (u64, u64) {
         match self {
             Key::Ip { addr, .. } => {
@@ -306,6 +310,7 @@ impl PeerIp {
 }
 
 impl KeyExtractor for PeerIp {
+    #[inline]
     fn extract<'a>(&self, req: &RequestInfo<'a>) -> Option<Key<'a>> {
         req.peer_ip().map(|ip| Key::ip(ip, self.ipv6_prefix))
     }

@@ -70,7 +70,8 @@
 //!   from the right; trusting `0.0.0.0/0` lets clients pick their own key.
 //! - IPv6 clients are keyed by /64 by default: one host owns a whole /64.
 //! - State is per process with the in-memory store: N replicas let N times the quota
-//!   through. Share state through a store such as Redis when that matters.
+//!   through. Share state through a store such as Redis when that matters (feature
+//!   `redis`: `RedisStore`).
 
 mod future;
 mod headers;
@@ -97,6 +98,9 @@ pub use store::{
     AtCapacity, Clock, ManualClock, MemoryStore, MemoryStoreStats, MonotonicClock, RateLimitStore,
     TokioClock,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::{RedisStore, RedisStoreBuilder};
 
 #[cfg(test)]
 mod assertions {

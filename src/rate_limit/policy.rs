@@ -111,6 +111,7 @@ impl Policy {
     }
 
     /// The quota for `req` and the tier index it came from (0 for fixed quotas).
+    #[inline]
     pub(crate) fn quota_for(&self, req: &RequestInfo<'_>) -> (Gcra, usize) {
         match &self.quota {
             QuotaSource::Fixed(g) => (*g, 0),
@@ -121,6 +122,7 @@ impl Policy {
         }
     }
 
+    #[inline]
     pub(crate) fn cost_of(&self, req: &RequestInfo<'_>) -> u32 {
         self.cost.as_ref().map_or(1, |f| f(req))
     }

@@ -193,6 +193,7 @@ impl Gcra {
     }
 
     /// One GCRA step: `tat` is the stored TAT (`None` for a key never seen or evicted).
+    #[inline]
     pub fn step(&self, tat: Option<u64>, now: u64, cost: u32) -> Step {
         let base = tat.map_or(now, |t| t.max(now));
         let weight = self.interval.saturating_mul(u64::from(cost));

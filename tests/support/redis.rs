@@ -1,41 +1,115 @@
-//! A Redis server for tests: `#[path = "support/redis.rs"] mod redis_support;`.
+//! A private `redis-server` for tests.
 //!
-//! [`redis_server`] starts a private `redis-server` on a free loopback port when the binary
-//! is on `PATH` (stopped when the returned value is dropped), else uses `REDIS_URL`, else
-//! prints a one-line skip notice and returns `None`. Under `CI=true` a missing Redis is a
-//! failure, never a silent skip.
-#![allow(dead_code, unreachable_pub)]
+//! [`TestRedis::start`] runs `redis-server` on a free loopback port (no persistence) when
+//! the binary is on `PATH`; otherwise it uses `REDIS_URL`; otherwise it prints a one-line
+//! skip notice and returns `None`. Under `CI=true` a missing Redis is a failure (panic), so
+//! CI can never pass by skipping. Never the machine's own Redis on 6379.
+#![allow(dead_code)]
 
 use std::{
     net::{TcpListener, TcpStream},
     process::{Child, Command, Stdio},
+    thread,
     time::{Duration, Instant},
 };
 
-/// A Redis to test against; a private server is killed on drop.
-#[derive(Debug)]
-pub struct RedisServer {
+/// A Redis for one test: owned (killable) or shared through `REDIS_URL`.
+pub(crate) struct TestRedis {
     url: String,
+    port: u16,
     child: Option<Child>,
+    owned: bool,
 }
 
-impl RedisServer {
-    /// The `redis://` URL of the server.
-    pub fn url(&self) -> &str {
+impl TestRedis {
+    /// A Redis to test against, or `None` (after a skip notice) when there is none.
+    pub(crate) fn start(test: &str) -> Option<Self> {
+        if which("redis-server") {
+            let port = free_port();
+            let mut redis = Self {
+                url: format!("redis://127.0.0.1:{port}/"),
+                port,
+                child: None,
+                owned: true,
+            };
+            redis.restart();
+            return Some(redis);
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            return Some(Self {
+                url,
+                port: 0,
+                child: None,
+                owned: false,
+            });
+        }
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: redis-server is not on PATH and REDIS_URL is not set (CI=true)");
+        }
+        eprintln!("skipping {test}: no redis-server on PATH and no REDIS_URL");
+        None
+    }
+
+    /// The URL to connect to.
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
-}
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
+    /// Whether this test owns the server (and so may kill and restart it).
+    pub(crate) fn owned(&self) -> bool {
+        self.owned
+    }
+
+    /// Kills the server (an owned one only) and waits until its port is closed.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+
+    /// (Re)starts an owned server on the same port and waits until it accepts connections.
+    pub(crate) fn restart(&mut self) {
+        assert!(self.owned, "only an owned redis-server can be restarted");
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--protected-mode", "yes", "--loglevel", "warning"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is on PATH but could not be started");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on port {} within 10 s",
+                self.port
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A plain (non-managed) async connection, for inspecting keys.
+    pub(crate) async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
 }
 
-fn on_path(binary: &str) -> bool {
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn which(binary: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
 }
@@ -44,57 +118,5 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// Starts or finds a Redis server; `None` (after a one-line notice) when there is none
-/// and `CI` is not `true`. `test` names the caller in the notice.
-pub fn redis_server(test: &str) -> Option<RedisServer> {
-    if on_path("redis-server") {
-        // A port picked free may be taken before redis binds it: try a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server is on PATH and starts");
-            let mut server = RedisServer {
-                url: format!("redis://127.0.0.1:{port}/"),
-                child: Some(child),
-            };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Some(child) = &mut server.child {
-                    if let Ok(Some(_)) = child.try_wait() {
-                        break; // exited: port taken, try another
-                    }
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(server);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("redis-server is on PATH but did not start");
-    }
-    if let Ok(url) = std::env::var("REDIS_URL") {
-        return Some(RedisServer { url, child: None });
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but neither redis-server on PATH nor REDIS_URL is available ({test})"
-    );
-    eprintln!("skipping {test}: no redis-server on PATH and no REDIS_URL");
-    None
+        .expect("no free loopback port")
 }

@@ -1,5 +1,6 @@
 //! Where GCRA state lives: the [`RateLimitStore`] trait, the in-memory [`MemoryStore`],
-//! and the clocks that drive them.
+//! the shared `RedisStore` (feature `redis`), and the clocks that
+//! drive them.
 //!
 //! A store decides **all the policies of one request at once, all or nothing**: if any
 //! policy refuses, no policy's quota is consumed. That is why this crate has its own store
@@ -24,9 +25,14 @@ use smallvec::SmallVec;
 use super::{key::Key, quota::Gcra};
 
 mod memory;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 
 pub(crate) use memory::MAX_POLICIES;
 pub use memory::{AtCapacity, MemoryStore, MemoryStoreStats};
+#[cfg(feature = "redis")]
+pub use redis::{RedisStore, RedisStoreBuilder};
 
 /// A source of "now", in nanoseconds since an arbitrary origin, never going backwards.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
@@ -52,6 +58,7 @@ impl Default for MonotonicClock {
 }
 
 impl Clock for MonotonicClock {
+    #[inline]
     fn now(&self) -> u64 {
         // u64 nanoseconds last 584 years.
         self.origin.elapsed().as_nanos() as u64
@@ -160,6 +167,7 @@ pub struct Decision {
 
 impl Decision {
     /// Whether every policy allowed the request.
+    #[inline]
     pub fn allowed(&self) -> bool {
         self.cells.iter().all(|c| c.allowed)
     }
@@ -230,6 +238,7 @@ impl DecideFuture {
     }
 
     /// The result, if decided synchronously.
+    #[inline]
     pub fn try_take(&mut self) -> Option<DecideResult> {
         match self {
             Self::Ready(r) => r.take(),
