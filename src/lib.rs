@@ -10,7 +10,7 @@
 //! | [`security_headers`], [`trusted_host`], [`cors`] | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
 //! | [`injection`] | `injection` | SQLi, XSS, traversal, command and other injection detection |
 //! | `metrics` | `metrics` | OpenTelemetry-named request metrics and Prometheus exposition |
-//! | `notify` | `notify` | batched, prioritised notification delivery |
+//! | [`notify`] | `notify` | batched, prioritised notification delivery |
 //! | `monitoring` | `monitoring` | `/metrics`, `/health` and a dashboard as one tower `Service` |
 //! | [`event`], [`body`], [`proxy`] | always | what the layers share |
 //!
@@ -63,6 +63,9 @@ pub mod event;
 #[cfg(feature = "injection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "injection")))]
 pub mod injection;
+#[cfg(feature = "notify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
+pub mod notify;
 pub mod proxy;
 
 #[cfg(feature = "metrics")]

@@ -140,20 +140,12 @@ impl fmt::Debug for MemoryStore {
 impl MemoryStore {
     /// A store with the monotonic clock, a cap of 1,000,000 keys and a 10 s sweep.
     pub fn new() -> Self {
-        Self::from_inner(Inner {
-            clock: Arc::new(MonotonicClock::default()),
-            policies: Default::default(),
-            hasher: RandomState::default(),
-            max_keys: 1_000_000,
-            at_capacity: AtCapacity::default(),
-            sweep_interval: Duration::from_secs(10),
-            keys: AtomicUsize::new(0),
-            evicted: AtomicU64::new(0),
-            capacity_hits: AtomicU64::new(0),
-            next_sweep: AtomicU64::new(0),
-            sweep_cursor: AtomicUsize::new(0),
-            warned: AtomicBool::new(false),
-        })
+        Self::from_inner(Inner::fresh(
+            Arc::new(MonotonicClock::default()),
+            1_000_000,
+            AtCapacity::default(),
+            Duration::from_secs(10),
+        ))
     }
 
     fn from_inner(inner: Inner) -> Self {
@@ -164,19 +156,13 @@ impl MemoryStore {
 
     fn rebuild(self, f: impl FnOnce(&mut Inner)) -> Self {
         // Configuration happens before use; a store already shared is copied, not mutated.
-        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            clock: shared.clock.clone(),
-            policies: Default::default(),
-            hasher: shared.hasher.clone(),
-            max_keys: shared.max_keys,
-            at_capacity: shared.at_capacity,
-            sweep_interval: shared.sweep_interval,
-            keys: AtomicUsize::new(0),
-            evicted: AtomicU64::new(0),
-            capacity_hits: AtomicU64::new(0),
-            next_sweep: AtomicU64::new(0),
-            sweep_cursor: AtomicUsize::new(0),
-            warned: AtomicBool::new(false),
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| {
+            Inner::fresh(
+                shared.clock.clone(),
+                shared.max_keys,
+                shared.at_capacity,
+                shared.sweep_interval,
+            )
         });
         f(&mut inner);
         Self::from_inner(inner)
@@ -239,6 +225,29 @@ impl MemoryStore {
 }
 
 impl Inner {
+    /// Empty state with the given settings.
+    fn fresh(
+        clock: Arc<dyn Clock>,
+        max_keys: usize,
+        at_capacity: AtCapacity,
+        sweep_interval: Duration,
+    ) -> Self {
+        Inner {
+            clock,
+            policies: Default::default(),
+            hasher: RandomState::default(),
+            max_keys,
+            at_capacity,
+            sweep_interval,
+            keys: AtomicUsize::new(0),
+            evicted: AtomicU64::new(0),
+            capacity_hits: AtomicU64::new(0),
+            next_sweep: AtomicU64::new(0),
+            sweep_cursor: AtomicUsize::new(0),
+            warned: AtomicBool::new(false),
+        }
+    }
+
     fn shards(&self, policy: usize) -> Result<&[RwLock<Map>], StoreError> {
         let slot = self.policies.get(policy).ok_or_else(|| {
             StoreError::new(

@@ -1,0 +1,105 @@
+//! Batched, prioritised notification delivery with retries, a dead-letter queue and a
+//! drain on shutdown.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower_fortify::notify::{ChannelSink, Kind, Notification, Notifier, Priority};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_fortify::ConfigError> {
+//! let (sink, mut received) = ChannelSink::bounded(16)?;
+//! let notifier = Notifier::builder()
+//!     .max_items(10)
+//!     .max_latency(Duration::from_millis(100))
+//!     .sink("in-process", sink)
+//!     .spawn()?;
+//!
+//! notifier.notify(
+//!     Notification::new(Kind::custom("order_filled"), Priority::Critical, "Order filled")
+//!         .field("order", 42),
+//! );
+//! let batch = received.recv().await.unwrap();
+//! assert_eq!(batch.notifications()[0].title(), "Order filled");
+//!
+//! let report = notifier.shutdown(Duration::from_secs(5)).await;
+//! assert_eq!(report.stats.sink("in-process").unwrap().delivered, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! # How it works
+//!
+//! A [`Notifier`] is a cheap, clonable handle: [`Notifier::notify`] puts a [`Notification`]
+//! in a bounded queue and returns at once, never waiting for delivery. A worker
+//! ([`NotifierBuilder::pair`] hands it to you, [`NotifierBuilder::spawn`] runs it on tokio)
+//! sends a [`Batch`] to every [`Sink`] when it holds `max_items` (default 10), when its
+//! oldest item has waited `max_latency` (default 100 ms), or at once for a
+//! [`Priority::Critical`] item; within a batch, higher priorities come first.
+//!
+//! Every notification ends, **for each sink**, in exactly one of: delivered,
+//! dead-lettered (with the sink's name and the reason) or dropped (counted).
+//! [`Notifier::stats`] reports, per sink,
+//! `submitted == queued + in_flight + delivered + dead_lettered + dropped`.
+//!
+//! - **Full queue**: the lowest-priority queued item (at equal priority the oldest) is
+//!   dropped to make room, or the incoming one if it is the least important; a `Critical`
+//!   item is dropped only when the queue holds nothing else.
+//! - **Retries**: per sink, exponential backoff with full jitter, at least the receiver's
+//!   `Retry-After`, bounded in attempts and total time ([`RetryPolicy`]). A batch failing
+//!   on one of several sinks is retried only there, and one failing batch delays only
+//!   itself (up to `max_in_flight_batches` batches are delivered concurrently).
+//! - **Dead-letter queue**: bounded (the oldest entry is evicted and counted as dropped),
+//!   inspectable ([`Notifier::dead_letters`]), replayable
+//!   ([`Notifier::replay_dead_letters`]) and drainable ([`Notifier::drain_dead_letters`]).
+//! - **Shutdown**: [`Notifier::shutdown`] stops intake, flushes everything queued and in
+//!   flight (retrying until the deadline), dead-letters what is left and returns a
+//!   [`ShutdownReport`]. Dropping every handle also flushes while the runtime keeps
+//!   running, but a runtime that shuts down cancels the worker: call `shutdown` on exit.
+//!
+//! [`NotifyLayer`] turns request outcomes (guard-layer [`SecurityEvent`]s, 5xx responses,
+//! slow requests) into notifications and aggregates floods per key and window.
+//!
+//! # Sinks
+//!
+//! - [`ChannelSink`]: in-process broadcast fan-out (WebSocket clients) or a bounded queue.
+//! - `WebhookSink` (feature `webhook`): signed HTTP POST per the Standard Webhooks
+//!   specification.
+//! - `RedisStreamSink` (feature `redis`): `XADD` to a Redis stream with `MAXLEN ~`.
+//! - Your own: implement [`Sink`].
+//!
+//! # Why not tower-batch-control
+//!
+//! tower's batching service fails permanently after one failed flush, loses its queue
+//! when the handle is dropped, and has no retry, priority or dead-letter queue; this
+//! module is written here for those guarantees.
+//!
+//! # Deployment caveats
+//!
+//! - The queue and the dead-letter queue live in memory: a process that crashes (rather
+//!   than calling [`Notifier::shutdown`]) loses what they hold. Use the Redis stream sink
+//!   for durability across replicas.
+//! - Notifications carry what the guard layers report (client addresses, redacted keys,
+//!   request paths); sinks receive them as they are.
+//!
+//! [`SecurityEvent`]: crate::event::SecurityEvent
+
+mod batcher;
+mod dlq;
+mod layer;
+mod notifier;
+mod sink;
+
+pub use batcher::NotifyWorker;
+pub use dlq::{DeadLetter, ReplayReport};
+pub use layer::{Notify, NotifyLayer, ResponseFuture};
+pub use notifier::{
+    Kind, Notification, NotificationId, Notifier, NotifierBuilder, NotifyOutcome, NotifyStats,
+    Priority, RetryPolicy, ShutdownReport, SinkStats, MAX_IN_FLIGHT_BATCHES,
+};
+pub use sink::channel::{ChannelReceiver, ChannelSink, Subscriber, MAX_CHANNEL_CAPACITY};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use sink::redis::{RedisStreamSink, RedisStreamSinkBuilder};
+#[cfg(feature = "webhook")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
+pub use sink::webhook::{WebhookSecret, WebhookSink, WebhookSinkBuilder};
+pub use sink::{Batch, Sink, SinkError, SinkErrorKind, SinkFuture};

@@ -1,0 +1,192 @@
+//! The Redis stream sink against a real `redis-server`, read back with `XRANGE`.
+#![cfg(all(feature = "notify", feature = "redis"))]
+
+#[path = "support/redis.rs"]
+mod redis_support;
+
+use redis_support::TestRedis;
+
+use std::{collections::HashMap, time::Duration};
+
+use redis::AsyncCommands;
+use tower_fortify::notify::{Kind, Notification, Notifier, Priority, RedisStreamSink, RetryPolicy};
+
+fn unique_stream(name: &str) -> String {
+    format!("test:{name}:{:016x}", rand::random::<u64>())
+}
+
+async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+type Entries = Vec<(String, HashMap<String, String>)>;
+
+async fn xrange(conn: &mut redis::aio::MultiplexedConnection, stream: &str) -> Entries {
+    redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn notifications_are_appended_to_the_stream_and_read_back_with_xrange() {
+    let Some(server) = TestRedis::start("redis stream xrange") else {
+        return;
+    };
+    let stream = unique_stream("xrange");
+    let sink = RedisStreamSink::builder(server.url())
+        .stream(stream.clone())
+        .build()
+        .unwrap();
+    let notifier = Notifier::builder()
+        .max_items(3)
+        .sink("redis", sink)
+        .spawn()
+        .unwrap();
+    let sent = [
+        Notification::new(Kind::custom("order_filled"), Priority::Low, "low").field("order", 7),
+        Notification::new(Kind::RateLimited, Priority::High, "high"),
+        Notification::new(Kind::custom("order_filled"), Priority::Normal, "normal"),
+    ];
+    for n in &sent {
+        notifier.notify(n.clone());
+    }
+    let report = notifier.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(report.stats.sink("redis").unwrap().delivered, 3);
+
+    let mut conn = connection(server.url()).await;
+    let entries = xrange(&mut conn, &stream).await;
+    assert_eq!(entries.len(), 3);
+    let titles: Vec<&str> = entries.iter().map(|(_, f)| f["title"].as_str()).collect();
+    assert_eq!(
+        titles,
+        ["high", "normal", "low"],
+        "one batch, highest priority first"
+    );
+    let low = &entries[2].1;
+    assert_eq!(low["id"], sent[0].id().to_string());
+    assert_eq!(low["kind"], "order_filled");
+    assert_eq!(low["priority"], "low");
+    assert_eq!(low["count"], "1");
+    let json: serde_json::Value = serde_json::from_str(&low["json"]).unwrap();
+    assert_eq!(json["fields"]["order"], 7);
+    assert_eq!(json["id"], low["id"].as_str());
+}
+
+#[tokio::test]
+async fn the_stream_is_trimmed_approximately_to_max_len() {
+    let Some(server) = TestRedis::start("redis stream maxlen") else {
+        return;
+    };
+    let stream = unique_stream("maxlen");
+    let sink = RedisStreamSink::builder(server.url())
+        .stream(stream.clone())
+        .max_len(10)
+        .build()
+        .unwrap();
+    let notifier = Notifier::builder()
+        .max_items(50)
+        .sink("redis", sink)
+        .spawn()
+        .unwrap();
+    for i in 0..1_000 {
+        notifier.notify(Notification::new(
+            Kind::custom("tick"),
+            Priority::Normal,
+            format!("n{i}"),
+        ));
+    }
+    let report = notifier.shutdown(Duration::from_secs(20)).await;
+    assert_eq!(report.stats.sink("redis").unwrap().delivered, 1_000);
+    let mut conn = connection(server.url()).await;
+    let len: usize = conn.xlen(&stream).await.unwrap();
+    // `MAXLEN ~` trims whole internal nodes (100 entries by default).
+    assert!((10..=200).contains(&len), "XLEN {len}");
+}
+
+#[tokio::test]
+async fn a_key_of_the_wrong_type_dead_letters_without_retrying() {
+    let Some(server) = TestRedis::start("redis stream wrongtype") else {
+        return;
+    };
+    let stream = unique_stream("wrongtype");
+    let mut conn = connection(server.url()).await;
+    let _: () = conn.set(&stream, "not a stream").await.unwrap();
+    let sink = RedisStreamSink::builder(server.url())
+        .stream(stream.clone())
+        .build()
+        .unwrap();
+    let notifier = Notifier::builder()
+        .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(10)))
+        .sink("redis", sink)
+        .spawn()
+        .unwrap();
+    notifier.notify(Notification::new(
+        Kind::custom("x"),
+        Priority::Critical,
+        "x",
+    ));
+    let report = notifier.shutdown(Duration::from_secs(10)).await;
+    let s = report.stats.sink("redis").unwrap();
+    assert_eq!((s.delivered, s.retried, s.dead_lettered), (0, 0, 1));
+    let dead = notifier.dead_letters();
+    assert!(dead[0].reason.contains("WRONGTYPE"), "{}", dead[0].reason);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_retried_then_dead_lettered() {
+    // A port nobody listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sink = RedisStreamSink::builder(format!("redis://127.0.0.1:{port}/"))
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let notifier = Notifier::builder()
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(50)),
+        )
+        .sink("redis", sink)
+        .spawn()
+        .unwrap();
+    notifier.notify(Notification::new(
+        Kind::custom("x"),
+        Priority::Critical,
+        "x",
+    ));
+    let report = notifier.shutdown(Duration::from_secs(20)).await;
+    let s = report.stats.sink("redis").unwrap();
+    assert_eq!((s.delivered, s.retried, s.dead_lettered), (0, 2, 1));
+}
+
+#[test]
+fn building_outside_a_runtime_is_a_config_error() {
+    let err = RedisStreamSink::builder("redis://127.0.0.1/")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), "runtime");
+}
+
+#[tokio::test]
+async fn bad_settings_are_config_errors() {
+    let err = RedisStreamSink::builder("not a url").build().unwrap_err();
+    assert_eq!(err.setting(), "redis.url");
+    let err = RedisStreamSink::builder("redis://127.0.0.1/")
+        .max_len(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), "redis.max_len");
+}
