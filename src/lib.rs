@@ -9,9 +9,9 @@
 //! | [`rate_limit`] | `rate-limit` | GCRA limits over one or more keys (client IP, API key, route, global), tiers, cost, shadow mode |
 //! | [`security_headers`], [`trusted_host`], [`cors`] | `security-headers` | helmet/OWASP response headers, Host allow-list, hardened CORS |
 //! | [`injection`] | `injection` | SQLi, XSS, traversal, command and other injection detection |
-//! | `metrics` | `metrics` | OpenTelemetry-named request metrics and Prometheus exposition |
-//! | [`notify`] | `notify` | batched, prioritised notification delivery |
-//! | `monitoring` | `monitoring` | `/metrics`, `/health` and a dashboard as one tower `Service` |
+//! | [`metrics`] | `metrics` | OpenTelemetry-named request metrics, Prometheus/OpenMetrics exposition, percentiles, health checks |
+//! | [`notify`] | `notify` | batched, prioritised notification delivery with retries, dead-letter queue and drain |
+//! | [`monitoring`] | `monitoring` | `/metrics`, `/health` and a dashboard as one tower `Service` behind a bearer token |
 //! | [`event`], [`body`], [`proxy`] | always | what the layers share |
 //!
 //! Adapter features: `axum` (read `ConnectInfo` and `MatchedPath`), `tonic` (read
@@ -49,7 +49,11 @@
 //! metrics -> notify -> security_headers -> trusted_host -> cors -> rate_limit -> injection -> handler
 //! ```
 //!
-//! See the README for why.
+//! Metrics sees everything, including requests rejected further in; notify sees every
+//! event; security headers wrap every rejection below them; a foreign `Host` is refused
+//! before anything else looks at the request; CORS answers preflights before they count
+//! against a quota; rate limiting rejects before any body is read; injection reads bodies
+//! last. The README has the diagram.
 //!
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]
