@@ -4,6 +4,7 @@
     feature = "rate-limit",
     feature = "security-headers",
     feature = "metrics",
+    feature = "injection",
     feature = "axum"
 ))]
 
@@ -15,6 +16,7 @@ use http_body_util::BodyExt;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_fortify::{
     event::{SecurityEvent, SecurityEvents},
+    injection::InjectionLayer,
     metrics::{ExpositionFormat, Metrics},
     rate_limit::{ManualClock, MemoryStore, PeerIp, Policy, Quota, RateLimitLayer},
     security_headers::SecurityHeaders,
@@ -36,12 +38,17 @@ fn app_with(metrics: Metrics) -> Router {
             .layer(metrics.layer())
             .layer(SecurityHeaders::strict().build().unwrap())
             .layer(TrustedHostLayer::new(["example.com"]).unwrap())
-            .layer(limit),
+            .layer(limit)
+            .layer(InjectionLayer::new().unwrap()),
     )
 }
 
 fn request(host: &str) -> Request<axum::body::Body> {
-    let mut req = Request::get("/")
+    request_to(host, "/")
+}
+
+fn request_to(host: &str, uri: &str) -> Request<axum::body::Body> {
+    let mut req = Request::get(uri)
         .header("host", host)
         .body(axum::body::Body::empty())
         .unwrap();
@@ -115,4 +122,35 @@ async fn metrics_outermost_counts_rejections_by_outcome() {
     assert_eq!(count(r#"http_response_status_code="200""#), 2, "{text}");
     assert_eq!(count(r#"outcome="rate_limited""#), 1, "{text}");
     assert_eq!(count(r#"outcome="untrusted_host""#), 1, "{text}");
+}
+
+#[tokio::test]
+async fn an_injection_is_blocked_innermost_with_headers_and_counted() {
+    let metrics = Metrics::builder().build().unwrap();
+    let app = app_with(metrics.clone());
+    let res = app
+        .clone()
+        .oneshot(request_to("example.com", "/?id=1%27%20OR%20%271%27%3D%271"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert!(
+        res.headers().contains_key("ratelimit"),
+        "the rate limiter saw it first"
+    );
+    let events = res.extensions().get::<SecurityEvents>().unwrap();
+    assert!(matches!(
+        events.iter().next(),
+        Some(SecurityEvent::InjectionDetected { blocked: true, .. })
+    ));
+    res.into_body().collect().await.unwrap();
+    let text = metrics.render(ExpositionFormat::Prometheus);
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("http_server_request_duration_seconds_count{")
+                && l.contains(r#"outcome="injection_blocked""#)
+        ),
+        "{text}"
+    );
 }
