@@ -107,7 +107,10 @@ async fn call(
         Value::Null
     } else {
         serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!("{path}: not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+            panic!(
+                "{path}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
         })
     };
     (status, headers, value)

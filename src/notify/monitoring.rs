@@ -1,96 +1,32 @@
-//! The notifier's statistics and dead-letter queue as endpoints of the
-//! [monitoring service](crate::monitoring) (features `notify` and `monitoring`).
+//! The notifier's statistics and dead-letter queue as endpoints of the monitoring service;
+//! see [`NotifyExtension`] for the endpoints and their JSON.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::time::Duration;
 //! use bytes::Bytes;
 //! use http::{header, Request, StatusCode};
 //! use http_body_util::{BodyExt, Empty};
 //! use tower::ServiceExt;
-//! use tower_fortify::monitoring::MonitoringService;
-//! use tower_fortify::notify::{
-//!     Batch, Kind, Notification, Notifier, NotifyExtension, Priority, Sink, SinkError, SinkFuture,
-//! };
+//! use tower_fortify::{monitoring::MonitoringService, notify::{ChannelSink, Notifier, NotifyExtension}};
 //!
-//! /// A receiver that refuses everything for good.
-//! struct Gone;
-//! impl Sink for Gone {
-//!     fn send<'a>(&'a self, _: &'a Batch) -> SinkFuture<'a> {
-//!         Box::pin(async { Err(SinkError::permanent("410 gone")) })
-//!     }
-//! }
-//!
-//! let notifier = Notifier::builder().sink("pager", Gone).spawn()?;
+//! let (sink, _received) = ChannelSink::bounded(16)?;
+//! let notifier = Notifier::builder().sink("in-process", sink).spawn()?;
 //! let monitoring = MonitoringService::builder()
 //!     .bearer_token("s3cret-token-of-32-characters-xx")
 //!     .extension(NotifyExtension::new(&notifier))
 //!     .build()?;
 //!
-//! notifier.notify(Notification::new(Kind::custom("disk_full"), Priority::Critical, "Disk full"));
-//! while notifier.stats().dead_letter_queue_len == 0 {
-//!     tokio::time::sleep(Duration::from_millis(1)).await;
-//! }
-//!
-//! let req = Request::get("/notify/dead-letters")
+//! let req = Request::get("/notify/stats")
 //!     .header(header::AUTHORIZATION, "Bearer s3cret-token-of-32-characters-xx")
 //!     .body(Empty::<Bytes>::new())?;
 //! let res = monitoring.oneshot(req).await?;
 //! assert_eq!(res.status(), StatusCode::OK);
-//! let body: serde_json::Value = serde_json::from_slice(&res.into_body().collect().await?.to_bytes())?;
-//! assert_eq!(body["count"], 1);
-//! assert_eq!(body["dead_letters"][0]["sink"], "pager");
-//! assert_eq!(body["dead_letters"][0]["notification"]["title"], "Disk full");
+//! assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+//! let stats: serde_json::Value = serde_json::from_slice(&res.into_body().collect().await?.to_bytes())?;
+//! assert_eq!(stats["sinks"][0]["name"], "in-process");
 //! # Ok(()) }
 //! ```
-//!
-//! # Endpoints
-//!
-//! All of them need the monitoring service's bearer token; paths are relative to where the
-//! service is mounted. Bodies are JSON (`application/json`); errors are
-//! `application/problem+json`.
-//!
-//! | path | answer |
-//! |---|---|
-//! | `GET /notify/stats` | [`NotifyStats`]: `{"submitted", "queued", "dead_letter_queue_len", "sinks": [{"name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"}]}` |
-//! | `GET /notify/dead-letters` | `{"count": n, "dead_letters": [DeadLetter]}`, oldest first; each [`DeadLetter`] is `{"sink", "reason", "attempts", "dead_lettered_at", "notification"}` |
-//! | `POST /notify/dead-letters/replay` | sends the selected entries again to the sink that refused them, waits for the outcome and answers the [`ReplayReport`] `{"replayed", "delivered", "dead_lettered"}` |
-//! | `POST /notify/dead-letters/drain` | removes the selected entries and answers them: `{"drained": n, "dead_letters": [DeadLetter]}` |
-//!
-//! `HEAD` is accepted wherever `GET` is; another method gets 405 with `Allow`, another path
-//! under `/notify` 404.
-//!
-//! The two `POST`s take an optional selection as their body; an empty body selects every
-//! entry:
-//!
-//! ```json
-//! { "sink": "webhook", "ids": ["ntf_0193f1c2a4b87d6e5f40312a9b8c7d6e"] }
-//! ```
-//!
-//! `sink` keeps the entries of one sink (a name the notifier does not know is a 422),
-//! `ids` the entries of those notifications (a malformed id is a 422); both may be given.
-//! Unknown members are refused (400), so a typo cannot select everything.
-//!
-//! `/dashboard` gets a `notify` section with the same shape as `GET /notify/stats`.
-//!
-//! # Draining safely
-//!
-//! A drain hands the entries to the caller and forgets them: if the connection breaks
-//! before the answer arrives, they are gone. To hand them over without a gap, read them
-//! with `GET /notify/dead-letters`, store them, then drain exactly those with
-//! `{"ids": [...]}`; entries dead-lettered in between stay in the queue.
-//!
-//! # Lifetime
-//!
-//! [`NotifyExtension`] does not count as a [`Notifier`] handle: it does not keep intake open,
-//! so dropping every handle still flushes and stops the worker. After
-//! [`Notifier::shutdown`] the endpoints keep answering with the final counts, and a replay
-//! does nothing (it reports zeros).
-//!
-//! A replay runs on its own tokio task: a client that disconnects while it waits does not
-//! cancel it halfway. It waits as long as the retries take (at most the notifier's
-//! [`RetryPolicy`](super::RetryPolicy) `max_elapsed` per sink).
 
 use std::{collections::HashSet, fmt, sync::Arc};
 
@@ -116,9 +52,100 @@ use super::notifier::NotifyStats;
 const NAME: &str = "notify";
 
 /// A [`MonitoringExtension`] serving a [`Notifier`]'s statistics and dead-letter queue
-/// under `/notify`; see the [module docs](self).
+/// under `/notify` in the [monitoring service](crate::monitoring) (features `notify` and
+/// `monitoring`). Register it with
+/// [`MonitoringBuilder::extension`](crate::monitoring::MonitoringBuilder::extension).
 ///
-/// Register it with [`MonitoringBuilder::extension`](crate::monitoring::MonitoringBuilder::extension).
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use bytes::Bytes;
+/// use http::{header, Request, StatusCode};
+/// use http_body_util::{BodyExt, Empty};
+/// use tower::ServiceExt;
+/// use tower_fortify::monitoring::MonitoringService;
+/// use tower_fortify::notify::{
+///     Batch, Kind, Notification, Notifier, NotifyExtension, Priority, Sink, SinkError, SinkFuture,
+/// };
+///
+/// /// A receiver that refuses everything for good.
+/// struct Gone;
+/// impl Sink for Gone {
+///     fn send<'a>(&'a self, _: &'a Batch) -> SinkFuture<'a> {
+///         Box::pin(async { Err(SinkError::permanent("410 gone")) })
+///     }
+/// }
+///
+/// let notifier = Notifier::builder().sink("pager", Gone).spawn()?;
+/// let monitoring = MonitoringService::builder()
+///     .bearer_token("s3cret-token-of-32-characters-xx")
+///     .extension(NotifyExtension::new(&notifier))
+///     .build()?;
+///
+/// notifier.notify(Notification::new(Kind::custom("disk_full"), Priority::Critical, "Disk full"));
+/// while notifier.stats().dead_letter_queue_len == 0 {
+///     tokio::time::sleep(Duration::from_millis(1)).await;
+/// }
+///
+/// let req = Request::get("/notify/dead-letters")
+///     .header(header::AUTHORIZATION, "Bearer s3cret-token-of-32-characters-xx")
+///     .body(Empty::<Bytes>::new())?;
+/// let res = monitoring.oneshot(req).await?;
+/// assert_eq!(res.status(), StatusCode::OK);
+/// let body: serde_json::Value = serde_json::from_slice(&res.into_body().collect().await?.to_bytes())?;
+/// assert_eq!(body["count"], 1);
+/// assert_eq!(body["dead_letters"][0]["sink"], "pager");
+/// assert_eq!(body["dead_letters"][0]["notification"]["title"], "Disk full");
+/// # Ok(()) }
+/// ```
+///
+/// # Endpoints
+///
+/// All of them need the monitoring service's bearer token; paths are relative to where the
+/// service is mounted. Bodies are JSON (`application/json`); errors are
+/// `application/problem+json`.
+///
+/// | path | answer |
+/// |---|---|
+/// | `GET /notify/stats` | [`NotifyStats`]: `{"submitted", "queued", "dead_letter_queue_len", "sinks": [{"name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"}]}` |
+/// | `GET /notify/dead-letters` | `{"count": n, "dead_letters": [DeadLetter]}`, oldest first; each [`DeadLetter`] is `{"sink", "reason", "attempts", "dead_lettered_at", "notification"}` |
+/// | `POST /notify/dead-letters/replay` | sends the selected entries again to the sink that refused them, waits for the outcome and answers the [`ReplayReport`] `{"replayed", "delivered", "dead_lettered"}` |
+/// | `POST /notify/dead-letters/drain` | removes the selected entries and answers them: `{"drained": n, "dead_letters": [DeadLetter]}` |
+///
+/// `HEAD` is accepted wherever `GET` is; another method gets 405 with `Allow`, another path
+/// under `/notify` 404.
+///
+/// The two `POST`s take an optional selection as their body; an empty body selects every
+/// entry:
+///
+/// ```json
+/// { "sink": "webhook", "ids": ["ntf_0193f1c2a4b87d6e5f40312a9b8c7d6e"] }
+/// ```
+///
+/// `sink` keeps the entries of one sink (a name the notifier does not know is a 422),
+/// `ids` the entries of those notifications (a malformed id is a 422); both may be given.
+/// Unknown members are refused (400), so a typo cannot select everything.
+///
+/// `/dashboard` gets a `notify` section with the same shape as `GET /notify/stats`.
+///
+/// # Draining safely
+///
+/// A drain hands the entries to the caller and forgets them: if the connection breaks
+/// before the answer arrives, they are gone. To hand them over without a gap, read them
+/// with `GET /notify/dead-letters`, store them, then drain exactly those with
+/// `{"ids": [...]}`; entries dead-lettered in between stay in the queue.
+///
+/// # Lifetime
+///
+/// [`NotifyExtension`] does not count as a [`Notifier`] handle: it does not keep intake open,
+/// so dropping every handle still flushes and stops the worker. After
+/// [`Notifier::shutdown`] the endpoints keep answering with the final counts, and a replay
+/// does nothing (it reports zeros).
+///
+/// A replay runs on its own tokio task: a client that disconnects while it waits does not
+/// cancel it halfway. It waits as long as the retries take (at most the notifier's
+/// [`RetryPolicy`](super::RetryPolicy) `max_elapsed` per sink).
 #[derive(Clone)]
 pub struct NotifyExtension {
     shared: Arc<Shared>,
@@ -158,6 +185,9 @@ struct Selection {
     ids: Option<Vec<String>>,
 }
 
+/// Why a selection is refused: status, title, detail.
+type Refusal = (StatusCode, &'static str, String);
+
 /// A [`Selection`] checked against the notifier: a predicate over dead letters.
 #[derive(Debug, Clone)]
 struct Filter {
@@ -185,9 +215,7 @@ fn parse_id(id: &str) -> Option<u128> {
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response<Bytes> {
-    let mut res = Response::new(Bytes::from(
-        serde_json::to_vec(value).unwrap_or_default(),
-    ));
+    let mut res = Response::new(Bytes::from(serde_json::to_vec(value).unwrap_or_default()));
     *res.status_mut() = status;
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -201,12 +229,13 @@ fn problem(status: StatusCode, title: &str, detail: impl Into<String>) -> Respon
 }
 
 impl NotifyExtension {
-    fn filter(&self, body: &[u8]) -> Result<Filter, Response<Bytes>> {
+    /// The selection in `body`, or the status, title and detail of its refusal.
+    fn filter(&self, body: &[u8]) -> Result<Filter, Refusal> {
         let selection = if body.trim_ascii().is_empty() {
             Selection::default()
         } else {
             serde_json::from_slice::<Selection>(body).map_err(|e| {
-                problem(
+                (
                     StatusCode::BAD_REQUEST,
                     "Bad Request",
                     format!("The body must be empty or a JSON object with optional \"sink\" and \"ids\" members: {e}."),
@@ -219,7 +248,7 @@ impl NotifyExtension {
                 let stats = self.shared.stats();
                 let Some(known) = stats.sinks.iter().find(|s| *s.name == *name) else {
                     let names: Vec<&str> = stats.sinks.iter().map(|s| &*s.name).collect();
-                    return Err(problem(
+                    return Err((
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "Unknown Sink",
                         format!(
@@ -236,7 +265,7 @@ impl NotifyExtension {
                 let mut set = HashSet::with_capacity(ids.len());
                 for id in &ids {
                     let Some(parsed) = parse_id(id) else {
-                        return Err(problem(
+                        return Err((
                             StatusCode::UNPROCESSABLE_ENTITY,
                             "Invalid Notification Id",
                             format!(
@@ -325,7 +354,7 @@ impl MonitoringExtension for NotifyExtension {
                 }
                 Route::Replay => match this.filter(req.body()) {
                     Ok(filter) => this.replay(filter).await,
-                    Err(res) => res,
+                    Err((status, title, detail)) => problem(status, title, detail),
                 },
                 Route::Drain => match this.filter(req.body()) {
                     Ok(filter) => {
@@ -335,7 +364,7 @@ impl MonitoringExtension for NotifyExtension {
                             &json!({ "drained": entries.len(), "dead_letters": entries }),
                         )
                     }
-                    Err(res) => res,
+                    Err((status, title, detail)) => problem(status, title, detail),
                 },
             }
         })
@@ -353,9 +382,7 @@ fn openapi_paths() -> Map<String, Value> {
             "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
         })
     };
-    let ok = |description: &str, schema: Value| {
-        json!({ "description": description, "content": { "application/json": { "schema": schema } } })
-    };
+    let ok = |description: &str, schema: Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
     let sink_stats = json!({
         "type": "object",
         "required": ["name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"],
@@ -486,7 +513,10 @@ fn openapi_paths() -> Map<String, Value> {
         "/notify/dead-letters/replay".into(),
         json!({ "post": replay }),
     );
-    paths.insert("/notify/dead-letters/drain".into(), json!({ "post": drain }));
+    paths.insert(
+        "/notify/dead-letters/drain".into(),
+        json!({ "post": drain }),
+    );
     paths
 }
 
@@ -496,10 +526,7 @@ mod tests {
 
     #[test]
     fn ids_parse_as_they_display() {
-        assert_eq!(
-            parse_id("ntf_0000000000000000000000000000002a"),
-            Some(42)
-        );
+        assert_eq!(parse_id("ntf_0000000000000000000000000000002a"), Some(42));
         for bad in [
             "ntf_2a",
             "0000000000000000000000000000002a",
