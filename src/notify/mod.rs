@@ -49,7 +49,10 @@
 //!   itself (up to `max_in_flight_batches` batches are delivered concurrently).
 //! - **Dead-letter queue**: bounded (the oldest entry is evicted and counted as dropped),
 //!   inspectable ([`Notifier::dead_letters`]), replayable
-//!   ([`Notifier::replay_dead_letters`]) and drainable ([`Notifier::drain_dead_letters`]).
+//!   ([`Notifier::replay_dead_letters`]) and drainable ([`Notifier::drain_dead_letters`]);
+//!   with the `monitoring` feature, also over HTTP through the monitoring service
+//!   (`NotifyExtension`: `GET /notify/stats`, `GET /notify/dead-letters`,
+//!   `POST /notify/dead-letters/replay`, `POST /notify/dead-letters/drain`).
 //! - **Shutdown**: [`Notifier::shutdown`] stops intake, flushes everything queued and in
 //!   flight (retrying until the deadline), dead-letters what is left and returns a
 //!   [`ShutdownReport`]. Dropping every handle also flushes while the runtime keeps
@@ -85,12 +88,17 @@
 mod batcher;
 mod dlq;
 mod layer;
+#[cfg(feature = "monitoring")]
+mod monitoring;
 mod notifier;
 mod sink;
 
 pub use batcher::NotifyWorker;
 pub use dlq::{DeadLetter, ReplayReport};
 pub use layer::{Notify, NotifyLayer, ResponseFuture};
+#[cfg(feature = "monitoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "monitoring")))]
+pub use monitoring::NotifyExtension;
 pub use notifier::{
     Kind, Notification, NotificationId, Notifier, NotifierBuilder, NotifyOutcome, NotifyStats,
     Priority, RetryPolicy, ShutdownReport, SinkStats, MAX_IN_FLIGHT_BATCHES,
