@@ -521,6 +521,54 @@ async fn dead_letters_can_be_replayed_to_the_sink_that_refused_them() {
     assert_adds_up(&stats);
 }
 
+/// Accepts after a delay once switched on; refuses at once before.
+#[derive(Clone, Default)]
+struct SlowSwitch(Switch);
+
+impl Sink for SlowSwitch {
+    fn send<'a>(&'a self, batch: &'a Batch) -> SinkFuture<'a> {
+        Box::pin(async move {
+            if self.0.on.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            self.0.send(batch).await
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replay_whose_caller_gives_up_still_delivers_everything() {
+    let slow = SlowSwitch::default();
+    let notifier = Notifier::builder()
+        .max_latency(Duration::from_millis(10))
+        .sink("slow", slow.clone())
+        .spawn()
+        .unwrap();
+    for i in 0..3 {
+        notifier.notify(note(Priority::Normal, &format!("n{i}")));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(notifier.dead_letters().len(), 3);
+
+    slow.0.on.store(true, Ordering::SeqCst);
+    // The caller gives up long before the sink answers: the replay future is dropped.
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(10), notifier.replay_dead_letters()).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    assert_eq!(
+        slow.0.got.lock().unwrap().len(),
+        3,
+        "nothing taken out of the queue was lost"
+    );
+    let stats = notifier.stats();
+    assert_eq!(stats.sink("slow").unwrap().delivered, 3);
+    assert_eq!(stats.sink("slow").unwrap().in_flight, 0);
+    assert!(notifier.dead_letters().is_empty());
+    assert_adds_up(&stats);
+}
+
 #[tokio::test(start_paused = true)]
 async fn drained_dead_letters_leave_the_queue_but_stay_counted() {
     let notifier = Notifier::builder()

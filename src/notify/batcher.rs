@@ -516,6 +516,15 @@ impl Shared {
             st.in_flight_batches += 1;
             taken
         };
+        // The deliveries run on their own task: a caller that drops this future (a timeout,
+        // a `select!`, a cancelled request) cannot abort them halfway and lose the entries
+        // it took out of the dead-letter queue.
+        let shared = self.clone();
+        let deliveries = tokio::spawn(async move { shared.deliver_replay(taken).await });
+        deliveries.await.unwrap_or_default()
+    }
+
+    async fn deliver_replay(self: Arc<Self>, taken: Vec<(usize, DeadLetter)>) -> ReplayReport {
         let mut per_sink: Vec<Vec<Notification>> = vec![Vec::new(); self.sinks.len()];
         for (i, d) in taken {
             per_sink[i].push(d.notification);
