@@ -2,6 +2,42 @@
 //! the shared `RedisStore` (feature `redis`), and the clocks that
 //! drive them.
 //!
+//! ```
+//! use std::time::Duration;
+//! use tower_fortify::rate_limit::{
+//!     store::{Cell, RateLimitStore},
+//!     Key, ManualClock, MemoryStore, Quota,
+//! };
+//!
+//! let store = MemoryStore::new().clock(ManualClock::new());
+//! let cells = |cost| {
+//!     [
+//!         Cell {
+//!             policy: 0,
+//!             policy_name: "ip",
+//!             key: Key::ip("192.0.2.1".parse().unwrap(), 64),
+//!             gcra: Quota::per_second(10).validate().unwrap(),
+//!             cost,
+//!         },
+//!         Cell {
+//!             policy: 1,
+//!             policy_name: "global",
+//!             key: Key::Global,
+//!             gcra: Quota::per_second(1).burst(3).validate().unwrap(),
+//!             cost,
+//!         },
+//!     ]
+//! };
+//! // Both policies allow a request of cost 3; the next one is refused by "global" alone...
+//! assert!(store.decide(&cells(3)).try_take().unwrap().unwrap().allowed());
+//! let refused = store.decide(&cells(1)).try_take().unwrap().unwrap();
+//! assert!(!refused.allowed() && refused.cells[0].allowed && !refused.cells[1].allowed);
+//! assert_eq!(refused.cells[1].retry_after, Duration::from_secs(1));
+//! // ...and took nothing from "ip": 7 of its 10 cells are left.
+//! let peek = store.peek(&cells(1)).try_take().unwrap().unwrap();
+//! assert_eq!(peek.cells[0].remaining, 7);
+//! ```
+//!
 //! A store decides **all the policies of one request at once, all or nothing**: if any
 //! policy refuses, no policy's quota is consumed. That is why this crate has its own store
 //! rather than the `governor` crate's: governor's limiter holds one quota, decides one key
