@@ -85,6 +85,25 @@ pub fn normalize(value: &str, source: Source) -> Normalized {
     }
 }
 
+/// Decodes the four hex digits at `b[at..at + 4]` (the `XXXX` of `%uXXXX` or `\uXXXX`)
+/// into `out` as UTF-8; `false`, writing nothing, when they are not four hex digits.
+fn push_hex4(b: &[u8], at: usize, out: &mut Vec<u8>) -> bool {
+    let Some(digits) = b.get(at..at + 4) else {
+        return false;
+    };
+    let mut cp = 0u32;
+    for d in digits {
+        match hex(*d) {
+            Some(v) => cp = cp << 4 | u32::from(v),
+            None => return false,
+        }
+    }
+    let c = char::from_u32(cp).unwrap_or('\u{fffd}');
+    let mut buf = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    true
+}
+
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -114,19 +133,10 @@ fn percent_decode(s: &str) -> Option<String> {
                 changed = true;
                 continue;
             }
-            if matches!(b.get(i + 1), Some(b'u' | b'U')) && i + 6 <= b.len() {
-                let digits = &b[i + 2..i + 6];
-                if digits.iter().all(|d| hex(*d).is_some()) {
-                    let cp = digits
-                        .iter()
-                        .fold(0u32, |acc, d| acc << 4 | u32::from(hex(*d).unwrap_or(0)));
-                    let c = char::from_u32(cp).unwrap_or('\u{fffd}');
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                    i += 6;
-                    changed = true;
-                    continue;
-                }
+            if matches!(b.get(i + 1), Some(b'u' | b'U')) && push_hex4(b, i + 2, &mut out) {
+                i += 6;
+                changed = true;
+                continue;
             }
         }
         out.push(b[i]);
@@ -262,19 +272,10 @@ fn js_unescape(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' {
-            if matches!(b.get(i + 1), Some(b'u')) && i + 6 <= b.len() {
-                let digits = &b[i + 2..i + 6];
-                if digits.iter().all(|d| hex(*d).is_some()) {
-                    let cp = digits
-                        .iter()
-                        .fold(0u32, |acc, d| acc << 4 | u32::from(hex(*d).unwrap_or(0)));
-                    let c = char::from_u32(cp).unwrap_or('\u{fffd}');
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                    i += 6;
-                    changed = true;
-                    continue;
-                }
+            if matches!(b.get(i + 1), Some(b'u')) && push_hex4(b, i + 2, &mut out) {
+                i += 6;
+                changed = true;
+                continue;
             }
             if matches!(b.get(i + 1), Some(b'x')) {
                 if let (Some(h), Some(l)) = (
