@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) shadow: bool,
     pub(crate) missing_key: MissingKey,
     pub(crate) on_store_error: OnStoreError,
+    /// Whether the last decision failed, so failures are logged once per outage.
+    pub(crate) store_failing: AtomicBool,
     pub(crate) responder: Arc<dyn RateLimitResponder>,
 }
 
@@ -228,6 +230,7 @@ impl RateLimitLayerBuilder {
                 shadow: self.shadow,
                 missing_key: self.missing_key,
                 on_store_error: self.on_store_error,
+                store_failing: AtomicBool::new(false),
                 responder: self.responder.unwrap_or_else(|| Arc::new(DefaultResponder)),
             }),
         })

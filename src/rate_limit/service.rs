@@ -90,7 +90,14 @@ impl Shared {
     ) -> Verdict {
         let grpc = || is_grpc(headers_in);
         let decision = match result {
-            Ok(d) if d.cells.len() == cells.len() => d,
+            Ok(d) if d.cells.len() == cells.len() => {
+                if self.store_failing.load(Ordering::Relaxed)
+                    && self.store_failing.swap(false, Ordering::Relaxed)
+                {
+                    tracing::info!("rate limit store answers again");
+                }
+                d
+            }
             Ok(_) => return self.store_failed("the store returned a malformed decision", grpc()),
             Err(e) => return self.store_failed(&e.to_string(), grpc()),
         };
@@ -176,7 +183,10 @@ impl Shared {
     }
 
     fn store_failed(&self, detail: &str, grpc: bool) -> Verdict {
-        tracing::warn!(error = detail, on_store_error = ?self.on_store_error, "rate limit store failed");
+        // Log the transition, not every request: during an outage every request fails.
+        if !self.store_failing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = detail, on_store_error = ?self.on_store_error, "rate limit store failed");
+        }
         let event = SecurityEvent::BackendError {
             component: "rate_limit.store",
             detail: Arc::from(detail),
