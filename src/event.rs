@@ -29,7 +29,8 @@
 //!
 //! let events = res.extensions().get::<SecurityEvents>().unwrap();
 //! assert_eq!(events.len(), 2);
-//! assert_eq!(events.iter().next().unwrap().kind(), "rate_limited");
+//! assert_eq!(events.iter().next().unwrap().kind().as_str(), "rate_limited");
+//! assert_eq!(events.iter().next().unwrap().refusal(), Some("rate_limited"));
 //! ```
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -133,15 +134,76 @@ pub enum SecurityEvent {
     },
 }
 
-impl SecurityEvent {
-    /// A short, stable, snake_case name of the event kind: `rate_limited`,
-    /// `injection_detected`, `untrusted_host` or `backend_error`.
-    pub fn kind(&self) -> &'static str {
+/// The kind of a [`SecurityEvent`], with the one spelling of its name that notifications,
+/// metric labels and dashboards reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// [`SecurityEvent::RateLimited`]: `rate_limited`.
+    RateLimited,
+    /// [`SecurityEvent::InjectionDetected`]: `injection_detected`.
+    InjectionDetected,
+    /// [`SecurityEvent::UntrustedHost`]: `untrusted_host`.
+    UntrustedHost,
+    /// [`SecurityEvent::BackendError`]: `backend_error`.
+    BackendError,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::RateLimited,
+        EventKind::InjectionDetected,
+        EventKind::UntrustedHost,
+        EventKind::BackendError,
+    ];
+
+    /// A short, stable, snake_case name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            SecurityEvent::RateLimited { .. } => "rate_limited",
-            SecurityEvent::InjectionDetected { .. } => "injection_detected",
-            SecurityEvent::UntrustedHost { .. } => "untrusted_host",
-            SecurityEvent::BackendError { .. } => "backend_error",
+            EventKind::RateLimited => "rate_limited",
+            EventKind::InjectionDetected => "injection_detected",
+            EventKind::UntrustedHost => "untrusted_host",
+            EventKind::BackendError => "backend_error",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The request outcome named by a refusing event: `rate_limited`.
+pub const REFUSED_RATE_LIMITED: &str = "rate_limited";
+/// The request outcome named by a refusing event: `injection_blocked`.
+pub const REFUSED_INJECTION_BLOCKED: &str = "injection_blocked";
+/// The request outcome named by a refusing event: `untrusted_host`.
+pub const REFUSED_UNTRUSTED_HOST: &str = "untrusted_host";
+
+impl SecurityEvent {
+    /// The kind of this event; [`EventKind::as_str`] is its name.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            SecurityEvent::RateLimited { .. } => EventKind::RateLimited,
+            SecurityEvent::InjectionDetected { .. } => EventKind::InjectionDetected,
+            SecurityEvent::UntrustedHost { .. } => EventKind::UntrustedHost,
+            SecurityEvent::BackendError { .. } => EventKind::BackendError,
+        }
+    }
+
+    /// The outcome label of the request when this event refused it (`rate_limited`,
+    /// `injection_blocked`, `untrusted_host`), or `None` when it did not (shadow mode,
+    /// monitor mode, a backend error the layer survived).
+    pub fn refusal(&self) -> Option<&'static str> {
+        match self {
+            SecurityEvent::RateLimited { shadow: false, .. } => Some(REFUSED_RATE_LIMITED),
+            SecurityEvent::InjectionDetected { blocked: true, .. } => {
+                Some(REFUSED_INJECTION_BLOCKED)
+            }
+            SecurityEvent::UntrustedHost { .. } => Some(REFUSED_UNTRUSTED_HOST),
+            _ => None,
         }
     }
 }

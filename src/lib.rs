@@ -12,7 +12,7 @@
 //! | [`metrics`] | `metrics` | OpenTelemetry-named request metrics, Prometheus/OpenMetrics exposition, percentiles, health checks |
 //! | [`notify`] | `notify` | batched, prioritised notification delivery with retries, dead-letter queue and drain |
 //! | [`monitoring`] | `monitoring` | `/metrics`, `/health` and a dashboard as one tower `Service` behind a bearer token |
-//! | [`event`], [`body`], [`proxy`] | always | what the layers share |
+//! | [`event`], [`body`], [`rejection`], [`proxy`] | always | what the layers share |
 //!
 //! Adapter features: `axum` (read `ConnectInfo` and `MatchedPath`), `tonic` (read
 //! `TcpConnectInfo`); backends: `redis`, `webhook`. `full` enables everything.
@@ -71,6 +71,7 @@ pub mod injection;
 #[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
 pub mod notify;
 pub mod proxy;
+pub mod rejection;
 
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
@@ -89,3 +90,12 @@ pub mod security_headers;
 pub mod trusted_host;
 
 pub use error::ConfigError;
+
+/// What every response future of this crate does when polled again after it returned
+/// `Ready`: a caller bug (futures are not fused), reported the way `async fn` reports it.
+#[cold]
+#[track_caller]
+#[allow(dead_code)] // used by whichever layers are enabled
+pub(crate) fn polled_after_completion(future: &'static str) -> ! {
+    panic!("`{future}` polled after completion")
+}

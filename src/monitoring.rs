@@ -89,8 +89,8 @@ use subtle::ConstantTimeEq;
 use tower_service::Service;
 
 use crate::{
-    body::Problem,
     metrics::{ExpositionFormat, HealthRegistry, HealthReport, Metrics},
+    rejection::Problem,
     ConfigError,
 };
 

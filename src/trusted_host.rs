@@ -78,9 +78,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    body::{grpc_rejection, is_grpc, GrpcCode, GuardBody, Problem},
+    body::GuardBody,
     event::{SecurityEvent, SecurityEvents},
     proxy::{peer_ip, TrustedProxies},
+    rejection::{grpc_rejection, is_grpc, GrpcCode, Problem},
     ConfigError,
 };
 

@@ -21,7 +21,7 @@
 //! let res = svc.clone().oneshot(attack).await?;
 //! assert_eq!(res.status(), StatusCode::FORBIDDEN);
 //! assert_eq!(res.headers()["content-type"], "application/problem+json");
-//! assert_eq!(res.extensions().get::<SecurityEvents>().unwrap().iter().next().unwrap().kind(), "injection_detected");
+//! assert_eq!(res.extensions().get::<SecurityEvents>().unwrap().iter().next().unwrap().kind().as_str(), "injection_detected");
 //!
 //! let fine = Request::get("/items?id=42&q=blue+shoes").body(Full::new(Bytes::new()))?;
 //! assert_eq!(svc.oneshot(fine).await?.status(), StatusCode::OK);

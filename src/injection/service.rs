@@ -15,8 +15,9 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::{
-    body::{grpc_rejection, is_grpc, GrpcCode, GuardBody, Problem},
+    body::GuardBody,
     event::{Category, SecurityEvent, SecurityEvents},
+    rejection::{grpc_rejection, is_grpc, GrpcCode, Problem},
 };
 
 use super::{

@@ -20,7 +20,7 @@ use super::registry::{
     method_index, Failure, FamilyKind, Metrics, Observation, Outcome, Recorder, RouteEntry,
     SeriesKey,
 };
-use crate::{body::is_grpc, event::SecurityEvents};
+use crate::{event::SecurityEvents, rejection::is_grpc};
 
 /// Records every request that passes through: duration, in-flight count, body sizes,
 /// outcome, and gRPC calls. See the [module docs](super).

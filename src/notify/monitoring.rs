@@ -41,8 +41,8 @@ use super::{
     notifier::Notifier,
 };
 use crate::{
-    body::Problem,
     monitoring::{BoxFuture, MonitoringExtension},
+    rejection::Problem,
 };
 
 #[allow(unused_imports)] // for the docs

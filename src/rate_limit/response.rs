@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
-use crate::body::{grpc_rejection, GrpcCode, Problem};
+use crate::rejection::{grpc_rejection, GrpcCode, Problem};
 
 /// The problem type of a 429 body (the IANA HTTP Problem Types registry entry proposed by
 /// draft-ietf-httpapi-ratelimit-headers).

@@ -22,8 +22,9 @@ use super::{
     store::{Cell, DecideResult},
 };
 use crate::{
-    body::{is_grpc, GuardBody},
+    body::GuardBody,
     event::{SecurityEvent, SecurityEvents},
+    rejection::is_grpc,
 };
 
 /// The rate-limiting service made by [`RateLimitLayer`](super::RateLimitLayer).

@@ -4,7 +4,7 @@
 //! the binary is on `PATH`; otherwise it uses `REDIS_URL`; otherwise it prints a one-line
 //! skip notice and returns `None`. Under `CI=true` a missing Redis is a failure (panic), so
 //! CI can never pass by skipping. Never the machine's own Redis on 6379.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different part
 
 use std::{
     net::{TcpListener, TcpStream},

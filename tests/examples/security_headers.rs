@@ -2,7 +2,7 @@
 #![cfg(feature = "security-headers")]
 
 #[allow(dead_code)]
-#[path = "../examples/security_headers.rs"]
+#[path = "../../examples/security_headers.rs"]
 mod example;
 
 use axum::{

@@ -14,9 +14,10 @@ use axum::{
 use http_body_util::BodyExt;
 use tower::{service_fn, Layer, ServiceExt};
 use tower_fortify::{
-    body::{GuardBody, Problem},
+    body::GuardBody,
     event::SecurityEvents,
     proxy::{PeerAddr, TrustedProxies},
+    rejection::Problem,
     security_headers::{
         ContentSecurityPolicy, CspNonce, HeaderMode, Hsts, HstsScope, SecurityHeaders,
         SecurityHeadersOverride, Source, DENY_ALL_PERMISSIONS_POLICY,

@@ -1,10 +1,7 @@
 //! The Redis stream sink against a real `redis-server`, read back with `XRANGE`.
 #![cfg(all(feature = "notify", feature = "redis"))]
 
-#[path = "support/redis.rs"]
-mod redis_support;
-
-use redis_support::TestRedis;
+use crate::support::redis::TestRedis;
 
 use std::{collections::HashMap, time::Duration};
 

@@ -3,7 +3,7 @@
 #![cfg(all(feature = "notify", feature = "webhook", feature = "axum"))]
 
 #[allow(dead_code)]
-#[path = "../examples/notify.rs"]
+#[path = "../../examples/notify.rs"]
 mod example;
 
 use std::{net::SocketAddr, time::Duration};

@@ -3,9 +3,6 @@
 //! Each test starts its own server on a free loopback port (see `support/redis.rs`).
 #![cfg(feature = "redis")]
 
-#[path = "support/redis.rs"]
-mod redis_support;
-
 use std::{
     convert::Infallible,
     sync::{
@@ -15,8 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::support::redis::TestRedis;
 use http::{Request, Response, StatusCode};
-use redis_support::TestRedis;
 use tokio::{sync::Semaphore, task::JoinSet};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_fortify::{

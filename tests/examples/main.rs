@@ -1,0 +1,8 @@
+//! The example servers, driven through their `app()` as a user would with curl.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod metrics;
+mod notify;
+mod security_headers;

@@ -1,0 +1,4 @@
+//! Helpers shared by the test binaries (`layers`, `redis_backed`, `examples`, `tools`).
+#![allow(dead_code, unreachable_pub)]
+
+pub(crate) mod redis;
