@@ -7,8 +7,10 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::{
+    io::{Read, Write},
     net::{TcpListener, TcpStream},
     process::{Child, Command, Stdio},
+    sync::Mutex,
     thread,
     time::{Duration, Instant},
 };
@@ -25,15 +27,21 @@ impl TestRedis {
     /// A Redis to test against, or `None` (after a skip notice) when there is none.
     pub(crate) fn start(test: &str) -> Option<Self> {
         if which("redis-server") {
-            let port = free_port();
-            let mut redis = Self {
-                url: format!("redis://127.0.0.1:{port}/"),
-                port,
-                child: None,
-                owned: true,
-            };
-            redis.restart();
-            return Some(redis);
+            // A port another process took between our probe and the server's bind is
+            // detected (the server that answers is not our child): try another one.
+            for _ in 0..5 {
+                let port = free_port();
+                let mut redis = Self {
+                    url: format!("redis://127.0.0.1:{port}/"),
+                    port,
+                    child: None,
+                    owned: true,
+                };
+                if redis.try_start() {
+                    return Some(redis);
+                }
+            }
+            panic!("{test}: could not start a private redis-server on five free ports");
         }
         if let Ok(url) = std::env::var("REDIS_URL") {
             return Some(Self {
@@ -71,6 +79,15 @@ impl TestRedis {
     /// (Re)starts an owned server on the same port and waits until it accepts connections.
     pub(crate) fn restart(&mut self) {
         assert!(self.owned, "only an owned redis-server can be restarted");
+        assert!(
+            self.try_start(),
+            "port {} was taken by another server while ours was down",
+            self.port
+        );
+    }
+
+    /// Starts our server on `self.port`; `false` when the port answers with another process.
+    fn try_start(&mut self) -> bool {
         self.kill();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
@@ -91,6 +108,12 @@ impl TestRedis {
             );
             thread::sleep(Duration::from_millis(10));
         }
+        let ours = self.child.as_ref().map(Child::id);
+        if server_pid(self.port) == ours {
+            return true;
+        }
+        self.kill();
+        false
     }
 
     /// A plain (non-managed) async connection, for inspecting keys.
@@ -114,9 +137,38 @@ fn which(binary: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
 }
 
+/// A free loopback port never handed out before in this process: the tests of one binary
+/// run in parallel, and two of them must never be given the same port.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free loopback port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
+/// The `process_id` the Redis server on `port` reports (`INFO server`).
+fn server_pid(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !reply.windows(11).any(|w| w == b"process_id:") || !reply.ends_with(b"\r\n") {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&reply);
+    let line = text.lines().find_map(|l| l.strip_prefix("process_id:"))?;
+    line.trim().parse().ok()
 }
