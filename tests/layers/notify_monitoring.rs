@@ -3,8 +3,6 @@
 #![cfg(all(feature = "notify", feature = "monitoring"))]
 
 use std::{
-    io::Write,
-    process::{Command, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -410,13 +408,6 @@ async fn the_extension_does_not_keep_the_notifier_open() {
     );
 }
 
-const OPENAPI_VALIDATE: &str = r#"
-import sys, json
-from openapi_spec_validator import validate
-validate(json.load(sys.stdin))
-print("valid")
-"#;
-
 #[tokio::test]
 async fn openapi_document_lists_the_endpoints_and_stays_valid() {
     let (notifier, _pager, _chat, svc) = setup();
@@ -428,38 +419,5 @@ async fn openapi_document_lists_the_endpoints_and_stays_valid() {
     assert!(doc["paths"]["/notify/dead-letters/drain"]["post"].is_object());
     notifier.shutdown(Duration::from_secs(1)).await;
 
-    // The validator is the Python openapi-spec-validator package (.ci/run installs it):
-    // a skip notice on a developer machine without it, a failure under CI=true.
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let child = Command::new("python3")
-        .args(["-c", OPENAPI_VALIDATE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if !in_ci => {
-            eprintln!("skipped: python3 is not available ({e})");
-            return;
-        }
-        Err(e) => panic!("python3 is required under CI=true: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(doc.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named 'openapi_spec_validator'") && !in_ci {
-        eprintln!("skipped: python3 module openapi_spec_validator is not installed");
-        return;
-    }
-    assert!(
-        out.status.success(),
-        "openapi-spec-validator refused /openapi.json:\n{stderr}"
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "valid");
+    crate::support::tools::assert_openapi_valid(&doc);
 }

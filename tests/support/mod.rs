@@ -2,3 +2,4 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub(crate) mod redis;
+pub(crate) mod tools;
