@@ -472,4 +472,50 @@ mod tests {
             let _ = detector.inspect(&req);
         }
     }
+
+    #[test]
+    fn the_builder_merges_skipped_headers_and_names_its_settings() {
+        let d = Detector::builder()
+            .skip_header("X-Trace")
+            .inspect_header("Accept")
+            .build()
+            .unwrap();
+        let skipped = &d.config.skipped_headers;
+        assert!(skipped.iter().any(|h| h == "x-trace"));
+        assert!(!skipped.iter().any(|h| h == "accept"));
+        assert!(skipped.iter().any(|h| h == "cookie"));
+        for (builder, setting) in [
+            (
+                Detector::builder().threshold(0),
+                "injection.detector.threshold",
+            ),
+            (
+                Detector::builder().body_limit(0),
+                "injection.detector.body_limit",
+            ),
+            (
+                Detector::builder().max_depth(0),
+                "injection.detector.max_depth",
+            ),
+            (
+                Detector::builder().inspect_header("a b"),
+                "injection.detector.inspect_header",
+            ),
+        ] {
+            assert_eq!(builder.build().unwrap_err().setting(), setting);
+        }
+    }
+
+    #[test]
+    fn bodies_are_inspected_up_to_the_limit() {
+        let d = Detector::builder().body_limit(8).build().unwrap();
+        let req = |body: &'static str| {
+            Request::post("/x")
+                .header("content-type", "text/plain")
+                .body(Bytes::from_static(body.as_bytes()))
+                .unwrap()
+        };
+        assert!(!d.inspect(&req("12345678<script>alert(1)</script>")).flagged);
+        assert!(d.inspect(&req("<script>alert(1)</script>")).flagged);
+    }
 }

@@ -98,3 +98,18 @@ pub fn detect_command(value: &str) -> Option<Finding> {
 pub fn detect_all(value: &str) -> Vec<Finding> {
     scan_value(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_family_must_score_the_threshold_on_its_own() {
+        let sqli = detect_sqli("1 UNION SELECT password FROM users--").unwrap();
+        assert_eq!(sqli.category, Category::Sqli);
+        assert!(sqli.score >= 2);
+        // An XSS payload is not an SQL injection.
+        assert!(detect_sqli("<script>alert(1)</script>").is_none());
+        assert!(detect_all("plain words").is_empty());
+    }
+}

@@ -433,3 +433,65 @@ fn looks_like_form(s: &str) -> bool {
         .split_once('=')
         .is_some_and(|(name, _)| !name.is_empty() && !name.contains(char::is_whitespace))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk() -> Walk {
+        Walk::new(Engine::get().unwrap(), 1, 4)
+    }
+
+    fn locations(w: &Walk) -> Vec<&str> {
+        w.findings.iter().map(|f| &*f.location).collect()
+    }
+
+    #[test]
+    fn values_are_located() {
+        let mut w = walk();
+        w.form("id=1%27%20OR%20%271%27%3D%271&ok=1", "query");
+        w.cookies(b"a=1; prefs=../../../../etc/passwd");
+        w.path("/item/<script>alert(1)</script>");
+        let found = locations(&w);
+        assert!(found.contains(&"query:id"), "{found:?}");
+        assert!(found.contains(&"cookie:prefs"), "{found:?}");
+        assert!(found.iter().any(|l| l.starts_with("path")), "{found:?}");
+        assert!(!found.contains(&"query:ok"));
+    }
+
+    #[test]
+    fn json_depth_is_bounded_and_reported() {
+        let mut w = walk();
+        assert!(w.json(r#"{"a":{"b":{"c":{"d":{"e":{"f":"x"}}}}}}"#));
+        assert!(w
+            .findings
+            .iter()
+            .any(|f| f.rule == "protocol.nesting_too_deep"));
+        assert!(!walk().json("not json"));
+    }
+
+    #[test]
+    fn xml_declarations_and_attributes() {
+        assert_eq!(declaration_end("<!DOCTYPE r [<!ENTITY x 'y'>]>rest"), 30);
+        assert_eq!(declaration_end("<!unterminated"), 14);
+        let mut w = walk();
+        w.xml(r#"<a href="javascript:alert(1)">t</a>"#);
+        assert!(
+            locations(&w).contains(&"xml:/a/@href"),
+            "{:?}",
+            locations(&w)
+        );
+    }
+
+    #[test]
+    fn helpers() {
+        assert!(looks_like_form("a=1&b=2"));
+        assert!(!looks_like_form("hello world = 3"));
+        assert!(includes_remote_url(
+            "include_path",
+            "http%3A%2F%2Fevil.example%2Fx"
+        ));
+        assert!(!includes_remote_url("q", "http://example.com"));
+        assert!(!includes_remote_url("template", "main.html"));
+    }
+}
