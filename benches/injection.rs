@@ -61,7 +61,7 @@ fn layer_benches(c: &mut Criterion) {
     let inner = service_fn(|_req: Request<_>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
     });
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let mut group = c.benchmark_group("injection_layer");
     for (name, uri, body, is_json) in [
         ("get_10_params", GET, &empty, false),

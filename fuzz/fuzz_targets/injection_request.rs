@@ -78,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
     };
 
     // The standalone detector.
-    if let Ok(detector) = Detector::new() {
+    if let Ok(detector) = Detector::builder().build() {
         let _ = detector.inspect(&req);
     }
 

@@ -15,6 +15,7 @@ const MAX_ENTITY_PASSES: usize = 2;
 
 /// A value after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Normalized {
     /// The decoded value, lower-cased, with NUL bytes removed and full-width forms folded
     /// to ASCII.
@@ -25,6 +26,7 @@ pub struct Normalized {
 
 /// Where a value comes from, which decides the decodings that apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Source {
     /// A query string or form value: `+` means a space, then percent-decoding.
     Form,

@@ -1,34 +1,35 @@
-//! [`InjectionLayer`] and its builder.
+//! [`InjectionLayer`] and its [`InjectionLayerBuilder`].
 
-use std::sync::Arc;
+use std::{fmt, sync::Arc};
 
 use tower_layer::Layer;
 
-use crate::ConfigError;
+use crate::{
+    rejection::{DefaultResponder, Responder},
+    ConfigError,
+};
 
 use super::{
-    config::{Exclusion, Mode, OversizedBody, Profile, UnknownEncoding},
-    inspect::{Detector, DetectorConfig},
+    config::{Mode, OversizedBody, Shared, UnknownEncoding},
+    exclusion::Exclusion,
+    inspect::{Detector, DetectorBuilder, Profile, SettingNames},
+    rejection::InjectionRejection,
     service::Injection,
 };
 
-/// Settings of the layer that the detector does not need.
-#[derive(Debug, Clone)]
-pub(crate) struct LayerConfig {
-    pub(crate) mode: Mode,
-    pub(crate) oversized: OversizedBody,
-    pub(crate) unknown_encoding: UnknownEncoding,
-}
-
-/// The state every clone of the layer and its services shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) detector: Detector,
-    pub(crate) layer: LayerConfig,
-}
+/// The setting names of [`InjectionLayerBuilder`]'s detection settings.
+const LAYER_SETTINGS: SettingNames = SettingNames {
+    threshold: "injection.threshold",
+    body_limit: "injection.body_limit",
+    max_depth: "injection.max_depth",
+    skip_header: "injection.skip_header",
+    inspect_header: "injection.inspect_header",
+    profile: "injection.profile",
+};
 
 /// Applies [`Injection`] to a service: inspects each request and blocks (or reports)
-/// injection attacks. Built with [`InjectionLayer::builder`].
+/// injection attacks. Built with [`InjectionLayer::builder`]; the defaults are
+/// `InjectionLayer::builder().build()?`.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct InjectionLayer {
@@ -36,16 +37,17 @@ pub struct InjectionLayer {
 }
 
 impl InjectionLayer {
-    /// A layer with the defaults: `balanced` profile, `Block` mode, 64 KiB body limit
-    /// (larger bodies inspected up to the limit), undecodable encodings passed with an
-    /// event.
-    pub fn new() -> Result<Self, ConfigError> {
-        Self::builder().build()
-    }
-
-    /// Starts a configuration.
-    pub fn builder() -> InjectionBuilder {
-        InjectionBuilder::default()
+    /// Starts a configuration with the defaults: [`Profile::Balanced`], [`Mode::Block`],
+    /// a 64 KiB body limit (larger bodies inspected up to the limit), undecodable
+    /// encodings passed with an event, the default responder.
+    pub fn builder() -> InjectionLayerBuilder {
+        InjectionLayerBuilder {
+            detector: Detector::builder(),
+            mode: Mode::Block,
+            oversized: OversizedBody::InspectPrefix,
+            unknown_encoding: UnknownEncoding::PassUninspected,
+            responder: Arc::new(DefaultResponder),
+        }
     }
 
     /// The detector the layer uses, for inspecting requests by hand with the same
@@ -63,7 +65,13 @@ impl<S> Layer<S> for InjectionLayer {
     }
 }
 
-/// Configures an [`InjectionLayer`] or a standalone [`Detector`].
+/// Configures an [`InjectionLayer`]; started by [`InjectionLayer::builder`]. Setters never
+/// fail; [`build`](Self::build) reports the first invalid setting as
+/// `injection.<setter>`.
+///
+/// The profile is a setting ([`profile`](Self::profile)) rather than a preset
+/// constructor: it only chooses which rules run, and the standalone
+/// [`DetectorBuilder`] takes it the same way.
 ///
 /// ```
 /// use tower_fortify::event::Category;
@@ -75,142 +83,139 @@ impl<S> Layer<S> for InjectionLayer {
 ///     .body_limit(128 * 1024)
 ///     .exclude(Exclusion::route("/api/posts")?.location("json:$.body")?.categories([Category::Xss]))
 ///     .build()?;
-/// # let _ = layer;
+/// assert_eq!(layer.detector().profile(), Profile::Strict);
+///
+/// let err = InjectionLayer::builder().body_limit(0).build().unwrap_err();
+/// assert_eq!(err.setting(), "injection.body_limit");
 /// # Ok::<(), tower_fortify::ConfigError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
-pub struct InjectionBuilder {
-    detector: DetectorConfig,
-    layer: LayerConfig,
-    skip_extra: Vec<String>,
-    inspect_extra: Vec<String>,
+pub struct InjectionLayerBuilder {
+    detector: DetectorBuilder,
+    mode: Mode,
+    oversized: OversizedBody,
+    unknown_encoding: UnknownEncoding,
+    responder: Arc<dyn Responder<InjectionRejection>>,
 }
 
-impl Default for InjectionBuilder {
-    fn default() -> Self {
-        Self {
-            detector: DetectorConfig::default(),
-            layer: LayerConfig {
-                mode: Mode::Block,
-                oversized: OversizedBody::InspectPrefix,
-                unknown_encoding: UnknownEncoding::PassUninspected,
-            },
-            skip_extra: Vec::new(),
-            inspect_extra: Vec::new(),
-        }
+impl fmt::Debug for InjectionLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InjectionLayerBuilder")
+            .field("detector", &self.detector)
+            .field("mode", &self.mode)
+            .field("oversized", &self.oversized)
+            .field("unknown_encoding", &self.unknown_encoding)
+            .finish_non_exhaustive()
     }
 }
 
-impl InjectionBuilder {
+impl InjectionLayerBuilder {
     /// The rule profile (default [`Profile::Balanced`]).
     pub fn profile(mut self, profile: Profile) -> Self {
-        self.detector.profile = profile;
+        self.detector = self.detector.profile(profile);
         self
     }
 
     /// Block or only report (default [`Mode::Block`]).
     pub fn mode(mut self, mode: Mode) -> Self {
-        self.layer.mode = mode;
+        self.mode = mode;
         self
     }
 
-    /// The anomaly score at which a request is flagged (default 5, one critical
-    /// finding). Must be at least 1.
+    /// The anomaly score at which a request is flagged (default
+    /// [`DEFAULT_THRESHOLD`](super::DEFAULT_THRESHOLD), one critical finding). Must be at
+    /// least 1.
     pub fn threshold(mut self, threshold: u16) -> Self {
-        self.detector.threshold = threshold;
+        self.detector = self.detector.threshold(threshold);
         self
     }
 
     /// How many body bytes are buffered and inspected (default 64 KiB); also the bound
     /// on a compressed body's decoded size. Must be at least 1.
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.detector.body_limit = bytes;
+        self.detector = self.detector.body_limit(bytes);
         self
     }
 
     /// What to do with a body over the limit (default: inspect the prefix and pass).
     pub fn oversized_body(mut self, policy: OversizedBody) -> Self {
-        self.layer.oversized = policy;
+        self.oversized = policy;
         self
     }
 
     /// What to do with a content encoding other than gzip/deflate (default: pass it
     /// uninspected with an event).
     pub fn unknown_encoding(mut self, policy: UnknownEncoding) -> Self {
-        self.layer.unknown_encoding = policy;
+        self.unknown_encoding = policy;
         self
     }
 
     /// Bound on JSON and XML nesting depth (default 32). Must be at least 1.
     pub fn max_depth(mut self, depth: usize) -> Self {
-        self.detector.max_depth = depth;
+        self.detector = self.detector.max_depth(depth);
         self
     }
 
     /// Also skips this header (by name, case-insensitive). See
-    /// [`DEFAULT_SKIPPED_HEADERS`](super::DEFAULT_SKIPPED_HEADERS) for the defaults.
+    /// [`DEFAULT_SKIPPED_HEADERS`](super::DEFAULT_SKIPPED_HEADERS) for the defaults. Must
+    /// be a valid header name.
     pub fn skip_header(mut self, name: &str) -> Self {
-        self.skip_extra.push(name.to_ascii_lowercase());
+        self.detector = self.detector.skip_header(name);
         self
     }
 
-    /// Inspects a header the defaults skip (for example `accept`).
+    /// Inspects a header the defaults skip (for example `accept`). Must be a valid header
+    /// name.
     pub fn inspect_header(mut self, name: &str) -> Self {
-        self.inspect_extra.push(name.to_ascii_lowercase());
+        self.detector = self.detector.inspect_header(name);
         self
     }
 
     /// Adds an exclusion.
     pub fn exclude(mut self, exclusion: Exclusion) -> Self {
-        self.detector.exclusions.push(exclusion);
+        self.detector = self.detector.exclude(exclusion);
         self
     }
 
-    fn validated(mut self) -> Result<(DetectorConfig, LayerConfig), ConfigError> {
-        if self.detector.threshold == 0 {
-            return Err(ConfigError::new(
-                "threshold",
-                "must be at least 1, or every request would be flagged",
-            ));
-        }
-        if self.detector.body_limit == 0 {
-            return Err(ConfigError::new(
-                "body_limit",
-                "must be at least 1 byte; exclude routes whose bodies should not be read",
-            ));
-        }
-        if self.detector.max_depth == 0 {
-            return Err(ConfigError::new("max_depth", "must be at least 1"));
-        }
-        for name in &self.skip_extra {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(ConfigError::new(
-                    "skip_header",
-                    format!("{name:?} is not a header name"),
-                ));
-            }
-        }
-        let headers = &mut self.detector.skipped_headers;
-        headers.extend(self.skip_extra);
-        headers.retain(|h| !self.inspect_extra.contains(h));
-        Ok((self.detector, self.layer))
+    /// Answers refused requests with `responder` instead of
+    /// [`InjectionRejection`]'s default response. The layer still puts the
+    /// [`InjectionRejection`] in the response extensions and appends its events.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Response, StatusCode};
+    /// use tower_fortify::injection::{InjectionLayer, InjectionRejection};
+    ///
+    /// let layer = InjectionLayer::builder()
+    ///     .responder(|why: &InjectionRejection| {
+    ///         let mut res = Response::new(Bytes::from_static(b"no"));
+    ///         *res.status_mut() = if matches!(why, InjectionRejection::Blocked { .. }) {
+    ///             StatusCode::BAD_REQUEST
+    ///         } else {
+    ///             why.status()
+    ///         };
+    ///         res
+    ///     })
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_fortify::ConfigError>(())
+    /// ```
+    pub fn responder(mut self, responder: impl Responder<InjectionRejection>) -> Self {
+        self.responder = Arc::new(responder);
+        self
     }
 
-    /// Builds the layer.
+    /// Builds the layer, or names the first invalid setting (`injection.<setter>`).
     pub fn build(self) -> Result<InjectionLayer, ConfigError> {
-        let (detector, layer) = self.validated()?;
         Ok(InjectionLayer {
             shared: Arc::new(Shared {
-                detector: Detector::with_config(detector)?,
-                layer,
+                detector: self.detector.build_named(&LAYER_SETTINGS)?,
+                mode: self.mode,
+                oversized: self.oversized,
+                unknown_encoding: self.unknown_encoding,
+                responder: self.responder,
             }),
         })
-    }
-
-    /// Builds a standalone detector with these settings (the layer-only ones are ignored).
-    pub fn build_detector(self) -> Result<Detector, ConfigError> {
-        let (detector, _) = self.validated()?;
-        Detector::with_config(detector)
     }
 }

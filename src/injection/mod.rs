@@ -7,12 +7,12 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
-//! use tower_fortify::{event::SecurityEvents, injection::InjectionLayer};
+//! use tower_fortify::{event::SecurityEvents, injection::{InjectionLayer, InjectionRejection}};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let svc = ServiceBuilder::new()
-//!     .layer(InjectionLayer::new()?)
+//!     .layer(InjectionLayer::builder().build()?)
 //!     .service(service_fn(|_req| async {
 //!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("hello"))))
 //!     }));
@@ -22,6 +22,7 @@
 //! assert_eq!(res.status(), StatusCode::FORBIDDEN);
 //! assert_eq!(res.headers()["content-type"], "application/problem+json");
 //! assert_eq!(res.extensions().get::<SecurityEvents>().unwrap().iter().next().unwrap().kind().as_str(), "injection_detected");
+//! assert!(matches!(res.extensions().get::<InjectionRejection>(), Some(InjectionRejection::Blocked { .. })));
 //!
 //! let fine = Request::get("/items?id=42&q=blue+shoes").body(Full::new(Bytes::new()))?;
 //! assert_eq!(svc.oneshot(fine).await?.status(), StatusCode::OK);
@@ -71,17 +72,23 @@
 //! five start states. Every finding has a category, rule name, location, score and a
 //! sanitised evidence excerpt. Critical rules score 5, warnings 3, notices 2; a request
 //! whose score reaches the threshold (5) is flagged. [`Profile::Balanced`] (default)
-//! runs the paranoia-level-1 rules, [`Profile::Strict`] adds level 2.
+//! runs the paranoia-level-1 rules, [`Profile::Strict`] adds level 2; the profile is a
+//! setting of both builders ([`InjectionLayerBuilder::profile`],
+//! [`DetectorBuilder::profile`]).
 //!
 //! In [`Mode::Block`] a flagged request gets a 403 `application/problem+json` response
 //! that names the attack families but never echoes the payload (gRPC: `grpc-status: 7`);
-//! in [`Mode::Monitor`] it is passed on. Both append
+//! in [`Mode::Monitor`] it is passed on. Every refusal (403, 413, 415) puts an
+//! [`InjectionRejection`] in the response extensions and is answered by the builder's
+//! [`responder`](InjectionLayerBuilder::responder) (default: the rejection's own
+//! response; the table is on [`InjectionRejection`]). Both modes append
 //! [`SecurityEvent::InjectionDetected`](crate::event::SecurityEvent::InjectionDetected)
 //! events (up to eight per request) to the response's
 //! [`SecurityEvents`](crate::event::SecurityEvents).
 //!
 //! [`Exclusion`]s switch findings off per route, location and family, or stop a route's
-//! body from being buffered at all. [`Detector`] and the per-value functions
+//! body from being buffered at all. [`Detector`] (built with [`Detector::builder`]) and
+//! the per-value functions
 //! ([`detect_sqli`], [`detect_xss`], [`detect_traversal`], [`detect_command`],
 //! [`detect_all`]) give the verdict without the layer.
 //!
@@ -107,19 +114,26 @@ mod body;
 mod config;
 mod decode;
 mod detect;
+mod exclusion;
+mod future;
 mod inspect;
 mod layer;
+mod rejection;
 mod service;
+mod value;
+mod walk;
 
 pub use body::InspectedBody;
-pub use config::{
-    Exclusion, Mode, OversizedBody, Profile, UnknownEncoding, DEFAULT_SKIPPED_HEADERS,
-};
+pub use config::{Mode, OversizedBody, UnknownEncoding};
 pub use decode::{normalize, Normalized, Source};
 pub use detect::Finding;
+pub use exclusion::Exclusion;
+pub use future::ResponseFuture;
 pub use inspect::{
-    detect_all, detect_command, detect_sqli, detect_traversal, detect_xss, Detector, Verdict,
-    DEFAULT_BODY_LIMIT, DEFAULT_MAX_DEPTH, DEFAULT_THRESHOLD,
+    Detector, DetectorBuilder, Profile, Verdict, DEFAULT_BODY_LIMIT, DEFAULT_MAX_DEPTH,
+    DEFAULT_SKIPPED_HEADERS, DEFAULT_THRESHOLD,
 };
-pub use layer::{InjectionBuilder, InjectionLayer};
-pub use service::{Injection, ResponseFuture};
+pub use layer::{InjectionLayer, InjectionLayerBuilder};
+pub use rejection::InjectionRejection;
+pub use service::Injection;
+pub use value::{detect_all, detect_command, detect_sqli, detect_traversal, detect_xss};

@@ -1,34 +1,29 @@
-//! [`Injection`], the service, and its [`ResponseFuture`].
+//! [`Injection`], the service: decides in `call` whether the body is buffered, refused
+//! at once or passed on, and hands the rest to the [`ResponseFuture`].
 
 use std::{
     fmt,
-    future::Future,
-    pin::Pin,
     sync::Arc,
-    task::{ready, Context, Poll},
+    task::{Context, Poll},
 };
 
-use bytes::{Bytes, BytesMut};
-use http::{header, request, HeaderMap, Request, Response, StatusCode};
-use http_body::{Body, Frame};
-use pin_project_lite::pin_project;
+use bytes::Bytes;
+use http::{header, HeaderMap, Request, Response};
+use http_body::Body;
 use tower_service::Service;
 
 use crate::{
     body::GuardBody,
-    event::{Category, SecurityEvent, SecurityEvents},
-    rejection::{grpc_rejection, is_grpc, GrpcCode, Problem},
+    event::{Category, SecurityEvent},
+    rejection::is_grpc,
 };
 
 use super::{
     body::InspectedBody,
-    config::{Mode, OversizedBody, UnknownEncoding},
-    inspect::Verdict,
-    layer::Shared,
+    config::{OversizedBody, Shared, UnknownEncoding},
+    future::ResponseFuture,
+    rejection::InjectionRejection,
 };
-
-/// At most this many findings are reported as events per request (the highest scores).
-const MAX_EVENTS: usize = 8;
 
 /// Inspects each request for injection attacks before calling the inner service. See
 /// [`InjectionLayer`](super::InjectionLayer).
@@ -119,15 +114,13 @@ where
         && if encoding_is_known(req.headers()) {
             true
         } else {
-            match shared.layer.unknown_encoding {
+            match shared.unknown_encoding {
                 UnknownEncoding::Reject => {
-                    let res = Problem::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "Unsupported Media Type",
-                    )
-                    .detail("The request body uses a content encoding that cannot be inspected.")
-                    .into_response();
-                    return ResponseFuture::rejected(res, Vec::new());
+                    let rejection = InjectionRejection::UnsupportedEncoding {
+                        encoding: content_encoding(req.headers()),
+                        grpc,
+                    };
+                    return ResponseFuture::refused(&shared, rejection, Vec::new());
                 }
                 UnknownEncoding::PassUninspected => {
                     extra.push(SecurityEvent::InjectionDetected {
@@ -143,14 +136,15 @@ where
         };
     let limit = detector.config.body_limit;
     if buffer
-        && shared.layer.oversized == OversizedBody::Reject
+        && shared.oversized == OversizedBody::Reject
         && req.body().size_hint().lower() > limit as u64
     {
-        return ResponseFuture::rejected(too_large(), Vec::new());
+        let rejection = InjectionRejection::BodyTooLarge { limit, grpc };
+        return ResponseFuture::refused(&shared, rejection, Vec::new());
     }
     if !buffer {
         let verdict = detector.inspect_parts(req.uri(), req.headers(), None, grpc);
-        return decide(
+        return ResponseFuture::decide(
             &mut inner,
             &shared,
             verdict,
@@ -160,259 +154,52 @@ where
         );
     }
     let (parts, body) = req.into_parts();
-    ResponseFuture {
-        state: State::Buffering {
-            buffering: Some(Buffering {
-                body: Box::pin(body),
-                frames: Vec::new(),
-                data_len: 0,
-                parts,
-                inner,
-                shared,
-            }),
-        },
-    }
+    ResponseFuture::buffering(inner, shared, parts, body)
 }
 
-fn too_large() -> Response<Bytes> {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large")
-        .detail("The request body is larger than this endpoint inspects.")
-        .into_response()
+/// The `Content-Encoding` as sent, for the rejection: lossy, at most 64 characters.
+fn content_encoding(headers: &HeaderMap) -> Arc<str> {
+    let values: Vec<String> = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    values
+        .join(", ")
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .into()
 }
 
-/// Calls the inner service or answers with a rejection, according to the verdict.
-fn decide<S, B, R>(
-    inner: &mut S,
-    shared: &Shared,
-    verdict: Verdict,
-    grpc: bool,
-    req: Request<InspectedBody<B>>,
-    mut events: Vec<SecurityEvent>,
-) -> ResponseFuture<S, B>
-where
-    S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
-    B: Body<Data = Bytes>,
-{
-    if !verdict.flagged {
-        return ResponseFuture::calling(inner.call(req), events);
-    }
-    let block = shared.layer.mode == Mode::Block;
-    let mut findings = verdict.findings.clone();
-    findings.sort_by_key(|f| std::cmp::Reverse(f.score));
-    for f in findings.into_iter().take(MAX_EVENTS) {
-        events.push(SecurityEvent::InjectionDetected {
-            category: f.category,
-            location: f.location,
-            rule: f.rule,
-            score: verdict.score,
-            blocked: block,
-        });
-    }
-    tracing::debug!(score = verdict.score, blocked = block, "injection detected");
-    if !block {
-        return ResponseFuture::calling(inner.call(req), events);
-    }
-    let res = if grpc {
-        grpc_rejection(
-            GrpcCode::PermissionDenied,
-            "request blocked by the injection filter",
-        )
-    } else {
-        let categories: Vec<&str> = verdict.categories().iter().map(|c| c.as_str()).collect();
-        Problem::new(StatusCode::FORBIDDEN, "Forbidden")
-            .detail("The request was blocked because it looks like an injection attack.")
-            .member("categories", categories)
-            .into_response()
-    };
-    ResponseFuture::rejected(res, events)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A request whose body is being read.
-struct Buffering<S, B: Body> {
-    body: Pin<Box<B>>,
-    frames: Vec<Frame<Bytes>>,
-    data_len: usize,
-    parts: request::Parts,
-    inner: S,
-    shared: Arc<Shared>,
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<S, B>
-    where
-        S: Service<Request<InspectedBody<B>>>,
-        B: Body,
-    {
-        Buffering { buffering: Option<Buffering<S, B>> },
-        Calling { #[pin] future: S::Future, events: Vec<SecurityEvent> },
-        Rejected { response: Option<Response<Bytes>>, events: Vec<SecurityEvent> },
-    }
-}
-
-pin_project! {
-    /// The response future of [`Injection`]: reads the body (when it is inspected), then
-    /// calls the inner service or answers with the rejection.
-    pub struct ResponseFuture<S, B>
-    where
-        S: Service<Request<InspectedBody<B>>>,
-        B: Body,
-    {
-        #[pin]
-        state: State<S, B>,
-    }
-}
-
-impl<S, B> ResponseFuture<S, B>
-where
-    S: Service<Request<InspectedBody<B>>>,
-    B: Body,
-{
-    fn calling(future: S::Future, events: Vec<SecurityEvent>) -> Self {
-        Self {
-            state: State::Calling { future, events },
+    fn headers(encodings: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for e in encodings {
+            h.append(header::CONTENT_ENCODING, e.parse().unwrap());
         }
+        h
     }
 
-    fn rejected(response: Response<Bytes>, events: Vec<SecurityEvent>) -> Self {
-        Self {
-            state: State::Rejected {
-                response: Some(response),
-                events,
-            },
-        }
+    #[test]
+    fn known_encodings() {
+        assert!(encoding_is_known(&headers(&[])));
+        assert!(encoding_is_known(&headers(&["gzip"])));
+        assert!(encoding_is_known(&headers(&[
+            "identity",
+            "X-Gzip, deflate"
+        ])));
+        assert!(!encoding_is_known(&headers(&["br"])));
+        assert!(!encoding_is_known(&headers(&["gzip", "zstd"])));
     }
-}
 
-impl<S, B> fmt::Debug for ResponseFuture<S, B>
-where
-    S: Service<Request<InspectedBody<B>>>,
-    B: Body,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Buffering { .. } => "buffering",
-            State::Calling { .. } => "calling",
-            State::Rejected { .. } => "rejected",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+    #[test]
+    fn content_encoding_is_reported_bounded() {
+        assert_eq!(&*content_encoding(&headers(&["gzip", "br"])), "gzip, br");
+        let long = "x".repeat(200);
+        assert_eq!(content_encoding(&headers(&[&long])).len(), 64);
     }
-}
-
-impl<S, B, R> Future for ResponseFuture<S, B>
-where
-    S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
-    B: Body<Data = Bytes>,
-{
-    type Output = Result<Response<GuardBody<R>>, S::Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            let next = match self.as_mut().project().state.project() {
-                StateProj::Calling { future, events } => {
-                    let mut res = ready!(future.poll(cx))?.map(GuardBody::new);
-                    for e in events.drain(..) {
-                        SecurityEvents::push_to(res.extensions_mut(), e);
-                    }
-                    return Poll::Ready(Ok(res));
-                }
-                StateProj::Rejected { response, events } => {
-                    let Some(res) = response.take() else {
-                        // Polled after completion: nothing sensible to return but pending.
-                        return Poll::Pending;
-                    };
-                    let mut res = res.map(GuardBody::fixed);
-                    for e in events.drain(..) {
-                        SecurityEvents::push_to(res.extensions_mut(), e);
-                    }
-                    return Poll::Ready(Ok(res));
-                }
-                StateProj::Buffering { buffering } => {
-                    let Some(b) = buffering.as_mut() else {
-                        return Poll::Pending;
-                    };
-                    let limit = b.shared.detector.config.body_limit;
-                    let outcome = loop {
-                        if b.data_len > limit {
-                            break Read::Over;
-                        }
-                        match ready!(b.body.as_mut().poll_frame(cx)) {
-                            Some(Ok(frame)) => {
-                                if let Some(data) = frame.data_ref() {
-                                    b.data_len += data.len();
-                                }
-                                b.frames.push(frame);
-                            }
-                            Some(Err(e)) => break Read::Failed(e),
-                            None => break Read::Done,
-                        }
-                    };
-                    let Some(b) = buffering.take() else {
-                        return Poll::Pending;
-                    };
-                    b.finish(outcome)
-                }
-            };
-            self.as_mut().project().state.set(next);
-        }
-    }
-}
-
-/// How reading the body ended.
-enum Read<E> {
-    Done,
-    Over,
-    Failed(E),
-}
-
-impl<S, B, R> Buffering<S, B>
-where
-    S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
-    B: Body<Data = Bytes>,
-{
-    fn finish(self, outcome: Read<B::Error>) -> State<S, B> {
-        let Buffering {
-            body,
-            frames,
-            data_len,
-            parts,
-            mut inner,
-            shared,
-        } = self;
-        if matches!(outcome, Read::Over) && shared.layer.oversized == OversizedBody::Reject {
-            return ResponseFuture::<S, B>::rejected(too_large(), Vec::new()).state;
-        }
-        let limit = shared.detector.config.body_limit;
-        let bytes = concat_prefix(&frames, data_len.min(limit));
-        let verdict =
-            shared
-                .detector
-                .inspect_parts(&parts.uri, &parts.headers, Some(&bytes), false);
-        let (rest, error) = match outcome {
-            Read::Done => (None, None),
-            Read::Over => (Some(body), None),
-            Read::Failed(e) => (None, Some(e)),
-        };
-        let req = Request::from_parts(parts, InspectedBody::replay(frames, rest, error));
-        decide(&mut inner, &shared, verdict, false, req, Vec::new()).state
-    }
-}
-
-/// The first `len` data bytes of `frames`, copied only when there is more than one frame.
-fn concat_prefix(frames: &[Frame<Bytes>], len: usize) -> Bytes {
-    let mut data = frames.iter().filter_map(Frame::data_ref);
-    let (Some(first), None) = (data.next(), data.next()) else {
-        let mut buf = BytesMut::with_capacity(len);
-        for d in frames.iter().filter_map(Frame::data_ref) {
-            let take = (len - buf.len()).min(d.len());
-            buf.extend_from_slice(&d[..take]);
-            if buf.len() == len {
-                break;
-            }
-        }
-        return buf.freeze();
-    };
-    first.slice(..len.min(first.len()))
 }

@@ -17,8 +17,8 @@ use tower::{service_fn, Layer, ServiceExt};
 use tower_fortify::{
     event::{Category, SecurityEvent, SecurityEvents},
     injection::{
-        detect_sqli, Detector, Exclusion, InjectionLayer, InspectedBody, Mode, OversizedBody,
-        Profile, UnknownEncoding,
+        detect_sqli, Detector, Exclusion, InjectionLayer, InjectionRejection, InspectedBody, Mode,
+        OversizedBody, Profile, UnknownEncoding,
     },
 };
 
@@ -100,7 +100,7 @@ fn injection_events(events: &Option<SecurityEvents>) -> Vec<(Category, String, b
 
 #[tokio::test]
 async fn blocks_with_problem_json_without_echoing_the_payload() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let req = Request::get("/items?id=1%27%20UNION%20SELECT%20password%20FROM%20users--")
         .body(full(""))
         .unwrap();
@@ -122,7 +122,7 @@ async fn blocks_with_problem_json_without_echoing_the_payload() {
 
 #[tokio::test]
 async fn benign_requests_pass_untouched() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let req = Request::post("/account/profile?lang=de")
         .header("content-type", "application/x-www-form-urlencoded")
         .header(
@@ -172,7 +172,7 @@ fn frames_body(frames: Vec<FrameResult>) -> FramesBody {
 
 #[tokio::test]
 async fn buffered_body_is_byte_identical_with_trailers() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let mut trailers = HeaderMap::new();
     trailers.insert("x-checksum", "abc".parse().unwrap());
     let body = frames_body(vec![
@@ -193,7 +193,7 @@ async fn buffered_body_is_byte_identical_with_trailers() {
 
 #[tokio::test]
 async fn a_body_error_reaches_the_inner_service() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let body = frames_body(vec![
         Ok(Frame::data(Bytes::from_static(b"name=alice&"))),
         Err(std::io::Error::other("connection reset mid-body")),
@@ -210,7 +210,7 @@ async fn a_body_error_reaches_the_inner_service() {
 
 #[tokio::test]
 async fn attack_in_json_is_located_by_path() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let req = Request::post("/api/v1/orders")
         .header("content-type", "application/json")
         .body(full(
@@ -228,7 +228,7 @@ async fn attack_in_json_is_located_by_path() {
 
 #[tokio::test]
 async fn prototype_pollution_keys_are_flagged() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let req = Request::post("/api/settings")
         .header("content-type", "application/json")
         .body(full(r#"{"__proto__": {"isAdmin": true}}"#))
@@ -248,7 +248,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn gzip_bodies_are_inspected_decompressed() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let compressed = gzip(b"comment=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
     let req = Request::post("/comments")
         .header("content-type", "application/x-www-form-urlencoded")
@@ -301,11 +301,32 @@ async fn oversized_bodies_follow_the_policy() {
     let (res, _, seen) = send(&reject, req).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(!seen.reached);
+    assert!(matches!(
+        res.extensions().get::<InjectionRejection>(),
+        Some(InjectionRejection::BodyTooLarge {
+            limit: 1024,
+            grpc: false,
+            ..
+        })
+    ));
+
+    // A body whose size is not known in advance is refused once it passes the limit.
+    let chunks = (0..4)
+        .map(|_| Ok(Frame::data(Bytes::from(vec![b'a'; 400]))))
+        .collect();
+    let req = Request::post("/notes").body(frames_body(chunks)).unwrap();
+    let (res, _, seen) = send(&reject, req).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!seen.reached);
+    assert!(matches!(
+        res.extensions().get::<InjectionRejection>(),
+        Some(InjectionRejection::BodyTooLarge { limit: 1024, .. })
+    ));
 }
 
 #[tokio::test]
 async fn unknown_encodings_follow_the_policy() {
-    let pass = InjectionLayer::new().unwrap();
+    let pass = InjectionLayer::builder().build().unwrap();
     let req = Request::post("/x")
         .header("content-encoding", "br")
         .body(full("not really brotli"))
@@ -327,11 +348,19 @@ async fn unknown_encodings_follow_the_policy() {
         .unwrap();
     let (res, _, _) = send(&reject, req).await;
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    match res.extensions().get::<InjectionRejection>() {
+        Some(InjectionRejection::UnsupportedEncoding { encoding, grpc, .. }) => {
+            assert_eq!(&**encoding, "br");
+            assert!(!grpc);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
 async fn grpc_requests_get_a_trailers_only_rejection() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let req = Request::post("/pkg.Svc/Get")
         .header("content-type", "application/grpc")
         .header("x-user", "admin' OR 1=1 --")
@@ -342,6 +371,109 @@ async fn grpc_requests_get_a_trailers_only_rejection() {
     assert_eq!(res.headers()["grpc-status"], "7");
     assert!(res.body().is_empty());
     assert!(!seen.reached);
+    match res.extensions().get::<InjectionRejection>() {
+        Some(InjectionRejection::Blocked {
+            category,
+            location,
+            grpc,
+            ..
+        }) => {
+            assert_eq!(*category, Category::Sqli);
+            assert_eq!(&**location, "header:x-user");
+            assert!(grpc);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn blocked_requests_carry_the_rejection_in_the_extensions() {
+    let layer = InjectionLayer::builder().build().unwrap();
+    let req = Request::get("/items?id=1%27%20UNION%20SELECT%20password%20FROM%20users--")
+        .body(full(""))
+        .unwrap();
+    let (res, events, _) = send(&layer, req).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    match res.extensions().get::<InjectionRejection>() {
+        Some(InjectionRejection::Blocked {
+            category,
+            location,
+            rule,
+            score,
+            categories,
+            grpc,
+            ..
+        }) => {
+            assert_eq!(*category, Category::Sqli);
+            assert_eq!(&**location, "query:id");
+            assert!(rule.starts_with("sqli."), "{rule}");
+            assert!(*score >= 5);
+            assert!(categories.contains(&Category::Sqli));
+            assert!(!grpc);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The events are still there beside the rejection.
+    assert!(!injection_events(&events).is_empty());
+}
+
+#[tokio::test]
+async fn a_custom_responder_answers_and_the_rejection_is_still_in_the_extensions() {
+    let layer = InjectionLayer::builder()
+        .oversized_body(OversizedBody::Reject)
+        .body_limit(8)
+        .responder(|why: &InjectionRejection| {
+            let mut res = Response::new(Bytes::from_static(b"nope"));
+            *res.status_mut() = match why {
+                InjectionRejection::Blocked { .. } => StatusCode::BAD_REQUEST,
+                other => other.status(),
+            };
+            res
+        })
+        .build()
+        .unwrap();
+    let req = Request::get("/?q=%3Cscript%3Ealert(1)%3C/script%3E")
+        .body(full(""))
+        .unwrap();
+    let (res, events, seen) = send(&layer, req).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(&res.body()[..], b"nope");
+    assert!(!seen.reached);
+    assert!(matches!(
+        res.extensions().get::<InjectionRejection>(),
+        Some(InjectionRejection::Blocked {
+            category: Category::Xss,
+            ..
+        })
+    ));
+    assert!(injection_events(&events)
+        .iter()
+        .any(|(c, _, blocked)| *c == Category::Xss && *blocked));
+
+    let req = Request::post("/notes").body(full("0123456789")).unwrap();
+    let (res, _, seen) = send(&layer, req).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(&res.body()[..], b"nope");
+    assert!(!seen.reached);
+    assert!(matches!(
+        res.extensions().get::<InjectionRejection>(),
+        Some(InjectionRejection::BodyTooLarge { limit: 8, .. })
+    ));
+}
+
+#[tokio::test]
+async fn passed_requests_carry_no_rejection() {
+    let monitor = InjectionLayer::builder()
+        .mode(Mode::Monitor)
+        .build()
+        .unwrap();
+    let req = Request::get("/?q=%3Cscript%3Ealert(1)%3C/script%3E")
+        .body(full(""))
+        .unwrap();
+    let (res, events, _) = send(&monitor, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(events.is_some());
+    assert!(res.extensions().get::<InjectionRejection>().is_none());
 }
 
 #[tokio::test]
@@ -386,7 +518,7 @@ async fn exclusions_excuse_one_family_at_one_location() {
 
 #[tokio::test]
 async fn multipart_inspects_fields_and_file_names_not_contents() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let body = |filename: &str, content: &str| {
         format!(
             "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nholiday\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n{content}\r\n--XyZ--\r\n"
@@ -414,7 +546,7 @@ async fn multipart_inspects_fields_and_file_names_not_contents() {
 
 #[tokio::test]
 async fn xml_text_and_entities_are_inspected() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let xxe =
         r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     let req = Request::post("/soap")
@@ -432,7 +564,7 @@ async fn xml_text_and_entities_are_inspected() {
 
 #[tokio::test]
 async fn headers_and_cookies_are_inspected_and_skip_list_is_configurable() {
-    let layer = InjectionLayer::new().unwrap();
+    let layer = InjectionLayer::builder().build().unwrap();
     let req = Request::get("/")
         .header("x-api-version", "${jndi:ldap://evil.example/a}")
         .body(full(""))
@@ -457,7 +589,7 @@ async fn headers_and_cookies_are_inspected_and_skip_list_is_configurable() {
 #[tokio::test]
 async fn strict_profile_flags_more() {
     let value = "/search?q=%3Cb%3Ebold%3C%2Fb%3E%22%20x%3D%22";
-    let balanced = InjectionLayer::new().unwrap();
+    let balanced = InjectionLayer::builder().build().unwrap();
     let strict = InjectionLayer::builder()
         .profile(Profile::Strict)
         .build()
@@ -475,7 +607,7 @@ fn configuration_errors_are_values() {
             .build()
             .unwrap_err()
             .setting(),
-        "threshold"
+        "injection.threshold"
     );
     assert_eq!(
         InjectionLayer::builder()
@@ -483,7 +615,7 @@ fn configuration_errors_are_values() {
             .build()
             .unwrap_err()
             .setting(),
-        "body_limit"
+        "injection.body_limit"
     );
     assert_eq!(
         InjectionLayer::builder()
@@ -491,7 +623,7 @@ fn configuration_errors_are_values() {
             .build()
             .unwrap_err()
             .setting(),
-        "max_depth"
+        "injection.max_depth"
     );
     assert_eq!(
         InjectionLayer::builder()
@@ -499,13 +631,51 @@ fn configuration_errors_are_values() {
             .build()
             .unwrap_err()
             .setting(),
-        "skip_header"
+        "injection.skip_header"
+    );
+    assert_eq!(
+        InjectionLayer::builder()
+            .inspect_header("bad header")
+            .build()
+            .unwrap_err()
+            .setting(),
+        "injection.inspect_header"
+    );
+    // The standalone detector names its own settings.
+    assert_eq!(
+        Detector::builder()
+            .threshold(0)
+            .build()
+            .unwrap_err()
+            .setting(),
+        "injection.detector.threshold"
+    );
+    assert_eq!(
+        Detector::builder()
+            .skip_header("bad header")
+            .build()
+            .unwrap_err()
+            .setting(),
+        "injection.detector.skip_header"
+    );
+    // Exclusions validate where they are written.
+    assert_eq!(
+        Exclusion::route("api").unwrap_err().setting(),
+        "injection.exclusion.route"
+    );
+    assert_eq!(
+        Exclusion::route("/api")
+            .unwrap()
+            .location("nowhere")
+            .unwrap_err()
+            .setting(),
+        "injection.exclusion.location"
     );
 }
 
 #[test]
 fn a_mebibyte_of_adversarial_input_inspects_in_bounded_time() {
-    let detector = Detector::new().unwrap();
+    let detector = Detector::builder().build().unwrap();
     let inputs = [
         "%25".repeat(350_000),
         "<a ".repeat(350_000),
@@ -536,7 +706,7 @@ async fn works_as_an_axum_layer() {
     use axum::{routing::get, Router};
     let app: Router = Router::new()
         .route("/hello", get(|| async { "hi" }))
-        .layer(InjectionLayer::new().unwrap());
+        .layer(InjectionLayer::builder().build().unwrap());
     let res = app
         .clone()
         .oneshot(
@@ -563,6 +733,8 @@ fn layer_and_service_are_send_sync_clone() {
     fn assert_bounds<T: Clone + Send + Sync + 'static>() {}
     assert_bounds::<InjectionLayer>();
     assert_bounds::<Detector>();
+    assert_bounds::<InjectionRejection>();
+    assert_bounds::<tower_fortify::injection::InjectionLayerBuilder>();
     let _: BoxErr = "unused".into();
 }
 

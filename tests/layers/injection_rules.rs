@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::Request;
 use tower_fortify::{
     event::Category,
-    injection::{detect_all, Detector, InjectionLayer, Profile},
+    injection::{detect_all, Detector, Profile},
 };
 
 fn query(detector: &Detector, encoded: &str) -> (bool, Vec<Category>) {
@@ -24,7 +24,7 @@ fn enc(s: &str) -> String {
 
 #[test]
 fn attacks_are_flagged_with_their_family() {
-    let detector = Detector::new().unwrap();
+    let detector = Detector::builder().build().unwrap();
     let cases: &[(&str, Category)] = &[
         ("1' OR '1'='1", Category::Sqli),
         ("1 UNION/**/SELECT password FROM users", Category::Sqli),
@@ -84,7 +84,7 @@ fn attacks_are_flagged_with_their_family() {
 
 #[test]
 fn benign_look_alikes_pass_in_the_balanced_profile() {
-    let detector = Detector::new().unwrap();
+    let detector = Detector::builder().build().unwrap();
     let benign = [
         "O'Brien",
         "2104 GRANT AVE #A",
@@ -113,10 +113,10 @@ fn benign_look_alikes_pass_in_the_balanced_profile() {
 
 #[test]
 fn the_strict_profile_adds_rules_the_balanced_one_lacks() {
-    let balanced = Detector::new().unwrap();
-    let strict = InjectionLayer::builder()
+    let balanced = Detector::builder().build().unwrap();
+    let strict = Detector::builder()
         .profile(Profile::Strict)
-        .build_detector()
+        .build()
         .unwrap();
     for payload in ["x IS NOT NULL", "COUNT(", "&&(l=!0)"] {
         assert!(

@@ -39,7 +39,7 @@ fn app_with(metrics: Metrics) -> Router {
             .layer(SecurityHeaders::strict().build().unwrap())
             .layer(TrustedHostLayer::new(["example.com"]).unwrap())
             .layer(limit)
-            .layer(InjectionLayer::new().unwrap()),
+            .layer(InjectionLayer::builder().build().unwrap()),
     )
 }
 

@@ -74,6 +74,7 @@ pub(crate) struct Rule {
 
 /// A rule that matched one value.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Finding {
     /// The attack family.
     pub category: Category,
