@@ -73,7 +73,7 @@
 //!
 //! # Files
 //!
-//! `config.rs` (the builder and its setting types) -> `layer.rs` -> `service.rs` ->
+//! `config.rs` (the builder and [`HeaderMode`]; `hsts.rs` the HSTS settings) -> `layer.rs` -> `service.rs` ->
 //! `future.rs`; `response.rs` is what the future does to a response; `csp.rs`,
 //! `source.rs` and `template.rs` are the policy, its sources and its rendered text;
 //! `presets.rs` the presets, `nonce.rs` the nonce.
@@ -105,6 +105,7 @@
 mod config;
 mod csp;
 mod future;
+mod hsts;
 mod layer;
 mod nonce;
 mod presets;
@@ -113,9 +114,10 @@ mod service;
 mod source;
 mod template;
 
-pub use config::{HeaderMode, Hsts, HstsScope, SecurityHeadersLayerBuilder};
+pub use config::{HeaderMode, SecurityHeadersLayerBuilder};
 pub use csp::{ContentSecurityPolicy, CspBuilder};
 pub use future::SecurityHeadersFuture;
+pub use hsts::{Hsts, HstsScope};
 pub use layer::SecurityHeadersLayer;
 pub use nonce::CspNonce;
 pub use presets::{DENY_ALL_PERMISSIONS_POLICY, FINGERPRINT_HEADERS};
