@@ -19,7 +19,7 @@ use tower_fortify::{
     injection::InjectionLayer,
     metrics::{ExpositionFormat, Metrics},
     rate_limit::{ManualClock, MemoryStore, PeerIp, Policy, Quota, RateLimitLayer},
-    security_headers::SecurityHeaders,
+    security_headers::SecurityHeadersLayer,
     trusted_host::TrustedHostLayer,
 };
 
@@ -36,8 +36,8 @@ fn app_with(metrics: Metrics) -> Router {
     Router::new().route("/", get(|| async { "hello" })).layer(
         ServiceBuilder::new()
             .layer(metrics.layer())
-            .layer(SecurityHeaders::strict().build().unwrap())
-            .layer(TrustedHostLayer::new(["example.com"]).unwrap())
+            .layer(SecurityHeadersLayer::strict().build().unwrap())
+            .layer(TrustedHostLayer::builder(["example.com"]).build().unwrap())
             .layer(limit)
             .layer(InjectionLayer::builder().build().unwrap()),
     )
