@@ -311,3 +311,50 @@ impl ExpositionFormat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_picks_openmetrics_unless_refused() {
+        let pick =
+            |v: &'static str| ExpositionFormat::from_accept(Some(&HeaderValue::from_static(v)));
+        assert_eq!(
+            pick("application/openmetrics-text; version=1.0.0"),
+            ExpositionFormat::OpenMetrics
+        );
+        assert_eq!(
+            pick("text/plain, application/openmetrics-text;q=0"),
+            ExpositionFormat::Prometheus
+        );
+        assert_eq!(pick("*/*"), ExpositionFormat::Prometheus);
+        assert_eq!(
+            ExpositionFormat::from_accept(None),
+            ExpositionFormat::Prometheus
+        );
+    }
+
+    #[test]
+    fn labels_follow_the_otel_names() {
+        use super::super::series::{Failure, Outcome};
+        let key = SeriesKey::new(0, 1, Some(429), Outcome::RateLimited, Failure::None);
+        let labels = RecorderCollector::http_labels("/users/{id}", key);
+        let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "http_request_method",
+                "http_route",
+                "http_response_status_code",
+                "url_scheme",
+                "outcome"
+            ]
+        );
+        assert_eq!(labels[4].1, crate::event::REFUSED_RATE_LIMITED);
+        let key = SeriesKey::new(0, 0, Some(14), Outcome::None, Failure::Status);
+        let labels = RecorderCollector::grpc_labels("pkg.Svc/Call", key);
+        assert_eq!(labels[0], ("rpc_system", Cow::Borrowed("grpc")));
+        assert_eq!(labels[3], ("error_type", Cow::Borrowed("14")));
+    }
+}

@@ -102,3 +102,25 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{convert::Infallible, future::Future};
+
+    use tower::{service_fn, Layer, Service};
+
+    use crate::metrics::MetricsRegistry;
+
+    #[tokio::test]
+    #[should_panic(expected = "`MetricsFuture` polled after completion")]
+    async fn polled_after_completion_panics() {
+        let layer = MetricsRegistry::builder().build().unwrap().layer();
+        let mut svc = layer.layer(service_fn(|_: http::Request<String>| async {
+            Ok::<_, Infallible>(http::Response::new(String::new()))
+        }));
+        let mut fut = std::pin::pin!(svc.call(http::Request::new(String::new())));
+        let res = std::future::poll_fn(|cx| fut.as_mut().poll(cx)).await;
+        assert!(res.is_ok());
+        let _ = std::future::poll_fn(|cx| fut.as_mut().poll(cx)).await;
+    }
+}

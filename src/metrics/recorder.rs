@@ -288,3 +288,72 @@ impl InFlight {
         self.recorder.record(self.kind, &self.route, obs);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorder(max_label_sets: usize) -> Recorder {
+        Recorder::new(RecorderSettings {
+            duration_buckets: vec![0.1, 1.0],
+            max_label_sets,
+            unmatched_route: "unmatched".into(),
+            route_fn: None,
+            https: false,
+            trusted_proxies: None,
+            window: Duration::from_secs(60),
+            window_slots: 6,
+            dashboard_cache: Duration::ZERO,
+        })
+    }
+
+    fn observe(r: &Recorder, route: &Arc<RouteEntry>, status: u16) {
+        r.request_started(0, 0);
+        let obs = Observation {
+            key: SeriesKey::new(0, 0, Some(status), Outcome::None, Failure::None),
+            end: Instant::now(),
+            elapsed: Duration::from_millis(5),
+            request_size: None,
+            response_size: Some(10),
+        };
+        r.record(FamilyKind::Http, route, obs);
+    }
+
+    #[test]
+    fn routes_and_series_past_the_cap_go_to_the_overflow() {
+        let r = recorder(2);
+        let a = r.route(FamilyKind::Http, Some("/a"));
+        assert!(Arc::ptr_eq(&a, &r.route(FamilyKind::Http, Some("/a"))));
+        let b = r.route(FamilyKind::Http, Some("/b"));
+        let c = r.route(FamilyKind::Http, Some("/c"));
+        assert!(c.overflow, "a third route is over the cap of 2");
+        assert!(Arc::ptr_eq(
+            &r.route(FamilyKind::Http, None),
+            &r.http.unmatched
+        ));
+        observe(&r, &a, 200);
+        observe(&r, &b, 200);
+        observe(&r, &a, 404); // a third label set: over the cap
+        observe(&r, &c, 200);
+        assert_eq!(r.http.label_sets.load(Ordering::Relaxed), 2);
+        assert_eq!(r.http.overflowed.load(Ordering::Relaxed), 2);
+        assert_eq!(r.active[0].load(Ordering::Relaxed), 0);
+        assert!(r.active_seen[0].load(Ordering::Relaxed));
+        assert_eq!(r.grpc.overflowed.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_dashboard_counts_the_window() {
+        let r = recorder(10);
+        let a = r.route(FamilyKind::Http, Some("/a"));
+        observe(&r, &a, 200);
+        observe(&r, &a, 500);
+        let d = r.dashboard();
+        assert_eq!(d.routes.len(), 1);
+        assert_eq!(d.routes[0].route, "/a");
+        assert_eq!(d.routes[0].protocol, "http");
+        assert_eq!(d.routes[0].requests, 2);
+        assert_eq!(d.window_seconds, 60.0);
+        assert_eq!(d.label_overflows, 0);
+    }
+}

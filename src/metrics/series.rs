@@ -387,3 +387,124 @@ impl EventCounters {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn series_keys_unpack_what_they_packed() {
+        let key = SeriesKey::new(
+            method_index(&Method::PATCH),
+            1,
+            Some(503),
+            Outcome::InjectionBlocked,
+            Failure::Status,
+        );
+        assert_eq!(key.method(), "PATCH");
+        assert_eq!(key.scheme(), "https");
+        assert_eq!(key.status(), Some(503));
+        assert_eq!(key.outcome(), Outcome::InjectionBlocked);
+        assert_eq!(key.error_type().as_deref(), Some("503"));
+        let key = SeriesKey::new(
+            method_index(&Method::from_bytes(b"PURGE").unwrap()),
+            0,
+            None,
+            Outcome::None,
+            Failure::Cancelled,
+        );
+        assert_eq!(key.method(), "_OTHER");
+        assert_eq!(key.status(), None);
+        assert_eq!(key.error_type().as_deref(), Some("cancelled"));
+    }
+
+    #[test]
+    fn histogram_buckets_are_inclusive_upper_bounds() {
+        let h = AtomicHistogram::new(2);
+        assert!(h.is_empty());
+        for v in [5, 10, 11, 1000] {
+            h.observe(&[10, 100], v);
+        }
+        let (sum, count, buckets) = h.read(&[10.0, 100.0]);
+        assert_eq!((sum, count), (1026, 4));
+        assert_eq!(buckets, vec![(10.0, 2), (100.0, 1), (f64::INFINITY, 1)]);
+    }
+
+    #[test]
+    fn outcome_labels_are_the_event_refusals() {
+        for (event, label) in [
+            (
+                SecurityEvent::RateLimited {
+                    policy: Arc::from("p"),
+                    key: Arc::from("k"),
+                    retry_after: Duration::from_secs(1),
+                    shadow: false,
+                },
+                Some(event::REFUSED_RATE_LIMITED),
+            ),
+            (
+                SecurityEvent::UntrustedHost {
+                    host: Arc::from("evil.example"),
+                },
+                Some(event::REFUSED_UNTRUSTED_HOST),
+            ),
+            (
+                SecurityEvent::InjectionDetected {
+                    category: Category::Xss,
+                    location: Arc::from("query:q"),
+                    rule: "r",
+                    score: 5,
+                    blocked: true,
+                },
+                Some(event::REFUSED_INJECTION_BLOCKED),
+            ),
+            (
+                SecurityEvent::InjectionDetected {
+                    category: Category::Xss,
+                    location: Arc::from("query:q"),
+                    rule: "r",
+                    score: 5,
+                    blocked: false,
+                },
+                None,
+            ),
+        ] {
+            assert_eq!(event.refusal(), label);
+            let mut events = SecurityEvents::new();
+            events.push(event);
+            assert_eq!(EventCounters::default().count(&events).label(), label);
+        }
+    }
+
+    #[test]
+    fn the_first_refusal_is_the_outcome_and_every_event_is_counted() {
+        let counters = EventCounters::default();
+        let mut events = SecurityEvents::new();
+        events.push(SecurityEvent::RateLimited {
+            policy: Arc::from("p"),
+            key: Arc::from("k"),
+            retry_after: Duration::from_secs(1),
+            shadow: true,
+        });
+        events.push(SecurityEvent::BackendError {
+            component: "rate_limit.redis",
+            detail: Arc::from("down"),
+        });
+        events.push(SecurityEvent::UntrustedHost {
+            host: Arc::from("evil.example"),
+        });
+        events.push(SecurityEvent::RateLimited {
+            policy: Arc::from("p"),
+            key: Arc::from("k"),
+            retry_after: Duration::from_secs(1),
+            shadow: false,
+        });
+        assert_eq!(counters.count(&events), Outcome::UntrustedHost);
+        assert_eq!(counters.rate_limited_shadow.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.rate_limited.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.backend_error.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.untrusted_host.load(Ordering::Relaxed), 1);
+    }
+}
