@@ -1,5 +1,5 @@
-//! A router-agnostic tower [`Service`] serving `/metrics`, `/health`, `/dashboard` and
-//! `/openapi.json` behind a bearer token.
+//! A router-agnostic tower [`Service`](tower_service::Service) serving `/metrics`,
+//! `/health`, `/dashboard` and `/openapi.json` behind a bearer token.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -40,10 +40,10 @@
 //! | path | token | answer |
 //! |---|---|---|
 //! | `GET /metrics` | yes | Prometheus text 0.0.4, or OpenMetrics when `Accept` asks for `application/openmetrics-text` |
-//! | `GET /health` | yes | the full [`HealthReport`] as JSON; 200 when healthy or degraded, 503 when unhealthy |
+//! | `GET /health` | yes | the full [`HealthReport`](crate::metrics::HealthReport) as JSON; 200 when healthy or degraded, 503 when unhealthy |
 //! | `GET /health/live` | no | `{"status":"healthy"}`, 200 whenever the process serves |
 //! | `GET /health/ready` | no | `{"status":...}` with 200 or 503; the checks' details only with a valid token |
-//! | `GET /dashboard` | yes | JSON [`Dashboard`] (per-route rate, error rate, p50/p95/p99, guard-layer events), the health status, and each extension's section |
+//! | `GET /dashboard` | yes | JSON [`Dashboard`](crate::metrics::Dashboard) (per-route rate, error rate, p50/p95/p99, guard-layer events), the health status, and each extension's section |
 //! | `GET /openapi.json` | yes | an OpenAPI 3.1 document of these endpoints (and the extensions') |
 //! | `/{name}/...` | yes | a [`MonitoringExtension`] named `name` |
 //!
@@ -61,6 +61,13 @@
 //! with [`MonitoringBuilder::extension`]: a [`MonitoringExtension`] serves every path
 //! under `/{name}` (behind the token), may add a section to `/dashboard` and path items to
 //! `/openapi.json`. This module does not depend on them.
+//!
+//! # Files
+//!
+//! `config.rs` (the builder) -> `service.rs` (routing and answers) -> `body.rs`; `auth.rs`
+//! (token checks), `openapi.rs` (the document) and `extension.rs` (the trait) are leaves.
+//! A service rather than a layer, it starts from `MonitoringService::builder()`
+//! `...build()?`.
 //!
 //! # Deployment caveats
 //!

@@ -23,9 +23,6 @@ use crate::{
     rejection::Problem,
 };
 
-#[allow(unused_imports)] // for the docs
-use crate::metrics::Dashboard;
-
 pub(super) struct Shared {
     pub(super) token: Box<[u8]>,
     pub(super) metrics: Option<MetricsRegistry>,
@@ -34,7 +31,7 @@ pub(super) struct Shared {
     pub(super) openapi: Bytes,
 }
 
-/// The monitoring service. Cheap to clone; see the [module docs](self).
+/// The monitoring service. Cheap to clone; see the [module docs](super).
 #[derive(Clone)]
 pub struct MonitoringService {
     pub(super) shared: Arc<Shared>,
