@@ -130,7 +130,7 @@ async fn a_delivery_is_a_signed_json_post_verified_by_an_independent_implementat
         .allow_private_networks(true)
         .build()
         .unwrap();
-    let notifier = Notifier::builder().sink("webhook", sink).spawn().unwrap();
+    let notifier = Notifier::builder().sink("webhook", sink).build().unwrap();
     notifier.notify(note("Order filled"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
     assert_eq!(report.stats.sink("webhook").unwrap().delivered, 1);
@@ -253,7 +253,7 @@ async fn a_503_with_retry_after_is_retried_with_the_same_webhook_id() {
     let notifier = Notifier::builder()
         .retry(quick_retries())
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     let start = std::time::Instant::now();
     notifier.notify(note("retry me"));
@@ -283,7 +283,7 @@ async fn a_400_dead_letters_the_batch_without_retrying() {
     let notifier = Notifier::builder()
         .retry(quick_retries())
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note("refused"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
@@ -313,7 +313,7 @@ async fn a_receiver_that_does_not_answer_in_time_is_retried_then_dead_lettered()
     let notifier = Notifier::builder()
         .retry(quick_retries().max_attempts(2))
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     let start = std::time::Instant::now();
     notifier.notify(note("slow"));
@@ -336,12 +336,12 @@ async fn private_targets_are_refused_unless_allowed() {
         .secret(WebhookSecret::generate())
         .build()
         .unwrap_err();
-    assert_eq!(err.setting(), "webhook.url");
+    assert_eq!(err.setting(), "notify.webhook_sink.url");
     let err = WebhookSink::builder("http://[::1]:9/hook")
         .secret(WebhookSecret::generate())
         .build()
         .unwrap_err();
-    assert_eq!(err.setting(), "webhook.url");
+    assert_eq!(err.setting(), "notify.webhook_sink.url");
     assert!(WebhookSink::builder("ftp://example.com/")
         .secret(WebhookSecret::generate())
         .build()
@@ -351,7 +351,7 @@ async fn private_targets_are_refused_unless_allowed() {
             .build()
             .unwrap_err()
             .setting(),
-        "webhook.secret"
+        "notify.webhook_sink.secret"
     );
 
     // A name is checked on the addresses it resolves to, at delivery time.
@@ -363,7 +363,7 @@ async fn private_targets_are_refused_unless_allowed() {
     let notifier = Notifier::builder()
         .retry(quick_retries())
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note("to localhost"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
