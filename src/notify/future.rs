@@ -60,3 +60,52 @@ where
         Poll::Ready(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        future::Future,
+        pin::pin,
+        sync::Arc,
+        task::{Context, Poll, Waker},
+    };
+
+    use http::{Method, Response, Uri};
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::notify::{
+        notifier::Notifier,
+        observe::LayerConfig,
+        sink::{Batch, Sink, SinkFuture},
+    };
+
+    struct Accepts;
+
+    impl Sink for Accepts {
+        fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    fn info() -> RequestInfo {
+        let (notifier, _worker) = Notifier::builder().sink("s", Accepts).pair().unwrap();
+        RequestInfo {
+            config: Arc::new(LayerConfig::new(notifier)),
+            method: Method::GET,
+            uri: Uri::from_static("/"),
+            client: None,
+            start: Instant::now(),
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "`NotifyFuture` polled after completion")]
+    fn polling_after_completion_panics_with_the_future_name() {
+        let inner = std::future::ready(Ok::<_, ()>(Response::new(())));
+        let mut fut = pin!(NotifyFuture::new(inner, info()));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        let _ = fut.as_mut().poll(&mut cx);
+    }
+}

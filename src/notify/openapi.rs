@@ -149,3 +149,30 @@ pub(super) fn openapi_paths() -> Map<String, Value> {
     );
     paths
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_is_described_with_its_method_and_errors() {
+        let paths = openapi_paths();
+        let ops = [
+            ("/notify/stats", "get"),
+            ("/notify/dead-letters", "get"),
+            ("/notify/dead-letters/replay", "post"),
+            ("/notify/dead-letters/drain", "post"),
+        ];
+        assert_eq!(paths.len(), ops.len());
+        for (path, method) in ops {
+            let op = &paths[path][method];
+            assert!(op["responses"]["200"].is_object(), "{path}");
+            assert!(op["responses"]["401"].is_object(), "{path}");
+        }
+        for path in ["/notify/dead-letters/replay", "/notify/dead-letters/drain"] {
+            let op = &paths[path]["post"];
+            assert!(op["responses"]["422"].is_object(), "{path}");
+            assert_eq!(op["requestBody"]["required"], false, "{path}");
+        }
+    }
+}

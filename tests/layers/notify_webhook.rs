@@ -20,6 +20,8 @@ use tower_fortify::notify::{
     Kind, Notification, Notifier, Priority, RetryPolicy, WebhookSecret, WebhookSink,
 };
 
+use crate::support::tools;
+
 /// One request the receiver got.
 #[derive(Clone, Debug)]
 struct Received {
@@ -173,18 +175,7 @@ async fn a_delivery_is_a_signed_json_post_verified_by_an_independent_implementat
 /// Verifies a delivery with the Python `standardwebhooks` package: required under
 /// `CI=true`, else skipped with a notice when the package is missing.
 fn verify_with_python(secrets: &[String], r: &Received) {
-    let available = std::process::Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: the Python standardwebhooks package must be installed (pip install standardwebhooks)"
-        );
-        eprintln!(
-            "skipping the standardwebhooks cross-check: `pip install standardwebhooks` to run it"
-        );
+    if !tools::python_has("standardwebhooks") {
         return;
     }
     let input = serde_json::json!({
@@ -211,26 +202,14 @@ except WebhookVerificationError:
     pass
 print("verified")
 "#;
-    use std::io::Write;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let Some((code, out)) =
+        tools::run_tool("python3", &["-c", script], input.to_string().as_bytes())
+    else {
+        return;
+    };
     assert!(
-        out.status.success() && stdout.trim() == "verified",
-        "standardwebhooks refused the delivery: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
+        code == 0 && out.trim() == "verified",
+        "standardwebhooks refused the delivery: {out}"
     );
 }
 
