@@ -2,8 +2,8 @@
 //! and the monitoring extension share: intake, statistics, delivery with retries to every
 //! sink, dead-letter replay and shutdown.
 //!
-//! About 450 lines of non-test code: delivery, replay and shutdown each take and give back
-//! the same counts under the same lock, and keeping them together keeps the invariant
+//! Delivery, replay and shutdown stay in one file: each takes and gives back the same
+//! counts under the same lock, and keeping them together keeps the invariant
 //! `submitted == queued + in_flight + delivered + dead_lettered + dropped` checkable in one
 //! place.
 

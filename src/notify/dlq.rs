@@ -13,6 +13,7 @@ use super::notification::{serialize_arc_str, serialize_time, Notification};
 /// A notification that several sinks refused has one entry per sink; one that another sink
 /// accepted is delivered there and dead-lettered only here.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct DeadLetter {
     /// The sink that did not take it (the name it was registered with).
     #[serde(serialize_with = "serialize_arc_str")]

@@ -2,11 +2,13 @@
 //! drain on shutdown.
 //!
 //! ```
-//! use std::time::Duration;
+//! use std::{convert::Infallible, time::Duration};
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //! use tower_fortify::notify::{ChannelSink, Kind, Notification, Notifier, Priority};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tower_fortify::ConfigError> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let (sink, mut received) = ChannelSink::bounded(16)?;
 //! let notifier = Notifier::builder()
 //!     .max_items(10)
@@ -14,15 +16,31 @@
 //!     .sink("in-process", sink)
 //!     .build()?;
 //!
+//! // The layer reports what happens to requests (here a 5xx) and never changes a response.
+//! let svc = ServiceBuilder::new()
+//!     .layer(notifier.layer())
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         let mut res = Response::new(String::new());
+//!         *res.status_mut() = StatusCode::BAD_GATEWAY;
+//!         Ok::<_, Infallible>(res)
+//!     }));
+//! let res = svc.oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+//!
+//! // The application reports its own events through the same handle.
 //! notifier.notify(
 //!     Notification::new(Kind::custom("order_filled"), Priority::Critical, "Order filled")
 //!         .field("order", 42),
 //! );
-//! let batch = received.recv().await.unwrap();
-//! assert_eq!(batch.notifications()[0].title(), "Order filled");
 //!
 //! let report = notifier.shutdown(Duration::from_secs(5)).await;
-//! assert_eq!(report.stats.sink("in-process").unwrap().delivered, 1);
+//! assert_eq!(report.stats.sink("in-process").unwrap().delivered, 2);
+//! let mut kinds = Vec::new();
+//! while let Some(batch) = received.try_recv() {
+//!     kinds.extend(batch.notifications().iter().map(|n| n.kind().clone()));
+//! }
+//! kinds.sort();
+//! assert_eq!(kinds, [Kind::ServerError, Kind::custom("order_filled")]);
 //! # Ok(()) }
 //! ```
 //!
