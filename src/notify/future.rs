@@ -74,22 +74,13 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::notify::{
-        notifier::Notifier,
-        observe::LayerConfig,
-        sink::{Batch, Sink, SinkFuture},
-    };
-
-    struct Accepts;
-
-    impl Sink for Accepts {
-        fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
-            Box::pin(std::future::ready(Ok(())))
-        }
-    }
+    use crate::notify::{notifier::Notifier, observe::LayerConfig, sink::channel::ChannelSink};
 
     fn info() -> RequestInfo {
-        let (notifier, _worker) = Notifier::builder().sink("s", Accepts).pair().unwrap();
+        let (notifier, _worker) = Notifier::builder()
+            .sink("s", ChannelSink::broadcast(1).unwrap())
+            .pair()
+            .unwrap();
         RequestInfo {
             config: Arc::new(LayerConfig::new(notifier)),
             method: Method::GET,

@@ -195,21 +195,14 @@ impl NotifyLayerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        event::EventKind,
-        notify::sink::{Batch, Sink, SinkFuture},
-    };
-
-    struct Accepts;
-
-    impl Sink for Accepts {
-        fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
-            Box::pin(std::future::ready(Ok(())))
-        }
-    }
+    use crate::{event::EventKind, notify::sink::channel::ChannelSink};
 
     fn notifier() -> Notifier {
-        Notifier::builder().sink("s", Accepts).pair().unwrap().0
+        Notifier::builder()
+            .sink("s", ChannelSink::broadcast(1).unwrap())
+            .pair()
+            .unwrap()
+            .0
     }
 
     #[test]

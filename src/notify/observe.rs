@@ -268,18 +268,7 @@ mod tests {
     use http::{Response, StatusCode};
 
     use super::*;
-    use crate::notify::{
-        notification::Kind,
-        sink::{Batch, Sink, SinkFuture},
-    };
-
-    struct Accepts;
-
-    impl Sink for Accepts {
-        fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
-            Box::pin(std::future::ready(Ok(())))
-        }
-    }
+    use crate::notify::{notification::Kind, sink::channel::ChannelSink};
 
     /// Observes `res` and returns what was queued (no worker runs: the shutdown
     /// dead-letters the queue, which is how the test reads it).
@@ -303,7 +292,10 @@ mod tests {
     }
 
     fn config() -> LayerConfig {
-        let (notifier, _worker) = Notifier::builder().sink("s", Accepts).pair().unwrap();
+        let (notifier, _worker) = Notifier::builder()
+            .sink("s", ChannelSink::broadcast(1).unwrap())
+            .pair()
+            .unwrap();
         LayerConfig::new(notifier)
     }
 
