@@ -55,7 +55,7 @@ const NAME: &str = "notify";
 /// A [`MonitoringExtension`] serving a [`Notifier`]'s statistics and dead-letter queue
 /// under `/notify` in the [monitoring service](crate::monitoring) (features `notify` and
 /// `monitoring`). Register it with
-/// [`MonitoringBuilder::extension`](crate::monitoring::MonitoringBuilder::extension).
+/// [`MonitoringServiceBuilder::extension`](crate::monitoring::MonitoringServiceBuilder::extension).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
