@@ -6,7 +6,7 @@
 //! use tower::{ServiceBuilder, ServiceExt};
 //! use tower_fortify::{
 //!     event::{SecurityEvent, SecurityEvents},
-//!     rate_limit::{Global, OnStoreError, Policy, Quota, RateLimitLayer, RedisStore},
+//!     rate_limit::{store::RedisStore, Global, OnStoreError, Policy, Quota, RateLimitLayer},
 //! };
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -127,8 +127,11 @@ use ::redis::{
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::{
-    Cell, CellOutcome, Clock, DecideFuture, DecideResult, Decision, MemoryStore, RateLimitStore,
-    StoreError,
+    clock::Clock,
+    decision::{
+        Cell, CellOutcome, DecideFuture, DecideResult, Decision, RateLimitStore, StoreError,
+    },
+    memory::MemoryStore,
 };
 use crate::{
     rate_limit::{key::Key, quota::Gcra},
@@ -229,9 +232,12 @@ impl RedisStore {
     /// Nothing connects until the first decision (or [`RedisStore::preload`]), so a service
     /// starts even while Redis is down.
     pub fn builder(url: &str) -> RedisStoreBuilder {
-        let connection = Client::open(url)
-            .map(Connection::Url)
-            .map_err(|e| ConfigError::new("redis_url", format!("`{url}` is not a Redis URL: {e}")));
+        let connection = Client::open(url).map(Connection::Url).map_err(|e| {
+            ConfigError::new(
+                "rate_limit.redis_store.url",
+                format!("`{url}` is not a Redis URL: {e}"),
+            )
+        });
         RedisStoreBuilder::new(connection)
     }
 
@@ -245,7 +251,7 @@ impl RedisStore {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use tower_fortify::rate_limit::{Key, RedisStore};
+    /// use tower_fortify::rate_limit::{store::RedisStore, Key};
     ///
     /// let store = RedisStore::builder("redis://127.0.0.1/").prefix("shop").build().unwrap();
     /// assert_eq!(store.key_name("per-ip", &Key::ip("203.0.113.7".parse().unwrap(), 64)), "{shop}:per-ip:ip:203.0.113.7");
@@ -451,28 +457,27 @@ impl Fallback {
     async fn decide(&self, cells: &[OwnedCell], consume: bool, failure: &str) -> DecideResult {
         let mut scaled = Vec::with_capacity(cells.len());
         for c in cells {
-            scaled.push(Cell {
-                policy: c.policy,
-                policy_name: &c.name,
-                key: c.key.clone(),
-                gcra: scale(&c.gcra, self.fraction),
-                cost: c.cost,
-            });
+            scaled.push(Cell::new(
+                c.policy,
+                &c.name,
+                c.key.clone(),
+                scale(&c.gcra, self.fraction),
+                c.cost,
+            ));
         }
         let future = if consume {
             self.store.decide(&scaled)
         } else {
             self.store.peek(&scaled)
         };
-        let mut decision = future.await?;
-        decision.degraded = Some(StoreError::new(
+        let decision = future.await?;
+        Ok(decision.degraded_by(StoreError::new(
             COMPONENT,
             format!(
                 "{failure}; decided locally at {} of each quota",
                 self.fraction
             ),
-        ));
-        Ok(decision)
+        )))
     }
 }
 
@@ -509,13 +514,13 @@ fn parse_reply(reply: &[i64], cells: usize) -> Result<Decision, String> {
             cells * 5
         ));
     }
-    let mut decision = Decision::default();
+    let mut decision = Decision::new();
     for v in reply.chunks_exact(5) {
         let get = |i: usize| {
             u64::try_from(v[i])
                 .map_err(|_| format!("the script answered a negative value {}", v[i]))
         };
-        decision.cells.push(CellOutcome {
+        decision.push(CellOutcome {
             allowed: get(0)? == 1,
             remaining: get(1)?,
             reset: Duration::from_nanos(get(2)?),
@@ -579,7 +584,7 @@ impl RedisStoreBuilder {
     /// use tower::{ServiceBuilder, ServiceExt};
     /// use tower_fortify::{
     ///     event::{SecurityEvent, SecurityEvents},
-    ///     rate_limit::{Global, Policy, Quota, RateLimitLayer, RedisStore},
+    ///     rate_limit::{store::RedisStore, Global, Policy, Quota, RateLimitLayer},
     /// };
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -615,7 +620,7 @@ impl RedisStoreBuilder {
             Ok(fraction)
         } else {
             Err(ConfigError::new(
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
                 format!("the fraction of each quota must be in (0, 1], got {fraction}"),
             ))
         });
@@ -623,7 +628,7 @@ impl RedisStoreBuilder {
     }
 
     /// Takes "now" from `clock` instead of Redis `TIME`. For tests and simulations (one
-    /// [`ManualClock`](crate::rate_limit::ManualClock) can drive this store and a
+    /// [`ManualClock`](super::ManualClock) can drive this store and a
     /// [`MemoryStore`] through the same timeline); in production replicas' clocks would have
     /// to agree, which Redis `TIME` makes unnecessary.
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -636,7 +641,7 @@ impl RedisStoreBuilder {
     pub fn build(self) -> Result<RedisStore, ConfigError> {
         if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
             return Err(ConfigError::new(
-                "prefix",
+                "rate_limit.redis_store.prefix",
                 format!(
                     "`{}`: the key prefix is used as a hash tag; it may not be empty nor contain braces",
                     self.prefix
@@ -644,11 +649,14 @@ impl RedisStoreBuilder {
             ));
         }
         if self.timeout.is_zero() {
-            return Err(ConfigError::new("timeout", "must be longer than zero"));
+            return Err(ConfigError::new(
+                "rate_limit.redis_store.timeout",
+                "must be longer than zero",
+            ));
         }
         if self.reprobe.is_zero() {
             return Err(ConfigError::new(
-                "reprobe_interval",
+                "rate_limit.redis_store.reprobe_interval",
                 "must be longer than zero",
             ));
         }
@@ -658,7 +666,7 @@ impl RedisStoreBuilder {
             Connection::Url(client) => {
                 if tokio::runtime::Handle::try_current().is_err() {
                     return Err(ConfigError::new(
-                        "redis_url",
+                        "rate_limit.redis_store.url",
                         "build the Redis store inside a tokio runtime (the connection manager runs a task)",
                     ));
                 }
@@ -668,7 +676,10 @@ impl RedisStoreBuilder {
                     .set_min_delay(Duration::from_millis(10))
                     .set_max_delay(Duration::from_millis(500));
                 ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
-                    ConfigError::new("redis_url", format!("cannot set up the connection: {e}"))
+                    ConfigError::new(
+                        "rate_limit.redis_store.url",
+                        format!("cannot set up the connection: {e}"),
+                    )
                 })?
             }
         };
@@ -748,34 +759,43 @@ mod tests {
         assert!(parse_reply(&[1, -2, 3, 0, 0], 1).is_err());
         let d = parse_reply(&[0, 0, 5, 7, 1], 1).unwrap();
         assert!(!d.allowed());
-        assert_eq!(d.cells[0].retry_after, Duration::from_nanos(7));
-        assert!(d.cells[0].exceeds_burst);
+        assert_eq!(d.cells()[0].retry_after, Duration::from_nanos(7));
+        assert!(d.cells()[0].exceeds_burst);
     }
 
     #[tokio::test]
     async fn configuration_errors_are_values() {
         let e = RedisStore::builder("not a url").build().unwrap_err();
-        assert_eq!(e.setting(), "redis_url");
+        assert_eq!(e.setting(), "rate_limit.redis_store.url");
         let url = "redis://127.0.0.1:1/";
         for (builder, setting) in [
-            (RedisStore::builder(url).prefix("a{b}"), "prefix"),
-            (RedisStore::builder(url).prefix(""), "prefix"),
-            (RedisStore::builder(url).timeout(Duration::ZERO), "timeout"),
+            (
+                RedisStore::builder(url).prefix("a{b}"),
+                "rate_limit.redis_store.prefix",
+            ),
+            (
+                RedisStore::builder(url).prefix(""),
+                "rate_limit.redis_store.prefix",
+            ),
+            (
+                RedisStore::builder(url).timeout(Duration::ZERO),
+                "rate_limit.redis_store.timeout",
+            ),
             (
                 RedisStore::builder(url).reprobe_interval(Duration::ZERO),
-                "reprobe_interval",
+                "rate_limit.redis_store.reprobe_interval",
             ),
             (
                 RedisStore::builder(url).local_fallback(0.0),
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
             ),
             (
                 RedisStore::builder(url).local_fallback(1.5),
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
             ),
             (
                 RedisStore::builder(url).local_fallback(f64::NAN),
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
             ),
         ] {
             assert_eq!(builder.build().unwrap_err().setting(), setting);
@@ -793,13 +813,13 @@ mod tests {
     #[tokio::test]
     async fn windows_past_fifty_days_are_refused() {
         let store = RedisStore::builder("redis://127.0.0.1:1/").build().unwrap();
-        let cell = Cell {
-            policy: 0,
-            policy_name: "yearly",
-            key: Key::Global,
-            gcra: Quota::per_day(1).burst(365).validate().unwrap(),
-            cost: 1,
-        };
+        let cell = Cell::new(
+            0,
+            "yearly",
+            Key::Global,
+            Quota::per_day(1).burst(365).validate().unwrap(),
+            1,
+        );
         let e = store.decide(&[cell]).await.unwrap_err();
         assert!(e.message().contains("50 days"), "{e}");
     }
