@@ -155,6 +155,7 @@ pub struct Gcra {
 
 /// The outcome of one GCRA step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Step {
     /// Whether the request is allowed.
     pub allowed: bool,
