@@ -1,123 +1,12 @@
-//! Shared GCRA state in Redis, so that replicas share one quota.
-//!
-//! ```
-//! use std::{convert::Infallible, time::Duration};
-//! use http::{Request, Response, StatusCode};
-//! use tower::{ServiceBuilder, ServiceExt};
-//! use tower_fortify::{
-//!     event::{SecurityEvent, SecurityEvents},
-//!     rate_limit::{store::RedisStore, Global, OnStoreError, Policy, Quota, RateLimitLayer},
-//! };
-//!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! // Nothing listens on port 1: every decision fails, and the layer's rule applies.
-//! let store = RedisStore::builder("redis://127.0.0.1:1/")
-//!     .timeout(Duration::from_millis(50))
-//!     .build()
-//!     .unwrap();
-//! let layer = RateLimitLayer::builder()
-//!     .policy(Policy::new("global", Global, Quota::per_second(100)).unwrap())
-//!     .store(store)
-//!     .on_store_error(OnStoreError::FailClosed)
-//!     .build()
-//!     .unwrap();
-//! let svc = ServiceBuilder::new()
-//!     .layer(layer)
-//!     .service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
-//!
-//! let res = svc.oneshot(Request::new(String::new())).await.unwrap();
-//! assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-//! let events = res.extensions().get::<SecurityEvents>().unwrap();
-//! assert!(matches!(events.iter().next(), Some(SecurityEvent::BackendError { .. })));
-//! # });
-//! ```
-//!
-//! # What it does
-//!
-//! [`RedisStore`] is a [`RateLimitStore`]: switching from the in-memory store is one line,
-//! `.store(RedisStore::builder(url).build()?)` on the [`RateLimitLayerBuilder`]. Every
-//! replica that uses the same Redis, the same [key prefix](RedisStoreBuilder::prefix) and
-//! the same policy names shares the same quotas.
-//!
-//! - **One round trip per request**, whatever the number of policies: all the policies of a
-//!   request are decided by one Lua script, sent as `EVALSHA` (loaded once, loaded again
-//!   when Redis answers `NOSCRIPT`, for example after a restart).
-//! - **The same arithmetic** as the in-memory store ([`Gcra::step`], to the nanosecond). Lua
-//!   numbers are doubles, exact only below 2^53 ns (104 days), so the script keeps absolute
-//!   times split into seconds and nanoseconds and computes on differences from "now". For
-//!   that to stay exact, a quota's window (burst x interval) may be at most 50 days; a
-//!   longer one is a store error.
-//! - **Redis's clock**: "now" is Redis `TIME`, so replicas need no synchronised clocks. With
-//!   [`RedisStoreBuilder::clock`] the caller supplies "now" instead (tests and simulations:
-//!   the same scripted timeline then drives the in-memory store and this one).
-//! - **All or nothing**: the script runs atomically; when one policy refuses, nothing is
-//!   written for any policy.
-//! - **Keys expire by themselves**: an allowed request writes its new TAT with
-//!   `SET ... PX`, the time until the quota is fully back; once the key is gone the state is
-//!   the same as a key never seen. A refusal writes nothing. No cleanup job.
-//! - **One connection**, multiplexed: the `redis` crate's
-//!   [`ConnectionManager`], which reconnects by itself.
-//!   Clones of a store share it.
-//!
-//! # Key layout and Redis Cluster
-//!
-//! A policy's key is stored under `{<prefix>}:<policy>:<key>`, for example
-//! `{tower-fortify}:per-ip:ip:203.0.113.7`, `{tower-fortify}:global:global` or
-//! `{tower-fortify}:per-key:h:<128-bit hash>` ([`Key::stable_name`]: secrets are hashed,
-//! never stored verbatim; `:` and `%` in policy names are percent-encoded).
-//! [`RedisStore::key_name`] gives the name for a policy and key.
-//!
-//! The prefix is a **hash tag**: every key of a store is in one cluster slot, so a request's
-//! keys are always in the same slot and one script can decide them atomically. The cost is
-//! that a store's whole rate-limiting traffic lands on the one node that owns that slot: one
-//! node's script throughput is the ceiling (the `rate_limit_redis` bench measures it on
-//! your hardware). Spreading keys
-//! over slots instead (a tag per client) cannot work with a [`Global`](crate::rate_limit::Global)
-//! or route policy, whose single key would have to be in every request's slot; so this store
-//! keeps one slot and you shard by giving independent services different prefixes. The
-//! `redis` dependency is built without its cluster client: point the store at a primary
-//! (or a proxy that routes by slot).
-//!
-//! # When Redis is slow or down
-//!
-//! Every Redis call has a timeout (default 50 ms). A call that fails or times out marks Redis
-//! **unavailable**: from then on requests do not wait for Redis at all, and one background
-//! `PING` re-probes it every [`reprobe_interval`](RedisStoreBuilder::reprobe_interval)
-//! (default 100 ms, checked on the request path: no traffic, no probes). When a probe
-//! answers, decisions go back to Redis. While Redis is unavailable you choose what happens:
-//!
-//! | mode | how to choose it | what a request gets |
-//! |---|---|---|
-//! | fail open (the default) | [`OnStoreError::FailOpen`] on the layer | allowed, no rate-limit headers |
-//! | fail closed | [`OnStoreError::FailClosed`] on the layer | 503 problem+json (gRPC: `UNAVAILABLE`) |
-//! | local fallback | [`RedisStoreBuilder::local_fallback`] on the store | decided by an in-memory [`MemoryStore`] at a fraction of each quota |
-//!
-//! In every mode the response carries a
-//! [`SecurityEvent::BackendError`](crate::event::SecurityEvent::BackendError) (component
-//! `rate_limit.redis` for the fallback, `rate_limit.store` for fail open and closed), so
-//! metrics and notifications see the outage; nothing panics and no request waits longer than
-//! the timeout. With `N` replicas, a fallback fraction of `1/N` keeps the fleet near the
-//! shared quota while Redis is away (each replica then counts alone, from an empty state).
-//!
-//! # Deployment caveats
-//!
-//! - Whoever can write to Redis can reset or exhaust every quota: keep it private.
-//! - Replicas must agree on the prefix and the policy names; different services sharing one
-//!   Redis must use different prefixes or they share quotas.
-//! - With [`RedisStoreBuilder::clock`], replicas' clocks must agree; leave it unset in
-//!   production.
+//! [`RedisStore`]: GCRA state in Redis, shared by replicas (feature `redis`).
 //!
 //! # Why this file is long
 //!
-//! About 700 lines without its tests, a fifth of them these docs: it is one backend whose
+//! About 700 lines without its tests, a sixth of them the docs of [`RedisStore`]: it is one backend whose
 //! parts share the private store state and its health flag (the builder, the script call
 //! with its `NOSCRIPT` reload, the reprobe, the local fallback and the reply parser). Split
 //! apart they would have to expose that state to one another; the Lua itself is already in
 //! `redis.lua`.
-//!
-//! [`RateLimitLayerBuilder`]: crate::rate_limit::RateLimitLayerBuilder
-//! [`OnStoreError::FailOpen`]: crate::rate_limit::OnStoreError::FailOpen
-//! [`OnStoreError::FailClosed`]: crate::rate_limit::OnStoreError::FailClosed
 
 use std::{
     fmt,
@@ -154,7 +43,118 @@ pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(50 * 86_400);
 /// Characters of a policy name that are percent-encoded in key names.
 const POLICY_ESCAPES: &AsciiSet = &CONTROLS.add(b':').add(b'%').add(b'{').add(b'}');
 
-/// Shared GCRA state in Redis: see the [module docs](self).
+/// Shared GCRA state in Redis, so that replicas share one quota.
+///
+/// ```
+/// use std::{convert::Infallible, time::Duration};
+/// use http::{Request, Response, StatusCode};
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_fortify::{
+///     event::{SecurityEvent, SecurityEvents},
+///     rate_limit::{store::RedisStore, Global, OnStoreError, Policy, Quota, RateLimitLayer},
+/// };
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // Nothing listens on port 1: every decision fails, and the layer's rule applies.
+/// let store = RedisStore::builder("redis://127.0.0.1:1/")
+///     .timeout(Duration::from_millis(50))
+///     .build()
+///     .unwrap();
+/// let layer = RateLimitLayer::builder()
+///     .policy(Policy::new("global", Global, Quota::per_second(100)).unwrap())
+///     .store(store)
+///     .on_store_error(OnStoreError::FailClosed)
+///     .build()
+///     .unwrap();
+/// let svc = ServiceBuilder::new()
+///     .layer(layer)
+///     .service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+///
+/// let res = svc.oneshot(Request::new(String::new())).await.unwrap();
+/// assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// let events = res.extensions().get::<SecurityEvents>().unwrap();
+/// assert!(matches!(events.iter().next(), Some(SecurityEvent::BackendError { .. })));
+/// # });
+/// ```
+///
+/// # What it does
+///
+/// [`RedisStore`] is a [`RateLimitStore`]: switching from the in-memory store is one line,
+/// `.store(RedisStore::builder(url).build()?)` on the [`RateLimitLayerBuilder`]. Every
+/// replica that uses the same Redis, the same [key prefix](RedisStoreBuilder::prefix) and
+/// the same policy names shares the same quotas.
+///
+/// - **One round trip per request**, whatever the number of policies: all the policies of a
+///   request are decided by one Lua script, sent as `EVALSHA` (loaded once, loaded again
+///   when Redis answers `NOSCRIPT`, for example after a restart).
+/// - **The same arithmetic** as the in-memory store ([`Gcra::step`], to the nanosecond). Lua
+///   numbers are doubles, exact only below 2^53 ns (104 days), so the script keeps absolute
+///   times split into seconds and nanoseconds and computes on differences from "now". For
+///   that to stay exact, a quota's window (burst x interval) may be at most 50 days; a
+///   longer one is a store error.
+/// - **Redis's clock**: "now" is Redis `TIME`, so replicas need no synchronised clocks. With
+///   [`RedisStoreBuilder::clock`] the caller supplies "now" instead (tests and simulations:
+///   the same scripted timeline then drives the in-memory store and this one).
+/// - **All or nothing**: the script runs atomically; when one policy refuses, nothing is
+///   written for any policy.
+/// - **Keys expire by themselves**: an allowed request writes its new TAT with
+///   `SET ... PX`, the time until the quota is fully back; once the key is gone the state is
+///   the same as a key never seen. A refusal writes nothing. No cleanup job.
+/// - **One connection**, multiplexed: the `redis` crate's
+///   [`ConnectionManager`], which reconnects by itself.
+///   Clones of a store share it.
+///
+/// # Key layout and Redis Cluster
+///
+/// A policy's key is stored under `{<prefix>}:<policy>:<key>`, for example
+/// `{tower-fortify}:per-ip:ip:203.0.113.7`, `{tower-fortify}:global:global` or
+/// `{tower-fortify}:per-key:h:<128-bit hash>` ([`Key::stable_name`]: secrets are hashed,
+/// never stored verbatim; `:` and `%` in policy names are percent-encoded).
+/// [`RedisStore::key_name`] gives the name for a policy and key.
+///
+/// The prefix is a **hash tag**: every key of a store is in one cluster slot, so a request's
+/// keys are always in the same slot and one script can decide them atomically. The cost is
+/// that a store's whole rate-limiting traffic lands on the one node that owns that slot: one
+/// node's script throughput is the ceiling (the `rate_limit_redis` bench measures it on
+/// your hardware). Spreading keys
+/// over slots instead (a tag per client) cannot work with a [`Global`](crate::rate_limit::Global)
+/// or route policy, whose single key would have to be in every request's slot; so this store
+/// keeps one slot and you shard by giving independent services different prefixes. The
+/// `redis` dependency is built without its cluster client: point the store at a primary
+/// (or a proxy that routes by slot).
+///
+/// # When Redis is slow or down
+///
+/// Every Redis call has a timeout (default 50 ms). A call that fails or times out marks Redis
+/// **unavailable**: from then on requests do not wait for Redis at all, and one background
+/// `PING` re-probes it every [`reprobe_interval`](RedisStoreBuilder::reprobe_interval)
+/// (default 100 ms, checked on the request path: no traffic, no probes). When a probe
+/// answers, decisions go back to Redis. While Redis is unavailable you choose what happens:
+///
+/// | mode | how to choose it | what a request gets |
+/// |---|---|---|
+/// | fail open (the default) | [`OnStoreError::FailOpen`] on the layer | allowed, no rate-limit headers |
+/// | fail closed | [`OnStoreError::FailClosed`] on the layer | 503 problem+json (gRPC: `UNAVAILABLE`) |
+/// | local fallback | [`RedisStoreBuilder::local_fallback`] on the store | decided by an in-memory [`MemoryStore`] at a fraction of each quota |
+///
+/// In every mode the response carries a
+/// [`SecurityEvent::BackendError`](crate::event::SecurityEvent::BackendError) (component
+/// `rate_limit.redis` for the fallback, `rate_limit.store` for fail open and closed), so
+/// metrics and notifications see the outage; nothing panics and no request waits longer than
+/// the timeout. With `N` replicas, a fallback fraction of `1/N` keeps the fleet near the
+/// shared quota while Redis is away (each replica then counts alone, from an empty state).
+///
+/// # Deployment caveats
+///
+/// - Whoever can write to Redis can reset or exhaust every quota: keep it private.
+/// - Replicas must agree on the prefix and the policy names; different services sharing one
+///   Redis must use different prefixes or they share quotas.
+/// - With [`RedisStoreBuilder::clock`], replicas' clocks must agree; leave it unset in
+///   production.
+///
+/// [`RateLimitLayerBuilder`]: crate::rate_limit::RateLimitLayerBuilder
+/// [`OnStoreError::FailOpen`]: crate::rate_limit::OnStoreError::FailOpen
+/// [`OnStoreError::FailClosed`]: crate::rate_limit::OnStoreError::FailClosed
 ///
 /// Clones share the connection and the availability state.
 #[derive(Clone)]
