@@ -66,7 +66,7 @@ impl Clock for TokioClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_fortify::rate_limit::{Clock, ManualClock};
+/// use tower_fortify::rate_limit::store::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::new();
 /// let c2 = clock.clone();

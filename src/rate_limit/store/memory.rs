@@ -91,7 +91,7 @@ pub struct MemoryStoreStats {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_fortify::rate_limit::{ManualClock, MemoryStore};
+/// use tower_fortify::rate_limit::store::{ManualClock, MemoryStore};
 ///
 /// let store = MemoryStore::new()
 ///     .clock(ManualClock::new())
