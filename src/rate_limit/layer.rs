@@ -41,6 +41,11 @@ impl RateLimitLayer {
     pub fn builder() -> RateLimitLayerBuilder {
         RateLimitLayerBuilder::default()
     }
+
+    #[cfg(test)]
+    pub(crate) fn limiter(&self) -> Arc<Limiter> {
+        self.limiter.clone()
+    }
 }
 
 impl<S> Layer<S> for RateLimitLayer {

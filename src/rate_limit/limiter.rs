@@ -404,3 +404,115 @@ pub(crate) fn finish<B>(res: &mut Response<B>, headers: HeaderList, events: Vec<
         SecurityEvents::push_to(res.extensions_mut(), e);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::{Request, StatusCode};
+
+    use super::*;
+    use crate::{
+        proxy::PeerAddr,
+        rate_limit::{
+            store::{ManualClock, MemoryStore},
+            PeerIp, Quota, RateLimitLayer,
+        },
+    };
+
+    fn limiter(headers: RateLimitHeaders, shadow: bool, clock: &ManualClock) -> Arc<Limiter> {
+        let layer = RateLimitLayer::builder()
+            .policy(Policy::new("ip", PeerIp::new(), Quota::per_second(4).burst(2)).unwrap())
+            .store(MemoryStore::new().clock(clock.clone()))
+            .headers(headers)
+            .shadow(shadow)
+            .build()
+            .unwrap();
+        layer.limiter()
+    }
+
+    fn request(peer: Option<&str>) -> Request<()> {
+        let mut req = Request::new(());
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(PeerAddr(peer.parse().unwrap()));
+        }
+        req
+    }
+
+    /// What a verdict shows to the outside: status, headers, events, rejection.
+    fn summary(v: Verdict) -> String {
+        match v {
+            Verdict::Pass { headers, events } => format!("pass {headers:?} {events:?}"),
+            Verdict::Reject(res) => format!(
+                "reject {} {:?} {:?} {:?}",
+                res.status(),
+                res.headers(),
+                res.extensions().get::<SecurityEvents>(),
+                res.extensions().get::<RateLimitRejection>(),
+            ),
+        }
+    }
+
+    fn general(l: &Limiter, req: &Request<()>) -> Verdict {
+        let info = RequestInfo::new(req);
+        let (mut cells, mut tiers) = (Cells::new(), TierList::new());
+        if let Some(v) = l.plan(&info, &mut cells, &mut tiers) {
+            return v;
+        }
+        if cells.is_empty() {
+            return Verdict::PASS;
+        }
+        let result = l.store.decide(&cells).try_take().unwrap();
+        l.conclude(&cells, &tiers, result, req.headers())
+    }
+
+    fn single(l: &Limiter, req: &Request<()>) -> Verdict {
+        match l.decide_single(&RequestInfo::new(req)) {
+            Single::Decided(v) => v,
+            Single::Undecided(..) => panic!("the memory store decides at once"),
+        }
+    }
+
+    #[test]
+    fn the_single_policy_path_concludes_as_the_general_path() {
+        for headers in [RateLimitHeaders::None, RateLimitHeaders::IetfAndLegacy] {
+            for shadow in [false, true] {
+                let (ca, cb) = (ManualClock::new(), ManualClock::new());
+                let (a, b) = (limiter(headers, shadow, &ca), limiter(headers, shadow, &cb));
+                for i in 0..30u64 {
+                    let peer = ["192.0.2.1:1", "192.0.2.2:1"][(i % 3 == 0) as usize];
+                    let req = request((i % 11 != 5).then_some(peer));
+                    let (fast, slow) = (summary(single(&a, &req)), summary(general(&b, &req)));
+                    assert_eq!(fast, slow, "{headers:?} shadow {shadow} step {i}");
+                    ca.advance(Duration::from_millis(90));
+                    cb.advance(Duration::from_millis(90));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_put_the_rejection_in_the_extensions() {
+        let clock = ManualClock::new();
+        let l = limiter(RateLimitHeaders::None, false, &clock);
+        let req = request(Some("192.0.2.1:1"));
+        for _ in 0..2 {
+            assert!(matches!(single(&l, &req), Verdict::Pass { .. }));
+        }
+        let Verdict::Reject(res) = single(&l, &req) else {
+            panic!("the third request in the same instant is refused")
+        };
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(matches!(
+            res.extensions().get::<RateLimitRejection>(),
+            Some(RateLimitRejection::Limited { .. })
+        ));
+        let Verdict::Reject(res) = single(&l, &request(None)) else {
+            panic!("a missing key is refused by default")
+        };
+        assert!(matches!(
+            res.extensions().get::<RateLimitRejection>(),
+            Some(RateLimitRejection::MissingKey { .. })
+        ));
+    }
+}
