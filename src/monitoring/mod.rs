@@ -39,6 +39,7 @@
 //!
 //! | path | token | answer |
 //! |---|---|---|
+//! | `GET /` | no | the dashboard page: one static HTML file (no data in it) that asks for the token and polls `/dashboard`; its CSP allows its one inline script and style by sha256 hash |
 //! | `GET /metrics` | yes | Prometheus text 0.0.4, or OpenMetrics when `Accept` asks for `application/openmetrics-text` |
 //! | `GET /health` | yes | the full [`HealthReport`](crate::metrics::HealthReport) as JSON; 200 when healthy or degraded, 503 when unhealthy |
 //! | `GET /health/live` | no | `{"status":"healthy"}`, 200 whenever the process serves |
@@ -65,7 +66,8 @@
 //! # Files
 //!
 //! `config.rs` (the builder) -> `service.rs` (routing and answers) -> `body.rs`; `auth.rs`
-//! (token checks), `openapi.rs` (the document) and `extension.rs` (the trait) are leaves.
+//! (token checks), `openapi.rs` (the document), `page.rs` (the dashboard page and its CSP)
+//! and `extension.rs` (the trait) are leaves.
 //! A service rather than a layer, it starts from `MonitoringService::builder()`
 //! `...build()?`.
 //!
@@ -78,12 +80,16 @@
 //!   readiness probe reveals only `healthy`/`degraded`/`unhealthy` to them.
 //! - Health reports are cached ([`HealthRegistryBuilder::cache_for`](crate::metrics::HealthRegistryBuilder::cache_for)),
 //!   so a probe storm runs each check at most once per interval.
+//! - The dashboard page sets its own `Content-Security-Policy`; a security-headers layer
+//!   in front of the service keeps it (its default, `HeaderMode::KeepExisting`) unless
+//!   told to override CSP, which would break the page.
 
 mod auth;
 mod body;
 mod config;
 mod extension;
 mod openapi;
+mod page;
 mod service;
 
 pub use body::MonitoringBody;

@@ -17,6 +17,7 @@ use super::{
     auth::{authorize, unauthorized, Auth},
     body::{respond, MonitoringBody},
     extension::{BoxFuture, MonitoringExtension, MAX_EXTENSION_BODY},
+    page::dashboard_page,
 };
 use crate::{
     metrics::{ExpositionFormat, HealthRegistry, HealthReport, MetricsRegistry},
@@ -112,6 +113,26 @@ where
     Ok(out.freeze())
 }
 
+/// The dashboard page at `/` (and at the mount point itself): served without the token,
+/// because it holds no data; it asks for the token and polls `/dashboard` with it.
+/// `None` for every other path.
+fn page<B>(req: &Request<B>) -> Option<Response<Bytes>> {
+    if !matches!(req.uri().path(), "/" | "") {
+        return None;
+    }
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Some(dashboard_page());
+    }
+    let mut res = problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        "The dashboard page answers GET and HEAD.",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(res)
+}
+
 impl<B> Service<Request<B>> for MonitoringService
 where
     B: Body + Send + 'static,
@@ -138,6 +159,9 @@ impl MonitoringService {
         B::Data: Send,
     {
         let head = req.method() == Method::HEAD;
+        if let Some(res) = page(&req) {
+            return respond(res, head);
+        }
         let path = req.uri().path();
         let endpoint = match path {
             "/metrics" if self.shared.metrics.is_some() => Some(Endpoint::Metrics),
