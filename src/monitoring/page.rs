@@ -68,7 +68,10 @@ pub(super) fn dashboard_page() -> Response<Bytes> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     res
 }
@@ -106,7 +109,10 @@ mod tests {
         let csp = dashboard_csp("<html><style>a{}</style></html>");
         assert!(csp.contains("script-src 'none'"));
         assert!(csp.contains("style-src 'sha256-"));
-        assert_eq!(inline_block("<script></script><script></script>", "script"), None);
+        assert_eq!(
+            inline_block("<script></script><script></script>", "script"),
+            None
+        );
     }
 
     #[test]
@@ -151,7 +157,13 @@ mod tests {
 
         let res = call(Method::HEAD, "/").await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        assert!(res.into_body().collect().await.unwrap().to_bytes().is_empty());
+        assert!(res
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty());
 
         let res = call(Method::POST, "/").await.unwrap();
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
