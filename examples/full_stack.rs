@@ -46,7 +46,8 @@
 //! 4. **trusted host**: a foreign `Host` gets 400 before anything else runs.
 //! 5. **CORS** (same-origin API preset): preflights are answered here.
 //! 6. **rate limits**: anonymous requests per client IP (5/s, burst 10); requests with
-//!    an `x-api-key` per key and tier (standard 10/s, premium 50/s, broker 500/s).
+//!    an `x-api-key` per key and tier (standard 10/s, premium 50/s, broker 500/s);
+//!    `/admin` per client IP on its own budget (20/s, burst 40).
 //! 7. **injection** (blocking): last, so the cheap checks refuse floods first.
 //!
 //! # Deployment caveats
@@ -285,18 +286,33 @@ pub fn app(options: Options) -> Result<App, Box<dyn Error + Send + Sync>> {
     })
 }
 
-/// Anonymous requests per client IP; requests with an API key per key, at its tier's rate.
+/// Anonymous requests per client IP; `/admin` per client IP on its own, more generous
+/// budget (the dashboard polls, operators script); requests with an API key per key, at
+/// its tier's rate.
 fn rate_limits(options: &Options) -> Result<RateLimitLayer, Box<dyn Error + Send + Sync>> {
+    let is_admin = |req: &RequestInfo<'_>| {
+        let path = req.uri().path();
+        path == "/admin" || path.starts_with("/admin/")
+    };
     let anonymous = Policy::new(
         "anonymous",
-        key_fn(|req: &RequestInfo<'_>| {
-            if req.headers().contains_key("x-api-key") {
-                None // counted by "api-key" instead
+        key_fn(move |req: &RequestInfo<'_>| {
+            if req.headers().contains_key("x-api-key") || is_admin(req) {
+                None // counted by "api-key" or "admin" instead
             } else {
                 req.peer_ip().map(|ip| Key::ip(ip, 64))
             }
         }),
         Quota::per_second(5).burst(10),
+    )?;
+    let admin = Policy::new(
+        "admin",
+        key_fn(move |req: &RequestInfo<'_>| {
+            is_admin(req)
+                .then(|| req.peer_ip().map(|ip| Key::ip(ip, 64)))
+                .flatten()
+        }),
+        Quota::per_second(20).burst(40),
     )?;
     // standard 10/s (burst 20), premium 50/s (100), broker 500/s (1000); unknown keys get
     // standard (and 401 from the handlers).
@@ -309,8 +325,9 @@ fn rate_limits(options: &Options) -> Result<RateLimitLayer, Box<dyn Error + Send
     let per_key = Policy::tiered("api-key", Header::new("x-api-key")?, tiers)?;
     let mut builder = RateLimitLayer::builder()
         .policy(anonymous)
+        .policy(admin)
         .policy(per_key)
-        // Each request has exactly one of the two keys: skip the policy without one.
+        // A policy whose key a request lacks does not apply to it.
         .on_missing_key(MissingKey::Skip)
         .shadow(options.shadow_limits);
     if let Some(url) = &options.redis_url {
