@@ -499,9 +499,11 @@ impl Trading {
             .clone();
         recent.sort_by(f64::total_cmp);
         let pct = |p: f64| {
-            (!recent.is_empty())
-                .then(|| recent[((recent.len() - 1) as f64 * p).round() as usize])
-                .unwrap_or(0.0)
+            if recent.is_empty() {
+                0.0
+            } else {
+                recent[((recent.len() - 1) as f64 * p).round() as usize]
+            }
         };
         json!({
             "orders_placed": self.inner.orders_placed.get(),
@@ -525,18 +527,20 @@ fn client(key: &str) -> Option<(&'static str, &'static str)> {
         .map(|&(_, name, tier)| (name, tier))
 }
 
-fn caller(headers: &HeaderMap) -> Result<&'static str, Response> {
+/// The client named by the request's `x-api-key`, if the key is known.
+fn caller(headers: &HeaderMap) -> Option<&'static str> {
     headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .and_then(client)
         .map(|(name, _)| name)
-        .ok_or_else(|| {
-            problem(
-                StatusCode::UNAUTHORIZED,
-                "This endpoint needs a valid x-api-key header.",
-            )
-        })
+}
+
+fn no_api_key() -> Response {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "This endpoint needs a valid x-api-key header.",
+    )
 }
 
 fn problem(status: StatusCode, detail: &str) -> Response {
@@ -605,9 +609,8 @@ async fn place_order(
     headers: HeaderMap,
     Json(new): Json<NewOrder>,
 ) -> Response {
-    let who = match caller(&headers) {
-        Ok(who) => who,
-        Err(res) => return res,
+    let Some(who) = caller(&headers) else {
+        return no_api_key();
     };
     let Some(&(symbol, _, reference)) = INSTRUMENTS
         .iter()
@@ -674,9 +677,8 @@ async fn place_order(
 }
 
 async fn my_orders(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let who = match caller(&headers) {
-        Ok(who) => who,
-        Err(res) => return res,
+    let Some(who) = caller(&headers) else {
+        return no_api_key();
     };
     let orders = s
         .trading
@@ -720,9 +722,8 @@ async fn order_stream(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let who = match caller(&headers) {
-        Ok(who) => who,
-        Err(res) => return res,
+    let Some(who) = caller(&headers) else {
+        return no_api_key();
     };
     if !origin_allowed(&headers, &s.origins) {
         return problem(
