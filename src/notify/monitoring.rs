@@ -232,8 +232,16 @@ fn problem(status: StatusCode, title: &str, detail: impl Into<String>) -> Respon
 impl NotifyExtension {
     /// The selection in `body`, or the status, title and detail of its refusal.
     fn filter(&self, body: &[u8]) -> Result<Filter, Refusal> {
-        let selection = if body.trim_ascii().is_empty() {
+        let body = body.trim_ascii();
+        let selection = if body.is_empty() {
             Selection::default()
+        } else if body.first() != Some(&b'{') {
+            // serde would read a struct from an array too (`[null, null]`): only an object is a selection.
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "The body must be empty or a JSON object with optional \"sink\" and \"ids\" members.".to_owned(),
+            ));
         } else {
             serde_json::from_slice::<Selection>(body).map_err(|e| {
                 (
@@ -372,7 +380,9 @@ impl MonitoringExtension for NotifyExtension {
     }
 
     fn openapi_paths(&self) -> Map<String, Value> {
-        openapi_paths()
+        let stats = self.shared.stats();
+        let sinks: Vec<&str> = stats.sinks.iter().map(|s| &*s.name).collect();
+        openapi_paths(&sinks)
     }
 }
 
@@ -392,5 +402,32 @@ mod tests {
         ] {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn only_an_object_is_a_selection_and_the_document_names_the_sinks() {
+        let notifier = super::super::Notifier::builder()
+            .sink("log", super::super::ChannelSink::broadcast(1).unwrap())
+            .build()
+            .unwrap();
+        let ext = NotifyExtension::new(&notifier);
+        assert_eq!(
+            ext.filter(b"[null, null]").unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(ext.filter(b"42").unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert!(ext.filter(b" {} ").is_ok());
+        assert!(ext.filter(b"").is_ok());
+        assert_eq!(
+            ext.filter(br#"{"sink":"nope"}"#).unwrap_err().0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let paths = MonitoringExtension::openapi_paths(&ext);
+        let schema = &paths["/notify/dead-letters/drain"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert_eq!(
+            schema["properties"]["sink"]["enum"],
+            serde_json::json!(["log"])
+        );
     }
 }

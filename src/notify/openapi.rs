@@ -4,8 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
-/// The `paths` object for `/notify/*`.
-pub(super) fn openapi_paths() -> Map<String, Value> {
+/// The `paths` object for `/notify/*`; `sinks` are the notifier's sink names, the only
+/// values a selection's `sink` may take.
+pub(super) fn openapi_paths(sinks: &[&str]) -> Map<String, Value> {
     let problem = |description: &str| {
         json!({
             "description": description,
@@ -68,7 +69,7 @@ pub(super) fn openapi_paths() -> Map<String, Value> {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "sink": { "type": "string", "description": "Only this sink's entries." },
+                "sink": { "type": "string", "enum": sinks, "description": "Only this sink's entries (one of the notifier's sinks)." },
                 "ids": { "type": "array", "items": { "type": "string", "pattern": "^ntf_[0-9a-f]{32}$" }, "description": "Only these notifications' entries." }
             }
         } } }
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn every_endpoint_is_described_with_its_method_and_errors() {
-        let paths = openapi_paths();
+        let paths = openapi_paths(&["log", "webhook"]);
         let ops = [
             ("/notify/stats", "get"),
             ("/notify/dead-letters", "get"),
@@ -173,6 +174,9 @@ mod tests {
             let op = &paths[path]["post"];
             assert!(op["responses"]["422"].is_object(), "{path}");
             assert_eq!(op["requestBody"]["required"], false, "{path}");
+            let sink =
+                &op["requestBody"]["content"]["application/json"]["schema"]["properties"]["sink"];
+            assert_eq!(sink["enum"], json!(["log", "webhook"]), "{path}");
         }
     }
 }
