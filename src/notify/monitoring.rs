@@ -427,7 +427,9 @@ mod tests {
             ["application/json"]["schema"];
         assert_eq!(
             schema["properties"]["sink"]["enum"],
-            serde_json::json!(["log"])
+            serde_json::json!(["log", null])
         );
+        // null is documented as "every sink", and is what the service does.
+        assert!(ext.filter(br#"{"sink":null,"ids":null}"#).is_ok());
     }
 }

@@ -62,6 +62,11 @@ pub(super) fn openapi_paths(sinks: &[&str]) -> Map<String, Value> {
             "notification": notification
         }
     });
+    let sink_values: Vec<Value> = sinks
+        .iter()
+        .map(|s| Value::from(*s))
+        .chain([Value::Null])
+        .collect();
     let selection = json!({
         "required": false,
         "description": "Which entries: every entry when the body is empty.",
@@ -69,8 +74,8 @@ pub(super) fn openapi_paths(sinks: &[&str]) -> Map<String, Value> {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "sink": { "type": "string", "enum": sinks, "description": "Only this sink's entries (one of the notifier's sinks)." },
-                "ids": { "type": "array", "items": { "type": "string", "pattern": "^ntf_[0-9a-f]{32}$" }, "description": "Only these notifications' entries." }
+                "sink": { "type": ["string", "null"], "enum": sink_values, "description": "Only this sink's entries (one of the notifier's sinks); null or absent: every sink." },
+                "ids": { "type": ["array", "null"], "items": { "type": "string", "pattern": "^ntf_[0-9a-f]{32}$" }, "description": "Only these notifications' entries; null or absent: every notification." }
             }
         } } }
     });
@@ -176,7 +181,7 @@ mod tests {
             assert_eq!(op["requestBody"]["required"], false, "{path}");
             let sink =
                 &op["requestBody"]["content"]["application/json"]["schema"]["properties"]["sink"];
-            assert_eq!(sink["enum"], json!(["log", "webhook"]), "{path}");
+            assert_eq!(sink["enum"], json!(["log", "webhook", null]), "{path}");
         }
     }
 }
