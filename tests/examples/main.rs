@@ -6,3 +6,4 @@ mod support;
 mod metrics;
 mod notify;
 mod security_headers;
+mod tonic_grpc;
