@@ -114,17 +114,22 @@ mod body;
 mod config;
 mod decode;
 mod detect;
+mod encoding;
 mod exclusion;
 mod future;
+mod headers;
 mod inspect;
 mod layer;
+mod multipart;
 mod rejection;
 mod service;
 mod value;
 mod walk;
 
 pub use body::InspectedBody;
-pub use config::{Mode, OversizedBody, UnknownEncoding};
+pub use config::{
+    Mode, OversizedBody, UnknownEncoding, DEFAULT_BODY_TIMEOUT, DEFAULT_TOTAL_BUFFER_LIMIT,
+};
 pub use decode::{normalize, Normalized, Source};
 pub use detect::Finding;
 pub use exclusion::Exclusion;
