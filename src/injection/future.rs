@@ -1,4 +1,4 @@
-//! [`ResponseFuture`]: reads the body when it is inspected, then calls the inner service
+//! [`InjectionFuture`]: reads the body when it is inspected, then calls the inner service
 //! or answers with the rejection.
 
 use std::{
@@ -82,7 +82,7 @@ pin_project! {
 pin_project! {
     /// The response future of [`Injection`](super::Injection): reads the body (when it is
     /// inspected), then calls the inner service or answers with the rejection.
-    pub struct ResponseFuture<S, B>
+    pub struct InjectionFuture<S, B>
     where
         S: Service<Request<InspectedBody<B>>>,
         B: Body,
@@ -92,7 +92,7 @@ pin_project! {
     }
 }
 
-impl<S, B> ResponseFuture<S, B>
+impl<S, B> InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>>,
     B: Body,
@@ -149,7 +149,7 @@ where
     }
 }
 
-impl<S, B, R> ResponseFuture<S, B>
+impl<S, B, R> InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
     B: Body<Data = Bytes>,
@@ -196,7 +196,7 @@ where
     }
 }
 
-impl<S, B> fmt::Debug for ResponseFuture<S, B>
+impl<S, B> fmt::Debug for InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>>,
     B: Body,
@@ -208,13 +208,13 @@ where
             State::Rejected { .. } => "rejected",
             State::Done => "done",
         };
-        f.debug_struct("ResponseFuture")
+        f.debug_struct("InjectionFuture")
             .field("state", &state)
             .finish()
     }
 }
 
-impl<S, B, R> Future for ResponseFuture<S, B>
+impl<S, B, R> Future for InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
     B: Body<Data = Bytes>,
@@ -236,7 +236,7 @@ where
                 }
                 StateProj::Rejected { response, events } => {
                     let (Some(res), events) = (response.take(), std::mem::take(events)) else {
-                        crate::polled_after_completion("injection::ResponseFuture");
+                        crate::polled_after_completion("InjectionFuture");
                     };
                     self.as_mut().project().state.set(State::Done);
                     let mut res = res.map(GuardBody::fixed);
@@ -245,10 +245,10 @@ where
                     }
                     return Poll::Ready(Ok(res));
                 }
-                StateProj::Done => crate::polled_after_completion("injection::ResponseFuture"),
+                StateProj::Done => crate::polled_after_completion("InjectionFuture"),
                 StateProj::Buffering { buffering } => {
                     let Some(b) = buffering.as_mut() else {
-                        crate::polled_after_completion("injection::ResponseFuture");
+                        crate::polled_after_completion("InjectionFuture");
                     };
                     let limit = b.shared.detector.config.body_limit;
                     let outcome = loop {
@@ -277,7 +277,7 @@ where
                         }
                     };
                     let Some(b) = buffering.take() else {
-                        crate::polled_after_completion("injection::ResponseFuture");
+                        crate::polled_after_completion("InjectionFuture");
                     };
                     b.finish(outcome)
                 }
@@ -328,7 +328,7 @@ where
             _ => None,
         };
         if let Some(rejection) = refusal {
-            return ResponseFuture::<S, B>::refused(&shared, rejection, Vec::new()).state;
+            return InjectionFuture::<S, B>::refused(&shared, rejection, Vec::new()).state;
         }
         let mut events = Vec::new();
         let truncated = data_len > limit || matches!(outcome, Read::NoBudget);
@@ -353,7 +353,7 @@ where
         };
         let body = InspectedBody::replay(frames, rest, error, Some(reservation));
         let req = Request::from_parts(parts, body);
-        ResponseFuture::decide(&mut inner, &shared, verdict, grpc, req, events).state
+        InjectionFuture::decide(&mut inner, &shared, verdict, grpc, req, events).state
     }
 }
 /// The first `len` data bytes of `frames`, copied only when there is more than one frame.
@@ -403,12 +403,12 @@ mod tests {
         fn(Request<InspectedBody<Full<Bytes>>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
     >;
 
-    fn refused() -> ResponseFuture<Inner, Full<Bytes>> {
+    fn refused() -> InjectionFuture<Inner, Full<Bytes>> {
         let rejection = InjectionRejection::BodyTooLarge {
             limit: 1,
             grpc: false,
         };
-        ResponseFuture::refused(&shared(), rejection, Vec::new())
+        InjectionFuture::refused(&shared(), rejection, Vec::new())
     }
 
     #[test]
@@ -427,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "`injection::ResponseFuture` polled after completion")]
+    #[should_panic(expected = "`InjectionFuture` polled after completion")]
     fn polling_after_completion_panics() {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
