@@ -135,13 +135,12 @@ fn etags(value: &str) -> FreeText<'_> {
         if tag == "*" || text.is_empty() {
             continue;
         }
-        if !(is_inert(text)
-            || text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_+=/".contains(&b))
-                && !text.contains("..")
-                && !text.starts_with('/'))
-        {
+        // Entity tags are commonly hex, base64 (`+/=`) or versions.
+        let tag_like = text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_+=/".contains(&b))
+            && !text.starts_with('/');
+        if !is_inert(text) && !tag_like {
             out.push(text);
         }
     }
@@ -217,7 +216,7 @@ fn is_http_date(value: &str) -> bool {
     value.len() <= 40
         && value.bytes().any(|b| b.is_ascii_digit())
         && value
-            .split(|c: char| c == ' ' || c == ',' || c == '-' || c == ':')
+            .split([' ', ',', '-', ':'])
             .filter(|w| !w.is_empty())
             .all(|w| {
                 w.bytes().all(|b| b.is_ascii_digit())
