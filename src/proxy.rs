@@ -684,10 +684,7 @@ mod tests {
             r#"for="_x, for=6.6.6.6";host="h;for=7.7.7.7", for=198.51.100.7;host=shop.example, for=10.0.0.2"#,
         )]);
         assert_eq!(p.client_ip(peer, &h), ip("198.51.100.7"));
-        assert_eq!(
-            p.forwarded_host(peer, &h).as_deref(),
-            Some("shop.example")
-        );
+        assert_eq!(p.forwarded_host(peer, &h).as_deref(), Some("shop.example"));
 
         // Escaped quotes and backslashes inside a quoted string.
         let h = headers(&[(

@@ -97,25 +97,34 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let preflight = i % 2 == 0;
-        let method = if i % 3 == 0 { Method::OPTIONS } else { Method::GET };
+        let method = if i % 3 == 0 {
+            Method::OPTIONS
+        } else {
+            Method::GET
+        };
         let mut req = Request::builder()
             .method(method.clone())
             .header("origin", origin_value)
             .body(())
             .expect("a valid request");
         if preflight && method == Method::OPTIONS {
-            let m = methods.get(i % methods.len().max(1)).map_or("PUT", |m| m.as_str());
+            let m = methods
+                .get(i % methods.len().max(1))
+                .map_or("PUT", |m| m.as_str());
             if let Ok(v) = HeaderValue::from_str(m) {
                 req.headers_mut().insert("access-control-request-method", v);
             }
         }
-        let is_preflight =
-            method == Method::OPTIONS && req.headers().contains_key("access-control-request-method");
+        let is_preflight = method == Method::OPTIONS
+            && req.headers().contains_key("access-control-request-method");
         let res = run(svc.clone().oneshot(req))
             .expect("an in-memory request completes")
             .expect("infallible");
         if method == Method::OPTIONS && !is_preflight {
-            assert!(res.headers().contains_key("x-app"), "OPTIONS must reach the app");
+            assert!(
+                res.headers().contains_key("x-app"),
+                "OPTIONS must reach the app"
+            );
         }
         if let Some(acao) = res.headers().get("access-control-allow-origin") {
             if acao == "*" {

@@ -94,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
     let csp = match builder.build() {
         Ok(csp) => csp,
         Err(e) => {
-            assert!(e.setting().starts_with("security_headers.csp."), "{}", e.setting());
+            assert!(
+                e.setting().starts_with("security_headers.csp."),
+                "{}",
+                e.setting()
+            );
             return;
         }
     };
@@ -111,6 +115,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if csp.uses_nonce() {
-        assert!(rendered.contains("'nonce-rAnd0m+N0nce/Value=='"), "{rendered:?}");
+        assert!(
+            rendered.contains("'nonce-rAnd0m+N0nce/Value=='"),
+            "{rendered:?}"
+        );
     }
 });

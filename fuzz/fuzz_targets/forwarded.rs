@@ -96,7 +96,10 @@ fuzz_target!(|data: &[u8]| {
         if sel & 16 != 0 { "HTTPS" } else { "\"http\"" },
     );
     let mut headers = HeaderMap::new();
-    headers.append("forwarded", HeaderValue::from_str(&element).expect("printable"));
+    headers.append(
+        "forwarded",
+        HeaderValue::from_str(&element).expect("printable"),
+    );
     headers.append("forwarded", HeaderValue::from_static("for=10.0.0.7"));
     let trusted = trusted.header(ForwardedHeader::Forwarded);
     assert_eq!(trusted.client_ip(peers[0], &headers), ip, "{element}");

@@ -57,7 +57,9 @@ fn allowed(raw: &str) -> bool {
     };
     let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
     let labels_ok = name.split('.').all(|l| {
-        !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     });
     labels_ok && (name == "app.example" || name.ends_with(".app.example") || name == "127.0.0.1")
 }
@@ -75,10 +77,11 @@ fuzz_target!(|data: &[u8]| {
     if sel & 1 != 0 {
         proxies = proxies.header(ForwardedHeader::Forwarded);
     }
-    let layer = TrustedHostLayer::builder(["app.example", "*.app.example", "[::1]:8080", "127.0.0.1"])
-        .trusted_proxies(proxies)
-        .build()
-        .expect("a valid allow-list");
+    let layer =
+        TrustedHostLayer::builder(["app.example", "*.app.example", "[::1]:8080", "127.0.0.1"])
+            .trusted_proxies(proxies)
+            .build()
+            .expect("a valid allow-list");
     let svc = layer.layer(service_fn(|_req: Request<()>| async {
         Ok::<_, Infallible>(Response::new(()))
     }));
@@ -96,13 +99,21 @@ fuzz_target!(|data: &[u8]| {
     }
     let fwd_value = forwarded.and_then(|f| HeaderValue::from_bytes(f).ok());
     if let Some(v) = &fwd_value {
-        let name = if sel & 1 != 0 { "forwarded" } else { "x-forwarded-host" };
+        let name = if sel & 1 != 0 {
+            "forwarded"
+        } else {
+            "x-forwarded-host"
+        };
         req.headers_mut().insert(name, v.clone());
     }
     let from_proxy = sel & 2 != 0;
-    let peer: SocketAddr = if from_proxy { "10.0.0.2:4000" } else { "203.0.113.9:4000" }
-        .parse()
-        .unwrap();
+    let peer: SocketAddr = if from_proxy {
+        "10.0.0.2:4000"
+    } else {
+        "203.0.113.9:4000"
+    }
+    .parse()
+    .unwrap();
     req.extensions_mut().insert(PeerAddr(peer));
     let uri_authority = req.uri().authority().map(|a| a.as_str().to_owned());
 

@@ -308,10 +308,9 @@ impl InFlight {
         let entry = match self.route {
             Route::Entry(entry) => entry,
             Route::GrpcMethod(method) => {
-                let served =
-                    matches!(status, Some(s) if s != GRPC_UNIMPLEMENTED) && outcome == Outcome::None;
-                self.recorder
-                    .route(self.kind, served.then_some(&*method))
+                let served = matches!(status, Some(s) if s != GRPC_UNIMPLEMENTED)
+                    && outcome == Outcome::None;
+                self.recorder.route(self.kind, served.then_some(&*method))
             }
         };
         self.recorder.record(self.kind, &entry, obs);

@@ -779,7 +779,11 @@ async fn random_unknown_grpc_methods_cost_one_series() {
     }
     let s = samples(&metrics.render(ExpositionFormat::Prometheus));
     let r = "rpc_server_call_duration_seconds_count";
-    assert_eq!(series_count(&s, r), 2, "the known method and one fixed label");
+    assert_eq!(
+        series_count(&s, r),
+        2,
+        "the known method and one fixed label"
+    );
     assert_eq!(
         value(
             &s,

@@ -242,18 +242,14 @@ async fn forwarded_host_only_from_trusted_proxies() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_host_and_forwarded_host_must_both_be_allowed() {
     let proxies = TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap();
-    let xfh = app(
-        TrustedHostLayer::builder(["app.example"])
-            .trusted_proxies(proxies.clone())
-            .build()
-            .unwrap(),
-    );
-    let fwd = app(
-        TrustedHostLayer::builder(["app.example"])
-            .trusted_proxies(proxies.header(ForwardedHeader::Forwarded))
-            .build()
-            .unwrap(),
-    );
+    let xfh = app(TrustedHostLayer::builder(["app.example"])
+        .trusted_proxies(proxies.clone())
+        .build()
+        .unwrap());
+    let fwd = app(TrustedHostLayer::builder(["app.example"])
+        .trusted_proxies(proxies.header(ForwardedHeader::Forwarded))
+        .build()
+        .unwrap());
     let req = |peer: &str, host: &str, header: &'static str, value: &str| {
         let mut r = with_host(host);
         r.headers_mut().insert(header, value.parse().unwrap());
@@ -265,7 +261,12 @@ async fn behind_a_trusted_proxy_host_and_forwarded_host_must_both_be_allowed() {
     // nginx passes the client's X-Forwarded-Host through: a poisoned Host must not get in.
     let res = xfh
         .clone()
-        .oneshot(req(proxy, "evil.example", "x-forwarded-host", "app.example"))
+        .oneshot(req(
+            proxy,
+            "evil.example",
+            "x-forwarded-host",
+            "app.example",
+        ))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
@@ -293,7 +294,12 @@ async fn behind_a_trusted_proxy_host_and_forwarded_host_must_both_be_allowed() {
     assert_eq!(
         status(
             &fwd,
-            req(proxy, "evil.example", "forwarded", "for=1.2.3.4;host=app.example")
+            req(
+                proxy,
+                "evil.example",
+                "forwarded",
+                "for=1.2.3.4;host=app.example"
+            )
         )
         .await,
         StatusCode::BAD_REQUEST
@@ -301,7 +307,12 @@ async fn behind_a_trusted_proxy_host_and_forwarded_host_must_both_be_allowed() {
     assert_eq!(
         status(
             &fwd,
-            req(proxy, "app.example", "forwarded", "for=1.2.3.4;host=evil.example")
+            req(
+                proxy,
+                "app.example",
+                "forwarded",
+                "for=1.2.3.4;host=evil.example"
+            )
         )
         .await,
         StatusCode::BAD_REQUEST
@@ -309,7 +320,12 @@ async fn behind_a_trusted_proxy_host_and_forwarded_host_must_both_be_allowed() {
     assert_eq!(
         status(
             &fwd,
-            req(proxy, "app.example", "forwarded", r#"for=1.2.3.4;host="app.example""#)
+            req(
+                proxy,
+                "app.example",
+                "forwarded",
+                r#"for=1.2.3.4;host="app.example""#
+            )
         )
         .await,
         StatusCode::OK
@@ -318,7 +334,12 @@ async fn behind_a_trusted_proxy_host_and_forwarded_host_must_both_be_allowed() {
     assert_eq!(
         status(
             &fwd,
-            req(proxy, "app.example", "forwarded", r#"for=1.2.3.4;host="evil.example,app.example""#)
+            req(
+                proxy,
+                "app.example",
+                "forwarded",
+                r#"for=1.2.3.4;host="evil.example,app.example""#
+            )
         )
         .await,
         StatusCode::BAD_REQUEST
