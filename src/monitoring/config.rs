@@ -1,4 +1,4 @@
-//! [`MonitoringBuilder`]: the settings of a [`MonitoringService`] and their validation.
+//! [`MonitoringServiceBuilder`]: the settings of a [`MonitoringService`] and their validation.
 
 use std::{fmt, sync::Arc};
 
@@ -16,9 +16,9 @@ use crate::{
 };
 
 impl MonitoringService {
-    /// Starts configuring the service; [`MonitoringBuilder::build`] finishes it.
-    pub fn builder() -> MonitoringBuilder {
-        MonitoringBuilder::default()
+    /// Starts configuring the service; [`MonitoringServiceBuilder::build`] finishes it.
+    pub fn builder() -> MonitoringServiceBuilder {
+        MonitoringServiceBuilder::default()
     }
 }
 
@@ -26,16 +26,16 @@ impl MonitoringService {
 /// the first bad setting as a [`ConfigError`] named `monitoring.<setter>`.
 #[derive(Default)]
 #[must_use]
-pub struct MonitoringBuilder {
+pub struct MonitoringServiceBuilder {
     token: Option<String>,
     metrics: Option<MetricsRegistry>,
     health: Option<HealthRegistry>,
     extensions: Vec<Arc<dyn MonitoringExtension>>,
 }
 
-impl fmt::Debug for MonitoringBuilder {
+impl fmt::Debug for MonitoringServiceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MonitoringBuilder")
+        f.debug_struct("MonitoringServiceBuilder")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("metrics", &self.metrics.is_some())
             .field("health", &self.health)
@@ -44,7 +44,7 @@ impl fmt::Debug for MonitoringBuilder {
     }
 }
 
-impl MonitoringBuilder {
+impl MonitoringServiceBuilder {
     /// The bearer token every endpoint but the probes requires: 16 to 512 characters of
     /// `A-Z a-z 0-9 - . _ ~ + /` (optionally ending in `=`). Required.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {

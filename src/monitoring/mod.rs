@@ -70,7 +70,7 @@
 //! # Extensions
 //!
 //! Other modules (the notification module's dead-letter queue) or your own code plug in
-//! with [`MonitoringBuilder::extension`]: a [`MonitoringExtension`] serves every path
+//! with [`MonitoringServiceBuilder::extension`]: a [`MonitoringExtension`] serves every path
 //! under `/{name}` (behind the token), may add a section to `/dashboard` and path items to
 //! `/openapi.json`. This module does not depend on them.
 //!
@@ -99,6 +99,6 @@ mod openapi;
 mod service;
 
 pub use body::MonitoringBody;
-pub use config::MonitoringBuilder;
+pub use config::MonitoringServiceBuilder;
 pub use extension::{BoxFuture, MonitoringExtension, MAX_EXTENSION_BODY};
 pub use service::{MonitoringFuture, MonitoringService};

@@ -18,7 +18,10 @@ use tower_fortify::{
     event::{SecurityEvent, SecurityEvents},
     injection::InjectionLayer,
     metrics::{ExpositionFormat, MetricsRegistry},
-    rate_limit::{ManualClock, MemoryStore, PeerIp, Policy, Quota, RateLimitLayer},
+    rate_limit::{
+        store::{ManualClock, MemoryStore},
+        PeerIp, Policy, Quota, RateLimitLayer,
+    },
     security_headers::SecurityHeadersLayer,
     trusted_host::TrustedHostLayer,
 };
