@@ -31,7 +31,7 @@ fn assert_adds_up(stats: &NotifyStats) {
     for s in &stats.sinks {
         assert_eq!(
             stats.submitted,
-            stats.queued + s.in_flight + s.delivered + s.dead_lettered + s.dropped,
+            stats.queued + s.in_flight + s.delivered + s.dead_lettered + s.dropped + s.abandoned,
             "counts of sink {} do not add up: {stats:?}",
             s.name
         );
@@ -785,6 +785,45 @@ async fn an_attempt_hung_at_shutdown_ends_at_the_deadline_and_is_not_left_in_fli
     );
     let dead = notifier.dead_letters();
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].reason.contains("shutdown deadline"), "{}", dead[0].reason);
+    assert!(
+        dead[0].reason.contains("shutdown deadline"),
+        "{}",
+        dead[0].reason
+    );
     assert_adds_up(&report.stats);
+}
+/// Issue #13 item 9: the report carries the entries still dead-lettered, so a caller can
+/// persist them before the process exits.
+#[tokio::test(start_paused = true)]
+async fn the_shutdown_report_returns_the_entries_still_dead_lettered() {
+    let notifier = Notifier::builder()
+        .max_items(2)
+        .max_latency(Duration::from_millis(10))
+        .sink("bad", ScriptedSink::refusing())
+        .sink("good", ScriptedSink::default())
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        notifier.notify(note(Priority::Normal, &format!("n{i}")));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // One entry is drained by the application first: it is no longer "still dead-lettered".
+    let drained = notifier.drain_dead_letters_where(|d| d.notification.title() == "n0");
+    assert_eq!(drained.len(), 1);
+    let report = notifier.shutdown(Duration::from_secs(1)).await;
+    let mut titles: Vec<(String, String)> = report
+        .dead_letters
+        .iter()
+        .map(|d| (d.sink.to_string(), d.notification.title().to_owned()))
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            ("bad".to_owned(), "n1".to_owned()),
+            ("bad".to_owned(), "n2".to_owned())
+        ]
+    );
+    assert_eq!(report.stats.dead_letter_queue_len, 2);
+    assert!(report.dead_letters.iter().all(|d| d.batch_id.is_some()));
 }

@@ -403,8 +403,8 @@ async fn transition_and_special_purpose_ranges_are_refused_by_the_embedded_addre
 
     // The same ranges embedding a public address are allowed.
     for ip in [
-        "64:ff9b::808:808",       // NAT64 of 8.8.8.8
-        "2002:808:808::1",        // 6to4 of 8.8.8.8
+        "64:ff9b::808:808",             // NAT64 of 8.8.8.8
+        "2002:808:808::1",              // 6to4 of 8.8.8.8
         "2001:0:808:808:0:0:f7f7:f7f7", // Teredo, server and client (8.8.8.8) public
         "2606:4700:4700::1111",
     ] {

@@ -219,7 +219,11 @@ async fn a_write_retried_after_a_timeout_is_not_added_twice() {
         .build()
         .unwrap();
     // Connect first, so the pause holds the write and not the handshake.
-    notifier.notify(Notification::new(Kind::custom("warm"), Priority::Critical, "warm"));
+    notifier.notify(Notification::new(
+        Kind::custom("warm"),
+        Priority::Critical,
+        "warm",
+    ));
     let mut conn = connection(server.url()).await;
     tokio::time::timeout(Duration::from_secs(30), async {
         while conn.xlen::<_, usize>(&stream).await.unwrap() < 1 {
@@ -241,7 +245,10 @@ async fn a_write_retried_after_a_timeout_is_not_added_twice() {
     let report = notifier.shutdown(Duration::from_secs(30)).await;
     let s = report.stats.sink("redis").unwrap();
     assert_eq!(s.delivered, 3, "{report:?}");
-    assert!(s.retried >= 2, "the paused write timed out and was retried: {s:?}");
+    assert!(
+        s.retried >= 2,
+        "the paused write timed out and was retried: {s:?}"
+    );
     // Let every write still held by the pause run before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let entries = xrange(&mut conn, &stream).await;
