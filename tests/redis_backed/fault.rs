@@ -178,7 +178,7 @@ fn request_for(addr: SocketAddr, i: u64) -> (Request<Empty<Bytes>>, &'static str
                 .uri(format!("http://{addr}/")),
             "preflight",
         ),
-        15 | 16 | 17 => (base.uri(format!("http://{addr}/order")), "order"),
+        15..=17 => (base.uri(format!("http://{addr}/order")), "order"),
         _ => (
             base.header("origin", "https://app.example")
                 .uri(format!("http://{addr}/")),
@@ -407,7 +407,7 @@ async fn the_whole_stack_survives_redis_restarts_and_a_failing_webhook() {
     let report = notifier.shutdown(Duration::from_secs(30)).await;
     server.abort();
 
-    let t = tally.lock().unwrap();
+    let t = std::mem::take(&mut *tally.lock().unwrap());
     let total: u64 = t.by_status.values().sum::<u64>() + t.transport_errors;
     let accepted = rx.accepted.lock().unwrap().clone();
     let mut ids: HashMap<&str, usize> = HashMap::new();

@@ -128,13 +128,15 @@ impl Sink for Hangs {
     }
 }
 
+/// `(batch id, titles, accepted)` per attempt, in order.
+pub(crate) type AttemptLog = Arc<Mutex<Vec<(String, Vec<String>, bool)>>>;
+
 /// A sink that logs the batch id and titles of every attempt, and refuses for good
 /// (`410 gone`) until it is switched on.
 #[derive(Clone, Default)]
 pub(crate) struct IdLog {
     pub(crate) on: Arc<AtomicBool>,
-    /// `(batch id, titles, accepted)` per attempt, in order.
-    pub(crate) attempts: Arc<Mutex<Vec<(String, Vec<String>, bool)>>>,
+    pub(crate) attempts: AttemptLog,
 }
 
 impl Sink for IdLog {
