@@ -102,13 +102,13 @@ pub struct MemoryStoreStats {
 ///   [`sweep_interval`](MemoryStore::sweep_interval) (default 10 s) and no pause is longer
 ///   than one shard's sweep. No background task, nothing for the user to call.
 /// - **Cap**: at most [`max_keys`](MemoryStore::max_keys) keys (default 1,000,000, about
-///   52 MB). A new key meeting the cap does **bounded work** under one shard's lock: it
-///   examines at most 32 buckets in its own shard (from a position derived from its keyed
-///   hash, so an attacker cannot aim), and only if those hold no key, 32 buckets in each of
-///   at most 3 other shards whose lock is free at once (never waiting on a second lock). In
-///   those at most 128 buckets it forgets every key whose quota has fully returned; if that
-///   made no room it follows [`AtCapacity`] (by default: evict the sampled key with the
-///   least remaining penalty). No request ever sweeps a whole shard at the cap.
+///   52 MB). A new key meeting the cap does **bounded work**: it samples 32 buckets of
+///   its own shard (from a position derived from its keyed hash, so an attacker cannot
+///   aim) and 32 of each of at most 3 other shards whose lock is free at once (it never
+///   waits on a second lock), and forgets the idle keys of the first sample that has any.
+///   If none is idle it follows [`AtCapacity`]: by default a second pass over the same
+///   samples evicts the key with the least remaining penalty. At most 256 buckets are
+///   examined per new key; no request sweeps a whole shard at the cap.
 /// - **All or nothing**: a request's cells are consumed in order; if one refuses, the ones
 ///   already consumed are given back before the decision returns. A concurrent request may
 ///   briefly see that reservation, which can only make it stricter, never looser.
@@ -402,31 +402,28 @@ impl Inner {
     fn make_room(&self, shards: &[RwLock<Map>], own: &mut Map, hash: u64, now: u64) -> bool {
         // A start derived from the new key's keyed hash, away from its own home bucket.
         let start = hash.rotate_left(29) as usize;
-        let evict = self.at_capacity == AtCapacity::Evict;
-        if let Some(made) = self.evict_in(own, start, now, evict) {
-            return made;
-        }
         let own_index = (hash >> 58) as usize % SHARDS;
-        let active = self.policies.iter().filter_map(OnceLock::get);
-        let others = active
-            .flat_map(|p| {
-                (1..SHARDS).map(move |j| {
-                    let i = (own_index + j * 7) % SHARDS;
-                    &p[i]
-                })
-            })
-            .filter(|s| !std::ptr::eq(*s, &shards[own_index]))
-            .take(EVICT_SHARDS - 1);
-        for shard in others {
-            // Never wait for a second lock while holding one: skip a busy shard.
-            let Ok(mut map) = shard.try_write() else {
-                continue;
-            };
-            if let Some(made) = self.evict_in(&mut map, start, now, evict) {
-                return made;
+        let others = || {
+            self.policies
+                .iter()
+                .filter_map(OnceLock::get)
+                .flat_map(move |p| (1..SHARDS).map(move |j| &p[(own_index + j * 7) % SHARDS]))
+                .filter(|s| !std::ptr::eq(*s, &shards[own_index]))
+                .take(EVICT_SHARDS - 1)
+        };
+        // Never wait for a second lock while holding one: a busy shard is skipped.
+        let mut pass = |least: bool| {
+            if self.evict_in(own, start, now, least) == Some(true) {
+                return true;
             }
-        }
-        false
+            others().any(|shard| {
+                shard
+                    .try_write()
+                    .is_ok_and(|mut map| self.evict_in(&mut map, start, now, least) == Some(true))
+            })
+        };
+        // Idle keys anywhere in the sample first; then the least remaining penalty.
+        pass(false) || (self.at_capacity == AtCapacity::Evict && pass(true))
     }
 
     /// Looks at up to [`EVICT_SCAN`] buckets of `map` from `start`: forgets every key whose
@@ -742,12 +739,12 @@ mod tests {
         }
         // Every key's quota is back: forgetting any of them loses nothing.
         clock.advance(Duration::from_secs(21));
-        for i in 500..1000u32 {
+        for i in 500..600u32 {
             assert!(decide(&store, &[cell(0, Key::Public(i.to_string().into()), q)]).allowed());
         }
         let stats = store.stats();
         assert_eq!(stats.evicted_early, 0, "{stats:?}");
-        assert!(stats.evicted >= 500, "{stats:?}");
+        assert!(stats.evicted >= 100, "{stats:?}");
         assert!(stats.keys <= 500, "{stats:?}");
     }
 
