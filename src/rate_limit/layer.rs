@@ -10,6 +10,7 @@ use tower_layer::Layer;
 
 use super::{
     headers::{policy_item, RateLimitHeaders},
+    key::{KeyExtractor, PeerIp},
     limiter::{Limiter, MissingKey, OnStoreError, PolicyEntry},
     policy::Policy,
     rejection::RateLimitRejection,
@@ -66,6 +67,7 @@ pub struct RateLimitLayerBuilder {
     headers: RateLimitHeaders,
     shadow: bool,
     missing_key: MissingKey,
+    fallback_key: Option<Arc<dyn KeyExtractor>>,
     on_store_error: OnStoreError,
     responder: Option<Arc<dyn Responder<RateLimitRejection>>>,
 }
@@ -110,9 +112,18 @@ impl RateLimitLayerBuilder {
         self
     }
 
-    /// What to do when a policy finds no key (default [`MissingKey::Reject`]).
+    /// What to do when a policy finds no key (default [`MissingKey::ClientAddress`]:
+    /// count the request against the [fallback key](Self::fallback_key)).
     pub fn on_missing_key(mut self, missing_key: MissingKey) -> Self {
         self.missing_key = missing_key;
+        self
+    }
+
+    /// The key a request is counted against when a policy finds none, with
+    /// [`MissingKey::ClientAddress`] (default [`PeerIp::new()`]). Behind a reverse proxy,
+    /// give the same [`ClientIp`](super::ClientIp) your per-address policy uses.
+    pub fn fallback_key(mut self, key: impl KeyExtractor) -> Self {
+        self.fallback_key = Some(Arc::new(key));
         self
     }
 
@@ -183,6 +194,7 @@ impl RateLimitLayerBuilder {
                 headers: self.headers,
                 shadow: self.shadow,
                 missing_key: self.missing_key,
+                fallback_key: self.fallback_key.unwrap_or_else(|| Arc::new(PeerIp::new())),
                 on_store_error: self.on_store_error,
                 store_failing: AtomicBool::new(false),
                 responder: self.responder.unwrap_or_else(|| Arc::new(DefaultResponder)),
