@@ -144,8 +144,9 @@ impl RateLimitLayerBuilder {
 
     /// Checks the configuration and builds the layer.
     ///
-    /// Fails with setting `rate_limit.policy` when there is no policy, more than 16, or
-    /// two with the same name.
+    /// Fails with setting `rate_limit.policy` when there is no policy, more than 16, two
+    /// with the same name, or a quota whose window the store cannot hold
+    /// ([`RateLimitStore::max_window`]: 50 days for the Redis store).
     pub fn build(self) -> Result<RateLimitLayer, ConfigError> {
         if self.policies.is_empty() {
             return Err(ConfigError::new(
@@ -174,6 +175,24 @@ impl RateLimitLayerBuilder {
                 ));
             }
         }
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        if let Some(max) = store.max_window() {
+            for p in &self.policies {
+                for (tier, g) in p.quotas() {
+                    if g.window() > max {
+                        return Err(ConfigError::new(
+                            "rate_limit.policy",
+                            format!(
+                                "policy `{}`{} has a window (burst x interval) of {:?}; the store holds windows up to {max:?}",
+                                p.name(),
+                                tier.map(|t| format!(" tier `{t}`")).unwrap_or_default(),
+                                g.window(),
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         let policies = self
             .policies
             .into_iter()
@@ -190,7 +209,7 @@ impl RateLimitLayerBuilder {
         Ok(RateLimitLayer {
             limiter: Arc::new(Limiter {
                 policies,
-                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                store,
                 headers: self.headers,
                 shadow: self.shadow,
                 missing_key: self.missing_key,
@@ -210,6 +229,32 @@ mod tests {
 
     fn policy(name: &str) -> Policy {
         Policy::new(name, Global, Quota::per_second(1)).unwrap()
+    }
+
+    /// Issue #13 item 8: a quota the store cannot hold is a configuration error at
+    /// `build()`, not a failure of every request.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn windows_the_redis_store_cannot_hold_are_refused_at_build() {
+        let store = || {
+            crate::rate_limit::store::RedisStore::builder("redis://127.0.0.1:1/")
+                .build()
+                .unwrap()
+        };
+        let yearly = Policy::new("yearly", Global, Quota::per_day(1).burst(365)).unwrap();
+        let err = RateLimitLayer::builder()
+            .policy(yearly)
+            .store(store())
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting(), "rate_limit.policy");
+        assert!(err.to_string().contains("yearly"), "{err}");
+        let monthly = Policy::new("monthly", Global, Quota::per_day(1).burst(30)).unwrap();
+        assert!(RateLimitLayer::builder()
+            .policy(monthly)
+            .store(store())
+            .build()
+            .is_ok());
     }
 
     #[test]
