@@ -37,13 +37,11 @@ use crate::{
 ///
 /// A client's omission never gets a 5xx (it would let any client raise server-error
 /// alerts), and omitting a header never escapes the limit by default.
-///
-/// [`PeerIp`]: super::PeerIp
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum MissingKey {
     /// Count the request against the client's address instead: the
-    /// [fallback key](super::RateLimitLayerBuilder::fallback_key), [`PeerIp`] by default,
+    /// [fallback key](super::RateLimitLayerBuilder::fallback_key), [`PeerIp`](super::PeerIp) by default,
     /// under the same policy and quota. When even that is missing (a server that records
     /// no peer address) every such request of the policy shares one bucket (key `global`)
     /// and a `tracing` error is logged once per policy. The default.
@@ -139,6 +137,16 @@ pub(crate) enum Single<'a> {
     Undecided(Cell<'a>, usize),
 }
 
+/// What [`MissingKey`] makes of a request whose policy found no key.
+enum Missing<'a> {
+    /// Count it against this key.
+    Key(Key<'a>),
+    /// Answer with this verdict.
+    Refuse(Verdict),
+    /// Skip the policy.
+    Skip,
+}
+
 /// One policy applied to a request, with an owned key (for stores that decide later).
 pub(crate) struct Planned {
     policy: usize,
@@ -176,9 +184,9 @@ impl Limiter {
         let key = match p.key.extract(info) {
             Some(key) => key,
             None => match self.missing_key(0, info) {
-                Ok(key) => key,
-                Err(Some(v)) => return Single::Decided(v),
-                Err(None) => return Single::Pass,
+                Missing::Key(key) => key,
+                Missing::Refuse(v) => return Single::Decided(v),
+                Missing::Skip => return Single::Pass,
             },
         };
         let (gcra, tier) = p.quota_for(info);
@@ -213,9 +221,9 @@ impl Limiter {
             let key = match p.key.extract(info) {
                 Some(key) => key,
                 None => match self.missing_key(i, info) {
-                    Ok(key) => key,
-                    Err(Some(v)) => return Some(v),
-                    Err(None) => continue,
+                    Missing::Key(key) => key,
+                    Missing::Refuse(v) => return Some(v),
+                    Missing::Skip => continue,
                 },
             };
             let (gcra, tier) = p.quota_for(info);
@@ -382,19 +390,14 @@ impl Limiter {
         }
     }
 
-    /// The key to count a request against when policy `policy` found none (`Ok`), or
-    /// what to do instead: `Err(Some(_))` refuse, `Err(None)` skip the policy.
+    /// What to do when policy `policy` found no key in the request.
     #[cold]
     #[inline(never)]
-    fn missing_key<'a>(
-        &self,
-        policy: usize,
-        info: &RequestInfo<'a>,
-    ) -> Result<Key<'a>, Option<Verdict>> {
+    fn missing_key<'a>(&self, policy: usize, info: &RequestInfo<'a>) -> Missing<'a> {
         let entry = &self.policies[policy];
         match self.missing_key {
-            MissingKey::Skip => Err(None),
-            MissingKey::ClientAddress => Ok(self.fallback_key.extract(info).unwrap_or_else(|| {
+            MissingKey::Skip => Missing::Skip,
+            MissingKey::ClientAddress => Missing::Key(self.fallback_key.extract(info).unwrap_or_else(|| {
                 if !entry.missing_logged.swap(true, Ordering::Relaxed) {
                     tracing::error!(
                         policy = %entry.policy.name(),
@@ -407,13 +410,13 @@ impl Limiter {
             })),
             MissingKey::Reject => {
                 let hint = entry.policy.key.missing();
-                Err(Some(Verdict::Reject(self.refuse(
+                Missing::Refuse(Verdict::Reject(self.refuse(
                     RateLimitRejection::MissingKey {
                         policy: entry.policy.name.clone(),
                         hint: Arc::from(&*hint),
                         grpc: is_grpc(info.headers()),
                     },
-                ))))
+                )))
             }
         }
     }
