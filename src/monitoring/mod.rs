@@ -52,6 +52,18 @@
 //! `Allow`; errors are `application/problem+json`. Every response carries
 //! `Cache-Control: no-store`.
 //!
+//! # Authentication comes before routing
+//!
+//! Without a valid token, **every** request under the service's prefix gets the same
+//! answer, whatever its path and method: `401` with the same `WWW-Authenticate` challenge
+//! and the same problem body (the challenge says `error="invalid_token"` when a wrong
+//! token was sent, whatever the path). An unknown path, a real extension and a wrong
+//! method are indistinguishable, so a scanner learns nothing of what is installed; 404
+//! and 405 are only for requests with the token. The exceptions, answered without a
+//! token: the probes `/health/live` and `/health/ready` (any method; they reveal no
+//! details), and `GET`/`HEAD /`, the place of the dashboard page, which holds no data
+//! (the page fetches `/dashboard` with the token).
+//!
 //! The service answers paths relative to where it is mounted: in axum,
 //! `Router::new().nest_service("/admin", monitoring)` strips `/admin`; on its own port
 //! with hyper, serve it as is.

@@ -80,6 +80,14 @@ fn health_response(report: &HealthReport) -> Response<Bytes> {
     json_response(status, report)
 }
 
+/// The requests answered without a valid token: the probes (orchestrators call them
+/// without credentials; they reveal no details), and `GET`/`HEAD /`, the place of the
+/// dashboard page, which holds no data (it fetches `/dashboard` with the token).
+fn is_open(method: &Method, path: &str) -> bool {
+    matches!(path, "/health/live" | "/health/ready")
+        || (path == "/" && matches!(*method, Method::GET | Method::HEAD))
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
     Metrics,
@@ -163,6 +171,12 @@ impl MonitoringService {
             return respond(res, head);
         }
         let path = req.uri().path();
+        let auth = self.authorized(req.headers());
+        // Authentication before routing: without a valid token every path but the open
+        // ones gets the same 401, so a scanner learns nothing of what is installed.
+        if auth != Auth::Valid && !is_open(req.method(), path) {
+            return respond(unauthorized(auth), head);
+        }
         let endpoint = match path {
             "/metrics" if self.shared.metrics.is_some() => Some(Endpoint::Metrics),
             "/health" => Some(Endpoint::Health),
@@ -185,7 +199,6 @@ impl MonitoringService {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return respond(res, head);
         }
-        let auth = self.authorized(req.headers());
         let res = match endpoint {
             Endpoint::Live => json_response(StatusCode::OK, &json!({ "status": "healthy" })),
             Endpoint::Ready => {

@@ -109,8 +109,8 @@ const NAME: &str = "notify";
 ///
 /// | path | answer |
 /// |---|---|
-/// | `GET /notify/stats` | [`NotifyStats`]: `{"submitted", "queued", "dead_letter_queue_len", "sinks": [{"name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"}]}` |
-/// | `GET /notify/dead-letters` | `{"count": n, "dead_letters": [DeadLetter]}`, oldest first; each [`DeadLetter`] is `{"sink", "reason", "attempts", "dead_lettered_at", "notification"}` |
+/// | `GET /notify/stats` | [`NotifyStats`]: `{"submitted", "queued", "dead_letter_queue_len", "sinks": [{"name", "in_flight", "delivered", "retried", "dead_lettered", "dropped", "abandoned"}]}` |
+/// | `GET /notify/dead-letters` | `{"count": n, "dead_letters": [DeadLetter]}`, oldest first; each [`DeadLetter`] is `{"sink", "reason", "attempts", "dead_lettered_at", "batch_id", "notification"}` |
 /// | `POST /notify/dead-letters/replay` | sends the selected entries again to the sink that refused them, waits for the outcome and answers the [`ReplayReport`] `{"replayed", "delivered", "dead_lettered"}` |
 /// | `POST /notify/dead-letters/drain` | removes the selected entries and answers them: `{"drained": n, "dead_letters": [DeadLetter]}` |
 ///

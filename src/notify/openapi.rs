@@ -16,14 +16,15 @@ pub(super) fn openapi_paths(sinks: &[&str]) -> Map<String, Value> {
     let ok = |description: &str, schema: Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
     let sink_stats = json!({
         "type": "object",
-        "required": ["name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"],
+        "required": ["name", "in_flight", "delivered", "retried", "dead_lettered", "dropped", "abandoned"],
         "properties": {
             "name": { "type": "string" },
             "in_flight": { "type": "integer", "minimum": 0 },
             "delivered": { "type": "integer", "minimum": 0 },
             "retried": { "type": "integer", "minimum": 0 },
             "dead_lettered": { "type": "integer", "minimum": 0 },
-            "dropped": { "type": "integer", "minimum": 0 }
+            "dropped": { "type": "integer", "minimum": 0 },
+            "abandoned": { "type": "integer", "minimum": 0 }
         }
     });
     let stats = json!({
@@ -53,12 +54,13 @@ pub(super) fn openapi_paths(sinks: &[&str]) -> Map<String, Value> {
     });
     let dead_letter = json!({
         "type": "object",
-        "required": ["sink", "reason", "attempts", "dead_lettered_at", "notification"],
+        "required": ["sink", "reason", "attempts", "dead_lettered_at", "batch_id", "notification"],
         "properties": {
             "sink": { "type": "string" },
             "reason": { "type": "string" },
             "attempts": { "type": "integer", "minimum": 0 },
             "dead_lettered_at": { "type": "string", "format": "date-time" },
+            "batch_id": { "type": ["string", "null"] },
             "notification": notification
         }
     });
@@ -120,7 +122,7 @@ pub(super) fn openapi_paths(sinks: &[&str]) -> Map<String, Value> {
         "/notify/stats".into(),
         json!({ "get": {
             "summary": "Notification statistics",
-            "description": "Per sink: in flight, delivered, retried, dead-lettered and dropped; submitted == queued + in_flight + delivered + dead_lettered + dropped for every sink.",
+            "description": "Per sink: in flight, delivered, retried, dead-lettered, dropped and abandoned; submitted == queued + in_flight + delivered + dead_lettered + dropped + abandoned for every sink.",
             "responses": {
                 "200": ok("The counts.", stats),
                 "401": unauthorized.clone()

@@ -4,6 +4,8 @@
 mod support;
 
 mod full_stack;
+mod hyper_server;
 mod metrics;
 mod notify;
 mod security_headers;
+mod tonic_grpc;
