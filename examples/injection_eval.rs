@@ -286,9 +286,8 @@ fn parse_args() -> Args {
         files: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
-    let num = |v: Option<String>| -> f64 {
-        v.and_then(|s| s.parse().ok()).unwrap_or_else(|| usage())
-    };
+    let num =
+        |v: Option<String>| -> f64 { v.and_then(|s| s.parse().ok()).unwrap_or_else(|| usage()) };
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--jsonl" => a.jsonl = true,
@@ -481,11 +480,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match profile {
             Profile::Balanced => {
                 for (family, row) in &rows {
-                    let goal = args
-                        .family_recall
-                        .get(family)
-                        .copied()
-                        .or(args.min_recall);
+                    let goal = args.family_recall.get(family).copied().or(args.min_recall);
                     let c = row.attacks(&all, 1, 1);
                     if let (Some(goal), true) = (goal, c.1 > 0) {
                         check(

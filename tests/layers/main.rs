@@ -5,6 +5,7 @@ mod support;
 
 mod cors_presets;
 mod injection;
+mod injection_benign;
 mod injection_rules;
 mod layer_order;
 mod metrics;

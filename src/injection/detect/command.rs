@@ -137,6 +137,10 @@ pub(crate) static RULES: &[Rule] = &[
         "command.leading_command",
         1,
         CRITICAL,
-        r"^\s*[;|&]?\s*(?:visudo|cscli|chef-\w+|ansible(?:-\w+)?|perf\s+-|ifconfig|ipconfig|whoami|uname|wget|curl\s+\S|nc(?:at)?\s+-|netcat|nmap|chmod|chown|sudo\s|passwd\s|crontab\s|useradd|usermod|iptables|systemctl|journalctl|kubectl\s|docker\s|bash\s|sh\s+-|zsh\s|ksh\s+-|python[23]?\s+-|perl\s+-|ruby\s+-|php\s+-|powershell|cmd(?:\.exe)?\s*/|certutil|bitsadmin|wmic|regedit|ls(?:\s+[-/.~\w]|\s*$)|cat\s+[/.~]|rmt(?:-tar)?\b|aptitude|apt-get|apt\s+(?:install|remove|update)|yum\s|dnf\s|rpm\s+-|dpkg\s+-|bcdboot|c(?:89|99)\s+-|aa-\w+|gcc\s+-|tftp\s|telnet\s)",
+        // A command name in command position: the whole value starts with it, and it is
+        // followed by an argument, a separator or the end, never by `/` (a user agent's
+        // `Wget/1.21`) or `-` and a digit (a product code). AppArmor's utilities are
+        // named (Debian `apparmor`, `apparmor-utils`), not `aa-` and anything.
+        r"^\s*[;|&]?\s*(?:(?:visudo|cscli|chef-(?:client|solo|shell|apply)|ansible(?:-(?:playbook|galaxy|vault|console|doc|inventory|pull|config))?|ifconfig|ipconfig|whoami|uname|wget|netcat|nmap|chmod|chown|useradd|usermod|iptables|systemctl|journalctl|powershell|certutil|bitsadmin|wmic|regedit|rmt(?:-tar)?|aptitude|apt-get|bcdboot|aa-(?:exec|status|enforce|complain|disable|audit|autodep|cleanprof|genprof|logprof|mergeprof|notify|remove-unknown|teardown|unconfined|easyprof|decode|features-abi))(?:\s|$|[;|&<>`])|perf\s+-|curl\s+\S|nc(?:at)?\s+-|sudo\s|passwd\s|crontab\s|kubectl\s|docker\s|bash\s|sh\s+-|zsh\s|ksh\s+-|python[23]?\s+-|perl\s+-|ruby\s+-|php\s+-|cmd(?:\.exe)?\s*/|ls(?:\s+[-/.~\w]|\s*$)|cat\s+[/.~]|apt\s+(?:install|remove|update)|yum\s|dnf\s|rpm\s+-|dpkg\s+-|c(?:89|99)\s+-|gcc\s+-|tftp\s|telnet\s)",
     ),
 ];

@@ -30,7 +30,11 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"(?:<\?(?:php\b|=|\s)|\?>\s*$|<\?$|\[\?php\b|<script\s+language\s*=\s*['\x22]?php)",
+        // `<?xml ...?>`, `<?xml-stylesheet ...?>` and every other XML processing instruction
+        // (`<?target ...?>`, XML 1.0 section 2.6) are not PHP: only `<?php`, the short
+        // echo tag `<?=`, a bare `<?` followed by space, and a closing `?>` ending a value
+        // that opened no processing instruction of its own.
+        r"(?:<\?(?:php\b|=|\s)|^(?:[^<]|<[^?])*\?>\s*$|<\?$|\[\?php\b|<script\s+language\s*=\s*['\x22]?php)",
     ),
     rule(
         "php.function_call",

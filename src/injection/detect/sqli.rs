@@ -46,7 +46,41 @@ macro_rules! cmp {
     };
 }
 
+/// A constant operand: a number (with arithmetic), a quoted string, `null`, a boolean, a
+/// hex literal, or `char(...)`/`chr(...)` of numbers.
+macro_rules! constant {
+    () => {
+        r#"(?:[-+~!]?\s*(?:\d+(?:\.\d+)?(?:e\d+)?|0x[0-9a-f]+|'[^']*'|"[^"]*"|null|true|false|chr?\(\s*\d+(?:\s*,\s*\d+)*\s*\))(?:\s*[-+*/%^|&]\s*(?:\d+(?:\.\d+)?|'[^']*'))*)"#
+    };
+}
+
 pub(crate) static RULES: &[Rule] = &[
+    rule(
+        "sqli.constant_condition",
+        1,
+        CRITICAL,
+        // A boolean operator followed by a condition whose operands are all constants:
+        // it is always true or always false, which only a probe needs. Recognised by
+        // structure, whatever the spelling: comparisons (`=`, `<>`, `!=`, `<=>`, `<`,
+        // `>`, `like`, `rlike`, `regexp`, `glob`), `[not] between c and c`,
+        // `[not] in (c, ...)`, `is [not] null|true|false`, with arithmetic on either side
+        // (`5-2=3`), in any case and with comments or any whitespace between tokens (the
+        // SQL view has removed them). Prose has no constant-only condition after "and":
+        // "born between 1990 and 1995" has no operator before the first constant.
+        concat!(
+            r"(?:^|[^a-z0-9_])(?:and|or|xor|having|where|when|&&|\|\|)[\s(]*",
+            constant!(),
+            r"\s*\)*\s*(?:(?:=|<=>|<>|!=|>=?|<=?|(?:not\s+)?(?:like|rlike|regexp|glob)\b)\s*\(?\s*",
+            constant!(),
+            r"|(?:not\s+)?between\s*\(?\s*",
+            constant!(),
+            r"\s*\)?\s*and\s*\(?\s*",
+            constant!(),
+            r"|(?:not\s+)?in\s*\(\s*",
+            constant!(),
+            r"\s*[,)]|is\s+(?:not\s+)?(?:null|true|false|unknown)\b)"
+        ),
+    ),
     rule(
         "sqli.union_select",
         1,
@@ -58,7 +92,10 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         concat!(
-            r#"['"`)]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
+            // The quote before the operator is the value's first: it closes the
+            // application's literal (`x' or id > 0`). A quote that closes a literal the
+            // value opened itself (`status = 'paid' and total > 100`) is text.
+            r#"^[^'"`]*['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
             cmp!(),
             // After a number, equality-like operators only (`10 and rating > 4` is text).
             r#"|\d\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b)"#
@@ -68,7 +105,7 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.boolean_operand",
         1,
         CRITICAL,
-        r#"['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\|)\s*[(!~-]*\s*(?:['"`]?\d|true\b|false\b|not\b|null\b|[a-z_]+\s*\(|@|['"`]\s*['"`]|\()"#,
+        r#"^[^'"`]*['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\|)\s*[(!~-]*\s*(?:['"`]?\d|true\b|false\b|not\b|null\b|[a-z_]+\s*\(|@|['"`]\s*['"`]|\()"#,
     ),
     rule(
         "sqli.bare_tautology",
@@ -169,7 +206,13 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.nosql_operator_key",
         1,
         CRITICAL,
-        r"^\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|function|accumulator|elemmatch|text|all|size|type|mod|jsonschema|slice|search|lookup|merge|out)$",
+        // The MongoDB query operators that change what a filter matches (MongoDB manual,
+        // "Query and Projection Operators": comparison, logical, `$where`/`$expr`/`$regex`
+        // and the server-side JavaScript ones). Not `$type` (the .NET type tag, and
+        // MongoDB's `$type` only matters under a field, where `generic.nosql_operator` reads it), `$id`, `$ref`, `$values`
+        // (.NET and JSON-reference metadata), not OData's `$search`/`$filter`/`$select`,
+        // which share the spelling but are not operators where they appear.
+        r"^\$(?:ne|eq|gt|gte|lt|lte|in|nin|all|size|mod|regex|where|exists|and|or|not|nor|expr|text|function|accumulator|elemmatch|jsonschema)$",
     ),
     rule(
         "sqli.magic_number",

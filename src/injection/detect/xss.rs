@@ -39,7 +39,7 @@ pub(crate) static RULES: &[Rule] = &[
         "xss.script_url",
         1,
         CRITICAL,
-        r"(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|l\s*i\s*v\s*e\s*s\s*c\s*r\s*i\s*p\s*t)\s*:|\bdata\s*:\s*(?:text/html|[^,]{0,40};\s*base64|image/svg\+xml|application/(?:x-)?(?:javascript|ecmascript))",
+        r"(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|l\s*i\s*v\s*e\s*s\s*c\s*r\s*i\s*p\s*t)\s*:|\bdata\s*:\s*(?:text/(?:html|javascript|ecmascript|xml|xsl)|application/(?:x-)?(?:javascript|ecmascript|xhtml\+xml|xml))\b",
     ),
     rule(
         "xss.url_attribute",
