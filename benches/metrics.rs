@@ -17,7 +17,7 @@ use criterion::{criterion_main, Criterion};
 use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_fortify::metrics::Metrics;
+use tower_fortify::metrics::MetricsRegistry;
 
 fn routes() -> Router {
     Router::new()
@@ -41,7 +41,7 @@ fn per_request(c: &mut Criterion) {
     let bare = routes();
     // What axum's `Router::layer` costs by itself: a layer that does nothing.
     let identity = routes().layer(tower::layer::layer_fn(|s| s));
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let ours = routes().layer(metrics.layer());
     // axum-prometheus spawns its upkeep task on the current runtime.
     let _runtime = rt.enter();
@@ -89,7 +89,7 @@ fn plain_tower(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let metrics = Metrics::builder()
+    let metrics = MetricsRegistry::builder()
         .route_fn(|_, uri| {
             uri.path()
                 .starts_with("/users/")
@@ -161,7 +161,7 @@ fn plain_tower(c: &mut Criterion) {
 }
 
 fn exposition(c: &mut Criterion) {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -18,8 +18,9 @@ use std::{
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::runtime::Runtime;
-use tower_fortify::notify::{
-    Batch, Kind, Notification, Notifier, Priority, Sink, SinkError, SinkFuture,
+use tower_fortify::{
+    event::EventKind,
+    notify::{Batch, Kind, Notification, Notifier, Priority, Sink, SinkError, SinkFuture},
 };
 
 /// Accepts everything and counts it.
@@ -45,7 +46,11 @@ fn runtime() -> Runtime {
 }
 
 fn notification() -> Notification {
-    Notification::new(Kind::RateLimited, Priority::Normal, "Rate limit exceeded")
+    Notification::new(
+        Kind::from(EventKind::RateLimited),
+        Priority::Normal,
+        "Rate limit exceeded",
+    )
 }
 
 /// The hand-rolled peer: a bounded mpsc channel and a consumer batching by 10.
@@ -80,7 +85,7 @@ fn submit(c: &mut Criterion) {
             .max_latency(Duration::from_millis(1))
             .queue_capacity(1 << 20)
             .sink("null", null)
-            .spawn()
+            .build()
             .unwrap()
     };
     group.bench_function("tower_fortify_notify", |b| {
@@ -126,7 +131,7 @@ fn throughput(c: &mut Criterion) {
                     Notifier::builder()
                         .queue_capacity(N as usize)
                         .sink("null", null)
-                        .spawn()
+                        .build()
                         .unwrap()
                 };
                 let start = Instant::now();
@@ -215,7 +220,7 @@ fn latency(_c: &mut Criterion) {
             Notifier::builder()
                 .max_latency(max_latency)
                 .sink("latency", sink.clone())
-                .spawn()
+                .build()
                 .unwrap()
         };
         let rounds = if max_latency >= Duration::from_millis(100) && priority != Priority::Critical
@@ -260,14 +265,16 @@ fn layer(c: &mut Criterion) {
         let _guard = rt.enter();
         Notifier::builder()
             .sink("null", NullSink::default())
-            .spawn()
+            .build()
             .unwrap()
     };
     let bare = tower::service_fn(|_req: Request<()>| async {
         Ok::<_, std::convert::Infallible>(Response::new(()))
     });
-    let layered = NotifyLayer::new(notifier.clone())
+    let layered = NotifyLayer::builder(&notifier)
         .slow_requests(Duration::from_secs(1))
+        .build()
+        .unwrap()
         .layer(bare);
     let mut group = c.benchmark_group("notify/layer");
     group.bench_function("bare_service", |b| {

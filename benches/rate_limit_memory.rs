@@ -13,8 +13,8 @@ use std::{
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tower_fortify::rate_limit::{
-    store::{Cell, RateLimitStore},
-    Key, ManualClock, MemoryStore, Quota,
+    store::{Cell, ManualClock, MemoryStore, RateLimitStore},
+    Key, Quota,
 };
 
 // A counting allocator from a library (this crate forbids `unsafe`, which writing one needs).
@@ -38,13 +38,7 @@ fn ours() -> f64 {
     let store = MemoryStore::new().clock(ManualClock::new());
     let gcra = Quota::per_second(10).validate().unwrap();
     for i in 0..KEYS {
-        let cell = Cell {
-            policy: 0,
-            policy_name: "ip",
-            key: Key::ip(ip(i), 64),
-            gcra,
-            cost: 1,
-        };
+        let cell = Cell::new(0, "ip", Key::ip(ip(i), 64), gcra, 1);
         let mut fut = store.decide(&[cell]);
         assert!(fut.try_take().unwrap().unwrap().allowed());
     }

@@ -25,7 +25,7 @@ use tower::{util::BoxCloneSyncService, ServiceBuilder, ServiceExt};
 use tower_fortify::{
     body::GuardBody,
     proxy::PeerAddr,
-    rate_limit::{Global, Header, PeerIp, Policy, Quota, RateLimitLayer, RedisStore},
+    rate_limit::{store::RedisStore, Global, Header, PeerIp, Policy, Quota, RateLimitLayer},
 };
 
 type Svc = BoxCloneSyncService<Request<()>, Response<GuardBody<String>>, Infallible>;

@@ -14,7 +14,7 @@
 //!
 //! - `tower_http_set_response_header`: ten `SetResponseHeaderLayer::if_not_present` layers
 //!   (keep-existing semantics, as this crate's default) with the strict preset's values;
-//! - `fortify_strict`: `SecurityHeaders::strict()` (it also strips 18 fingerprinting headers
+//! - `fortify_strict`: `SecurityHeadersLayer::strict()` (it also strips 18 fingerprinting headers
 //!   and two prefixes, which tower-http's stack does not do);
 //! - `fortify_strict_no_strip`: the same without the strip list, for a like-for-like count;
 //! - `fortify_strict_nonce`: the strict preset with `script-src 'self' 'nonce-…'`: one
@@ -34,7 +34,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::{HeaderName, HeaderValue, Request, Response};
 use tower::{service_fn, Layer, Service, ServiceBuilder};
 use tower_fortify::security_headers::{
-    ContentSecurityPolicy, SecurityHeaders, Source, DENY_ALL_PERMISSIONS_POLICY,
+    ContentSecurityPolicy, CspSource, SecurityHeadersLayer, DENY_ALL_PERMISSIONS_POLICY,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -102,20 +102,20 @@ fn bench(c: &mut Criterion) {
         .layer(set(9))
         .service(inner());
 
-    let mut strict = SecurityHeaders::strict()
+    let mut strict = SecurityHeadersLayer::strict()
         .build()
         .expect("preset")
         .layer(inner());
-    let mut no_strip = SecurityHeaders::strict()
+    let mut no_strip = SecurityHeadersLayer::strict()
         .strip_headers(Vec::<String>::new())
         .build()
         .expect("preset")
         .layer(inner());
     let csp = ContentSecurityPolicy::strict()
-        .script_src([Source::SelfOrigin, Source::Nonce])
+        .script_src([CspSource::SelfOrigin, CspSource::Nonce])
         .build()
         .expect("policy");
-    let mut nonce = SecurityHeaders::strict()
+    let mut nonce = SecurityHeadersLayer::strict()
         .content_security_policy(csp)
         .build()
         .expect("preset")

@@ -29,7 +29,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use axum::{extract::ConnectInfo, routing::get, Router};
 use tower_fortify::{
-    rate_limit::{PeerIp, Policy, Quota, RateLimitLayer, RedisStore},
+    rate_limit::{store::RedisStore, PeerIp, Policy, Quota, RateLimitLayer},
     ConfigError,
 };
 

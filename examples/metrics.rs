@@ -22,14 +22,14 @@ use std::time::Duration;
 use axum::{routing::get, Router};
 use rand::{distr::Alphanumeric, Rng};
 use tower_fortify::{
-    metrics::{HealthCheck, HealthRegistry, Metrics},
+    metrics::{HealthCheck, HealthRegistry, MetricsRegistry},
     monitoring::MonitoringService,
     ConfigError,
 };
 
 /// The app: two routes with metrics, and the monitoring service under `/admin`.
 pub(crate) fn app(admin_token: String) -> Result<Router, ConfigError> {
-    let metrics = Metrics::builder()
+    let metrics = MetricsRegistry::builder()
         .percentile_window(Duration::from_secs(60), 6)
         .build()?;
     let health = HealthRegistry::builder()

@@ -55,9 +55,11 @@ struct AppState {
 
 /// The application: its routes, a WebSocket feed and the `NotifyLayer`.
 pub(crate) fn app(notifier: Notifier, fan_out: ChannelSink, secret: WebhookSecret) -> Router {
-    let layer = NotifyLayer::new(notifier.clone())
+    let layer = NotifyLayer::builder(&notifier)
         .aggregation_window(Duration::from_secs(10))
-        .source("notify-example");
+        .source("notify-example")
+        .build()
+        .expect("a window and a source are always valid");
     Router::new()
         .route("/limited", get(limited))
         .route("/broken", get(|| async { StatusCode::BAD_GATEWAY }))
@@ -184,7 +186,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_latency(Duration::from_millis(500))
         .sink("webhook", webhook)
         .sink("websocket", fan_out.clone())
-        .spawn()?;
+        .build()?;
 
     println!("listening on http://{addr}");
     println!(

@@ -28,8 +28,8 @@
 
 use axum::{extract::Extension, response::Html, routing::get, Json, Router};
 use tower_fortify::{
-    cors::Cors,
-    security_headers::{ContentSecurityPolicy, CspNonce, SecurityHeaders, Source},
+    cors::CorsLayer,
+    security_headers::{ContentSecurityPolicy, CspNonce, CspSource, SecurityHeadersLayer},
     trusted_host::TrustedHostLayer,
     ConfigError,
 };
@@ -37,18 +37,18 @@ use tower_fortify::{
 /// The app, without the server, so tests can drive it.
 pub(crate) fn app() -> Result<Router, ConfigError> {
     // This example serves plain http://127.0.0.1, so it uses the development preset (no
-    // HSTS, no upgrade-insecure-requests). In production use `SecurityHeaders::strict()`
+    // HSTS, no upgrade-insecure-requests). In production use `SecurityHeadersLayer::strict()`
     // and tell it how to recognise HTTPS (`https_listener` or `trusted_proxies`).
     let csp = ContentSecurityPolicy::helmet()
         .remove("upgrade-insecure-requests")
-        .script_src([Source::SelfOrigin, Source::Nonce])
+        .script_src([CspSource::SelfOrigin, CspSource::Nonce])
         .build()?;
-    let security_headers = SecurityHeaders::development()
+    let security_headers = SecurityHeadersLayer::development()
         .content_security_policy(csp)
         .build()?;
-    let trusted_hosts = TrustedHostLayer::new(["localhost", "127.0.0.1", "[::1]"])?;
+    let trusted_hosts = TrustedHostLayer::builder(["localhost", "127.0.0.1", "[::1]"]).build()?;
     // A front end served from another origin (say a Vite dev server) may call /api with cookies.
-    let cors = Cors::same_origin_api(["http://localhost:5173"]).build()?;
+    let cors = CorsLayer::same_origin_api(["http://localhost:5173"]).build()?;
 
     // Layers added last run first: security headers -> trusted host -> CORS -> handler.
     Ok(Router::new()

@@ -91,6 +91,12 @@ pub mod trusted_host;
 
 pub use error::ConfigError;
 
+/// The README's Rust snippets, compiled (and run where they assert) by `cargo test
+/// --all-features`, so they cannot drift from the API.
+#[cfg(all(doctest, feature = "full"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// What every response future of this crate does when polled again after it returned
 /// `Ready`: a caller bug (futures are not fused), reported the way `async fn` reports it.
 #[cold]

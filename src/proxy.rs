@@ -130,7 +130,7 @@ impl IpNet {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if prefix > max {
             return Err(ConfigError::new(
-                "trusted_proxies",
+                "proxy.ip_net",
                 format!("prefix /{prefix} is longer than /{max} for {addr}"),
             ));
         }
@@ -189,7 +189,7 @@ impl FromStr for IpNet {
         let s = s.trim();
         let bad = || {
             ConfigError::new(
-                "trusted_proxies",
+                "proxy.ip_net",
                 format!("`{s}` is not an IP network such as `10.0.0.0/8` or `2001:db8::/32`"),
             )
         };
@@ -207,7 +207,7 @@ impl FromStr for IpNet {
         if let IpAddr::V6(v6) = addr {
             if v6.to_ipv4_mapped().is_some() && prefix >= 96 {
                 return Err(ConfigError::new(
-                    "trusted_proxies",
+                    "proxy.ip_net",
                     format!("`{s}` is an IPv4-mapped network; write the IPv4 network instead"),
                 ));
             }

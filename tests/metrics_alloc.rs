@@ -17,7 +17,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tower::{Layer, Service, ServiceExt};
-use tower_fortify::metrics::Metrics;
+use tower_fortify::metrics::MetricsRegistry;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -46,7 +46,7 @@ fn known_route_requests_do_not_allocate_in_the_layer() {
         .enable_all()
         .build()
         .unwrap();
-    let metrics = Metrics::builder()
+    let metrics = MetricsRegistry::builder()
         .route_fn(|_, uri| {
             uri.path()
                 .starts_with("/users/")

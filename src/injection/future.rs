@@ -1,4 +1,4 @@
-//! [`ResponseFuture`]: reads the body when it is inspected, then calls the inner service
+//! [`InjectionFuture`]: reads the body when it is inspected, then calls the inner service
 //! or answers with the rejection.
 
 use std::{
@@ -57,7 +57,7 @@ pin_project! {
 pin_project! {
     /// The response future of [`Injection`](super::Injection): reads the body (when it is
     /// inspected), then calls the inner service or answers with the rejection.
-    pub struct ResponseFuture<S, B>
+    pub struct InjectionFuture<S, B>
     where
         S: Service<Request<InspectedBody<B>>>,
         B: Body,
@@ -67,7 +67,7 @@ pin_project! {
     }
 }
 
-impl<S, B> ResponseFuture<S, B>
+impl<S, B> InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>>,
     B: Body,
@@ -113,7 +113,7 @@ where
     }
 }
 
-impl<S, B, R> ResponseFuture<S, B>
+impl<S, B, R> InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
     B: Body<Data = Bytes>,
@@ -160,7 +160,7 @@ where
     }
 }
 
-impl<S, B> fmt::Debug for ResponseFuture<S, B>
+impl<S, B> fmt::Debug for InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>>,
     B: Body,
@@ -172,13 +172,13 @@ where
             State::Rejected { .. } => "rejected",
             State::Done => "done",
         };
-        f.debug_struct("ResponseFuture")
+        f.debug_struct("InjectionFuture")
             .field("state", &state)
             .finish()
     }
 }
 
-impl<S, B, R> Future for ResponseFuture<S, B>
+impl<S, B, R> Future for InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
     B: Body<Data = Bytes>,
@@ -200,7 +200,7 @@ where
                 }
                 StateProj::Rejected { response, events } => {
                     let (Some(res), events) = (response.take(), std::mem::take(events)) else {
-                        crate::polled_after_completion("injection::ResponseFuture");
+                        crate::polled_after_completion("InjectionFuture");
                     };
                     self.as_mut().project().state.set(State::Done);
                     let mut res = res.map(GuardBody::fixed);
@@ -209,10 +209,10 @@ where
                     }
                     return Poll::Ready(Ok(res));
                 }
-                StateProj::Done => crate::polled_after_completion("injection::ResponseFuture"),
+                StateProj::Done => crate::polled_after_completion("InjectionFuture"),
                 StateProj::Buffering { buffering } => {
                     let Some(b) = buffering.as_mut() else {
-                        crate::polled_after_completion("injection::ResponseFuture");
+                        crate::polled_after_completion("InjectionFuture");
                     };
                     let limit = b.shared.detector.config.body_limit;
                     let outcome = loop {
@@ -231,7 +231,7 @@ where
                         }
                     };
                     let Some(b) = buffering.take() else {
-                        crate::polled_after_completion("injection::ResponseFuture");
+                        crate::polled_after_completion("InjectionFuture");
                     };
                     b.finish(outcome)
                 }
@@ -265,7 +265,7 @@ where
         let limit = shared.detector.config.body_limit;
         if matches!(outcome, Read::Over) && shared.oversized == OversizedBody::Reject {
             let rejection = InjectionRejection::BodyTooLarge { limit, grpc: false };
-            return ResponseFuture::<S, B>::refused(&shared, rejection, Vec::new()).state;
+            return InjectionFuture::<S, B>::refused(&shared, rejection, Vec::new()).state;
         }
         let bytes = concat_prefix(&frames, data_len.min(limit));
         let verdict =
@@ -278,7 +278,7 @@ where
             Read::Failed(e) => (None, Some(e)),
         };
         let req = Request::from_parts(parts, InspectedBody::replay(frames, rest, error));
-        ResponseFuture::decide(&mut inner, &shared, verdict, false, req, Vec::new()).state
+        InjectionFuture::decide(&mut inner, &shared, verdict, false, req, Vec::new()).state
     }
 }
 /// The first `len` data bytes of `frames`, copied only when there is more than one frame.
@@ -325,12 +325,12 @@ mod tests {
         fn(Request<InspectedBody<Full<Bytes>>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
     >;
 
-    fn refused() -> ResponseFuture<Inner, Full<Bytes>> {
+    fn refused() -> InjectionFuture<Inner, Full<Bytes>> {
         let rejection = InjectionRejection::BodyTooLarge {
             limit: 1,
             grpc: false,
         };
-        ResponseFuture::refused(&shared(), rejection, Vec::new())
+        InjectionFuture::refused(&shared(), rejection, Vec::new())
     }
 
     #[test]
@@ -349,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "`injection::ResponseFuture` polled after completion")]
+    #[should_panic(expected = "`InjectionFuture` polled after completion")]
     fn polling_after_completion_panics() {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);

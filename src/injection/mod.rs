@@ -128,7 +128,7 @@ pub use config::{Mode, OversizedBody, UnknownEncoding};
 pub use decode::{normalize, Normalized, Source};
 pub use detect::Finding;
 pub use exclusion::Exclusion;
-pub use future::ResponseFuture;
+pub use future::InjectionFuture;
 pub use inspect::{
     Detector, DetectorBuilder, Profile, Verdict, DEFAULT_BODY_LIMIT, DEFAULT_MAX_DEPTH,
     DEFAULT_SKIPPED_HEADERS, DEFAULT_THRESHOLD,

@@ -1,5 +1,5 @@
 //! [`Injection`], the service: decides in `call` whether the body is buffered, refused
-//! at once or passed on, and hands the rest to the [`ResponseFuture`].
+//! at once or passed on, and hands the rest to the [`InjectionFuture`].
 
 use std::{
     fmt,
@@ -21,7 +21,7 @@ use crate::{
 use super::{
     body::InspectedBody,
     config::{OversizedBody, Shared, UnknownEncoding},
-    future::ResponseFuture,
+    future::InjectionFuture,
     rejection::InjectionRejection,
 };
 
@@ -68,7 +68,7 @@ where
 {
     type Response = Response<GuardBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
+    type Future = InjectionFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -96,7 +96,7 @@ fn encoding_is_known(headers: &HeaderMap) -> bool {
     })
 }
 
-fn start<S, B, R>(mut inner: S, shared: Arc<Shared>, req: Request<B>) -> ResponseFuture<S, B>
+fn start<S, B, R>(mut inner: S, shared: Arc<Shared>, req: Request<B>) -> InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
     B: Body<Data = Bytes>,
@@ -105,7 +105,7 @@ where
     let path = req.uri().path();
     if detector.skips_request(path) {
         let fut = inner.call(req.map(InspectedBody::passthrough));
-        return ResponseFuture::calling(fut, Vec::new());
+        return InjectionFuture::calling(fut, Vec::new());
     }
     let grpc = is_grpc(req.headers());
     let mut extra = Vec::new();
@@ -120,7 +120,7 @@ where
                         encoding: content_encoding(req.headers()),
                         grpc,
                     };
-                    return ResponseFuture::refused(&shared, rejection, Vec::new());
+                    return InjectionFuture::refused(&shared, rejection, Vec::new());
                 }
                 UnknownEncoding::PassUninspected => {
                     extra.push(SecurityEvent::InjectionDetected {
@@ -140,11 +140,11 @@ where
         && req.body().size_hint().lower() > limit as u64
     {
         let rejection = InjectionRejection::BodyTooLarge { limit, grpc };
-        return ResponseFuture::refused(&shared, rejection, Vec::new());
+        return InjectionFuture::refused(&shared, rejection, Vec::new());
     }
     if !buffer {
         let verdict = detector.inspect_parts(req.uri(), req.headers(), None, grpc);
-        return ResponseFuture::decide(
+        return InjectionFuture::decide(
             &mut inner,
             &shared,
             verdict,
@@ -154,7 +154,7 @@ where
         );
     }
     let (parts, body) = req.into_parts();
-    ResponseFuture::buffering(inner, shared, parts, body)
+    InjectionFuture::buffering(inner, shared, parts, body)
 }
 
 /// The `Content-Encoding` as sent, for the rejection: lossy, at most 64 characters.

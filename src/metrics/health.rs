@@ -121,6 +121,7 @@ impl HealthCheck {
 
 /// The result of one check.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CheckResult {
     /// The check's name.
     pub name: String,
@@ -137,6 +138,7 @@ pub struct CheckResult {
 
 /// The result of running every check.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct HealthReport {
     /// The overall status.
     pub status: HealthStatus,
@@ -200,8 +202,10 @@ impl fmt::Debug for HealthRegistry {
     }
 }
 
-/// Builds a [`HealthRegistry`].
+/// Builds a [`HealthRegistry`]. Setters never fail; [`build`](Self::build) reports the
+/// first bad check as a [`ConfigError`] named `metrics.health_registry.check`.
 #[derive(Debug)]
+#[must_use]
 pub struct HealthRegistryBuilder {
     checks: Vec<HealthCheck>,
     cache_for: Duration,
@@ -221,25 +225,30 @@ impl HealthRegistryBuilder {
         self
     }
 
-    /// Validates the checks: names non-empty, unique, of at most 64 bytes; timeouts non-zero.
+    /// Validates the checks and builds the registry.
+    ///
+    /// # Errors
+    ///
+    /// `metrics.health_registry.check` when a check's name is empty, over 64 bytes or
+    /// used twice, or its timeout is zero.
     pub fn build(self) -> Result<HealthRegistry, ConfigError> {
         let mut seen = std::collections::HashSet::new();
         for c in &self.checks {
             if c.name.is_empty() || c.name.len() > 64 {
                 return Err(ConfigError::new(
-                    "health_check",
+                    "metrics.health_registry.check",
                     format!("check names must be 1 to 64 bytes long, got {:?}", c.name),
                 ));
             }
             if !seen.insert(c.name.as_str()) {
                 return Err(ConfigError::new(
-                    "health_check",
+                    "metrics.health_registry.check",
                     format!("two checks are named {:?}", c.name),
                 ));
             }
             if c.timeout.is_zero() {
                 return Err(ConfigError::new(
-                    "health_check",
+                    "metrics.health_registry.check",
                     format!("the timeout of {:?} must be greater than zero", c.name),
                 ));
             }
@@ -254,25 +263,33 @@ impl HealthRegistryBuilder {
     }
 }
 
-impl Default for HealthRegistry {
-    /// A registry without checks: always healthy.
+impl Default for HealthRegistryBuilder {
+    /// No checks (a registry that is always healthy), reports cached for 5 s.
     fn default() -> Self {
         Self {
-            shared: Arc::new(Shared {
-                checks: Vec::new(),
-                cache_for: Duration::from_secs(5),
-                last: tokio::sync::Mutex::new(None),
-            }),
+            checks: Vec::new(),
+            cache_for: Duration::from_secs(5),
         }
     }
 }
 
 impl HealthRegistry {
-    /// Starts a registry.
+    /// Starts configuring a registry; [`HealthRegistryBuilder::build`] finishes it.
     pub fn builder() -> HealthRegistryBuilder {
-        HealthRegistryBuilder {
-            checks: Vec::new(),
-            cache_for: Duration::from_secs(5),
+        HealthRegistryBuilder::default()
+    }
+
+    /// A registry without checks (always healthy): what the monitoring service uses when
+    /// it is given none.
+    #[cfg_attr(not(feature = "monitoring"), allow(dead_code))]
+    pub(crate) fn empty() -> Self {
+        let HealthRegistryBuilder { checks, cache_for } = HealthRegistryBuilder::default();
+        Self {
+            shared: Arc::new(Shared {
+                checks,
+                cache_for,
+                last: tokio::sync::Mutex::new(None),
+            }),
         }
     }
 
@@ -417,6 +434,6 @@ mod tests {
             .check(HealthCheck::new("db", || async { Ok::<_, String>(()) }))
             .build()
             .unwrap_err();
-        assert_eq!(err.setting(), "health_check");
+        assert_eq!(err.setting(), "metrics.health_registry.check");
     }
 }

@@ -7,9 +7,9 @@
 //! use http_body_util::{BodyExt, Full};
 //! use bytes::Bytes;
 //! use tower::{ServiceBuilder, ServiceExt};
-//! use tower_fortify::metrics::{ExpositionFormat, Metrics};
+//! use tower_fortify::metrics::{ExpositionFormat, MetricsRegistry};
 //!
-//! let metrics = Metrics::builder()
+//! let metrics = MetricsRegistry::builder()
 //!     .route_fn(|_, uri| uri.path().starts_with("/users/").then_some("/users/{id}".into()))
 //!     .build()
 //!     .unwrap();
@@ -29,6 +29,20 @@
 //! # });
 //! ```
 //!
+//! # A registry that hands out layers
+//!
+//! Unlike the guard layers, which start from `XLayer::builder()`, metrics start from a
+//! handle: [`MetricsRegistry::builder()`](MetricsRegistry::builder) `...build()?` gives a
+//! [`MetricsRegistry`], and [`MetricsRegistry::layer`] hands out the [`MetricsLayer`]
+//! (its service is [`Metrics`]). The registry owns state that outlives any one layer
+//! value: the series and their label-set caps, the sliding percentile windows that
+//! rotate with time, the guard-layer event counters and the cached dashboard. The
+//! exposition (the monitoring service's `/metrics`, or your own route) and the dashboard
+//! read that state from the registry while the layers write to it, so the same registry
+//! serves both sides, and every layer it hands out (one per router, say) records into the
+//! same series. The defaults are valid: `MetricsRegistry::builder().build()` never fails,
+//! and is the one way to get a registry.
+//!
 //! # What is recorded
 //!
 //! [`MetricsLayer`] records, per request, under the OpenTelemetry HTTP server semantic
@@ -46,12 +60,16 @@
 //!
 //! HTTP labels: `http_request_method` (unknown methods as `_OTHER`), `http_route`,
 //! `http_response_status_code`, `url_scheme`, `error_type` on failures, and `outcome`
-//! (`rate_limited`, `injection_blocked`, `untrusted_host`) when a guard layer further in
-//! left a blocking [`SecurityEvent`](crate::event::SecurityEvent) on the response.
+//! when a guard layer further in left a refusing
+//! [`SecurityEvent`](crate::event::SecurityEvent) on the response: its
+//! [`refusal()`](crate::event::SecurityEvent::refusal) name (`rate_limited`,
+//! `injection_blocked`, `untrusted_host`, the `event::REFUSED_*` constants). The `event`
+//! label of `tower_fortify_security_events_total` is the event's
+//! [`EventKind`](crate::event::EventKind) name.
 //!
 //! - **Route**: axum's `MatchedPath` when present (feature `axum`, and the layer added
 //!   with `Router::layer` so routing ran first), else your
-//!   [`route_fn`](MetricsBuilder::route_fn), else one fixed value (`unmatched`). Never
+//!   [`route_fn`](MetricsRegistryBuilder::route_fn), else one fixed value (`unmatched`). Never
 //!   the raw path: 1,000 scanner paths add one series, not 1,000.
 //! - **Duration** ends when the response body ends or is dropped, like tower-http's
 //!   `InFlightRequests`. The active gauge goes back down in every case.
@@ -70,10 +88,18 @@
 //!   path, or your route function's value) and `rpc_grpc_status_code`, read from the
 //!   response headers (Trailers-Only) or from the trailers at the end of the stream. They
 //!   are not also counted in the HTTP duration histogram.
-//! - **Cardinality cap** ([`MetricsBuilder::max_label_sets`], default 10,000 per
+//! - **Cardinality cap** ([`MetricsRegistryBuilder::max_label_sets`], default 10,000 per
 //!   metric): past it, observations go to one series labelled
 //!   `otel_metric_overflow="true"` (the OpenTelemetry SDK's convention) and
 //!   `tower_fortify_metrics_label_overflow_total` counts them.
+//!
+//! # Files
+//!
+//! `series.rs` (packed label keys, atomic histograms, families, event counters),
+//! `recorder.rs` (the shared state and one request in flight), `exposition.rs` (formats
+//! and the `prometheus-client` collector), `dashboard.rs` (the JSON dashboard data),
+//! `percentiles.rs`, `health.rs`, `registry.rs` (the handle and its builder), then
+//! `layer.rs` -> `service.rs` -> `future.rs` -> `body.rs`.
 //!
 //! # Why an internal recorder
 //!
@@ -85,9 +111,14 @@
 //! `prometheus-client` `Family` would build and hash an owned label set per request.
 //! `benches/metrics.rs` measures the cost against a bare service and axum-prometheus.
 //!
+//! `prometheus-client` is a public dependency of this module (only with the `metrics`
+//! feature): [`MetricsRegistryBuilder::prometheus_registry`] takes, and
+//! [`MetricsRegistry::prometheus_registry`] returns, its `Registry`. A new major version
+//! of `prometheus-client` is a breaking change of this crate.
+//!
 //! # Exposition
 //!
-//! [`Metrics::render`] writes the Prometheus text format 0.0.4 (what `promtool` reads)
+//! [`MetricsRegistry::render`] writes the Prometheus text format 0.0.4 (what `promtool` reads)
 //! or OpenMetrics 1.0; [`ExpositionFormat::from_accept`] picks one from `Accept`.
 //!
 //! # Percentiles
@@ -95,12 +126,12 @@
 //! Each route keeps a [`PercentileWindow`]: a log-bucketed sketch (the DDSketch mapping)
 //! per time slot over a sliding window (default 60 s in 6 slots of 10 s). p50/p95/p99 are
 //! within [`RELATIVE_ACCURACY`] (1%) of the exact value at their rank; the maximum is
-//! exact. [`Metrics::dashboard`] computes them at most once per cache interval (default
+//! exact. [`MetricsRegistry::dashboard`] computes them at most once per cache interval (default
 //! 10 s).
 //!
 //! # Health checks
 //!
-//! [`HealthRegistry`] runs named async checks with timeouts; a failed critical check makes
+//! [`HealthRegistry`] (`HealthRegistry::builder()` `...build()?`) runs named async checks with timeouts; a failed critical check makes
 //! the service `unhealthy`, a failed non-critical one `degraded`. Reports are cached. With
 //! the `redis` feature, `HealthCheck::redis_ping` sends `PING` on a
 //! `redis::aio::ConnectionManager`.
@@ -108,22 +139,34 @@
 //! # Deployment caveats
 //!
 //! - `url.scheme` comes from the request URI (HTTP/2 `:scheme`), then from
-//!   `X-Forwarded-Proto`/`Forwarded` **only** through [`MetricsBuilder::trusted_proxies`],
-//!   then from [`MetricsBuilder::https`].
+//!   `X-Forwarded-Proto`/`Forwarded` **only** through [`MetricsRegistryBuilder::trusted_proxies`],
+//!   then from [`MetricsRegistryBuilder::https`].
 //! - Place the layer outermost so it sees every rejection; with axum, add it with
 //!   `Router::layer` (not around the router) so `MatchedPath` is set.
 
+mod body;
+mod dashboard;
+mod exposition;
+mod future;
 mod health;
 mod layer;
 mod percentiles;
+mod recorder;
 mod registry;
+mod series;
+mod service;
 
+pub use body::MetricsBody;
+pub use dashboard::{Dashboard, RouteStats, SecurityStats};
+pub use exposition::ExpositionFormat;
+pub use future::MetricsFuture;
 pub use health::{
     CheckResult, HealthCheck, HealthRegistry, HealthRegistryBuilder, HealthReport, HealthStatus,
 };
-pub use layer::{MetricsLayer, MetricsService, ResponseBody, ResponseFuture};
+pub use layer::MetricsLayer;
 pub use percentiles::{PercentileWindow, Percentiles, RELATIVE_ACCURACY};
-pub use registry::{
-    Dashboard, ExpositionFormat, Metrics, MetricsBuilder, RouteStats, SecurityStats,
+pub use registry::{MetricsRegistry, MetricsRegistryBuilder};
+pub use series::{
     BODY_SIZE_BUCKETS, DEFAULT_DURATION_BUCKETS, DEFAULT_MAX_LABEL_SETS, DEFAULT_UNMATCHED_ROUTE,
 };
+pub use service::Metrics;

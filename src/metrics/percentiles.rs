@@ -63,6 +63,7 @@ const CLEARING: u64 = u64::MAX;
 
 /// A percentile summary of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct Percentiles {
     /// Number of observations in the window.
     pub count: u64,
@@ -74,6 +75,40 @@ pub struct Percentiles {
     pub p99: f64,
     /// The largest observation, in seconds (exact).
     pub max: f64,
+}
+
+/// Why a window length and slot count do not make a [`PercentileWindow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WindowProblem {
+    /// Not between 2 and 600 slots.
+    Slots(usize),
+    /// A slot would be shorter than one millisecond.
+    SlotTooShort { window: Duration, slots: usize },
+}
+
+impl WindowProblem {
+    pub(super) fn message(self) -> String {
+        match self {
+            WindowProblem::Slots(slots) => {
+                format!("the window needs between 2 and 600 slots, got {slots}")
+            }
+            WindowProblem::SlotTooShort { window, slots } => {
+                format!("a window of {window:?} split in {slots} slots gives slots under 1 ms")
+            }
+        }
+    }
+}
+
+/// The problem with a window of `window` in `slots` slots, if any; shared by
+/// [`PercentileWindow::new`] and the registry builder so both refuse the same values.
+pub(super) fn window_problem(window: Duration, slots: usize) -> Option<WindowProblem> {
+    if !(2..=600).contains(&slots) {
+        return Some(WindowProblem::Slots(slots));
+    }
+    if window / (slots as u32) < Duration::from_millis(1) {
+        return Some(WindowProblem::SlotTooShort { window, slots });
+    }
+    None
 }
 
 #[derive(Debug)]
@@ -137,22 +172,27 @@ pub struct PercentileWindow {
 impl PercentileWindow {
     /// A window of total length `window`, split into `slots` slots.
     ///
-    /// Fails when `slots` is under 2 or over 600, or when a slot would be shorter than one
-    /// millisecond.
+    /// # Errors
+    ///
+    /// `metrics.percentile_window.slots` when `slots` is under 2 or over 600,
+    /// `metrics.percentile_window.window` when a slot would be shorter than one millisecond.
     pub fn new(window: Duration, slots: usize) -> Result<Self, ConfigError> {
-        if !(2..=600).contains(&slots) {
-            return Err(ConfigError::new(
-                "percentile_window",
-                format!("the window needs between 2 and 600 slots, got {slots}"),
-            ));
+        match window_problem(window, slots) {
+            Some(p @ WindowProblem::Slots(_)) => {
+                return Err(ConfigError::new(
+                    "metrics.percentile_window.slots",
+                    p.message(),
+                ))
+            }
+            Some(p @ WindowProblem::SlotTooShort { .. }) => {
+                return Err(ConfigError::new(
+                    "metrics.percentile_window.window",
+                    p.message(),
+                ))
+            }
+            None => {}
         }
         let slot_len = window / slots as u32;
-        if slot_len < Duration::from_millis(1) {
-            return Err(ConfigError::new(
-                "percentile_window",
-                format!("a window of {window:?} split in {slots} slots gives slots under 1 ms"),
-            ));
-        }
         Ok(Self {
             origin: Instant::now(),
             slot_len,
@@ -353,8 +393,18 @@ mod tests {
             PercentileWindow::new(Duration::from_secs(60), 1)
                 .unwrap_err()
                 .setting(),
-            "percentile_window"
+            "metrics.percentile_window.slots"
         );
-        assert!(PercentileWindow::new(Duration::from_micros(10), 6).is_err());
+        assert_eq!(
+            PercentileWindow::new(Duration::from_micros(10), 6)
+                .unwrap_err()
+                .setting(),
+            "metrics.percentile_window.window"
+        );
+        assert_eq!(
+            window_problem(Duration::from_secs(60), 601),
+            Some(WindowProblem::Slots(601))
+        );
+        assert_eq!(window_problem(Duration::from_secs(60), 6), None);
     }
 }

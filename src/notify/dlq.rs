@@ -1,10 +1,11 @@
-//! The bounded dead-letter queue.
+//! The bounded dead-letter queue and its entries ([`DeadLetter`]), and what a replay
+//! achieved ([`ReplayReport`]).
 
 use std::{collections::VecDeque, sync::Arc, time::SystemTime};
 
 use serde::Serialize;
 
-use super::notifier::{rfc3339, serialize_arc_str, Notification};
+use super::notification::{serialize_arc_str, serialize_time, Notification};
 
 /// A notification that one sink refused for good, gave up on, or could not take before
 /// shutdown, kept in the dead-letter queue with the reason.
@@ -12,6 +13,7 @@ use super::notifier::{rfc3339, serialize_arc_str, Notification};
 /// A notification that several sinks refused has one entry per sink; one that another sink
 /// accepted is delivered there and dead-lettered only here.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct DeadLetter {
     /// The sink that did not take it (the name it was registered with).
     #[serde(serialize_with = "serialize_arc_str")]
@@ -25,10 +27,6 @@ pub struct DeadLetter {
     pub dead_lettered_at: SystemTime,
     /// The notification itself, unchanged.
     pub notification: Notification,
-}
-
-fn serialize_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&rfc3339(*t))
 }
 
 /// What a dead-letter replay achieved, per entry.
@@ -78,7 +76,7 @@ impl DeadLetterQueue {
         self.entries.iter().map(|(_, d)| d.clone()).collect()
     }
 
-    /// Removes and returns the entries `keep_out` selects, oldest first.
+    /// Removes and returns the entries `select` picks, oldest first.
     pub(crate) fn take_where(
         &mut self,
         mut select: impl FnMut(&DeadLetter) -> bool,
@@ -94,5 +92,58 @@ impl DeadLetterQueue {
         }
         self.entries = kept;
         taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::notification::{Kind, Priority};
+
+    fn entry(sink: &str, title: &'static str) -> DeadLetter {
+        DeadLetter {
+            sink: sink.into(),
+            reason: "refused".to_owned(),
+            attempts: 1,
+            dead_lettered_at: SystemTime::UNIX_EPOCH,
+            notification: Notification::new(Kind::custom("t"), Priority::Low, title),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_evicts_the_oldest_and_names_its_sink() {
+        let mut q = DeadLetterQueue::new(2);
+        assert_eq!(q.push(0, entry("a", "1")), None);
+        assert_eq!(q.push(1, entry("b", "2")), None);
+        assert_eq!(q.push(1, entry("b", "3")), Some(0));
+        let titles: Vec<String> = q
+            .snapshot()
+            .iter()
+            .map(|d| d.notification.title().to_owned())
+            .collect();
+        assert_eq!(titles, ["2", "3"]);
+    }
+
+    #[test]
+    fn take_where_removes_only_the_selected_entries_in_order() {
+        let mut q = DeadLetterQueue::new(10);
+        q.push(0, entry("a", "1"));
+        q.push(1, entry("b", "2"));
+        q.push(0, entry("a", "3"));
+        let taken = q.take_where(|d| &*d.sink == "a");
+        let taken: Vec<(usize, &str)> = taken
+            .iter()
+            .map(|(i, d)| (*i, d.notification.title()))
+            .collect();
+        assert_eq!(taken, [(0, "1"), (0, "3")]);
+        assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn an_entry_serialises_with_its_sink_and_an_rfc3339_time() {
+        let json = serde_json::to_value(entry("pager", "t")).unwrap();
+        assert_eq!(json["sink"], "pager");
+        assert_eq!(json["dead_lettered_at"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(json["notification"]["title"], "t");
     }
 }

@@ -1,34 +1,22 @@
-//! [`NotifyLayer`]: turns request outcomes into notifications, aggregating floods.
+//! [`NotifyLayer`] and its [`NotifyLayerBuilder`]; [`Notifier::layer`] for the defaults.
 
-use std::{
-    borrow::Cow,
-    fmt,
-    future::Future,
-    net::IpAddr,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{borrow::Cow, fmt, sync::Arc, time::Duration};
 
-use http::{Method, Request, Response, Uri};
-use pin_project_lite::pin_project;
-use tokio::time::Instant;
 use tower_layer::Layer;
-use tower_service::Service;
 
-use super::notifier::{Kind, Notification, Notifier, Priority};
-use crate::{
-    event::{SecurityEvent, SecurityEvents},
-    proxy::{peer_ip, TrustedProxies},
+use super::{
+    notification::{Kind, Priority},
+    notifier::Notifier,
+    observe::{builtin_index, LayerConfig},
+    service::Notify,
 };
+use crate::{proxy::TrustedProxies, ConfigError};
 
-/// The longest path kept in a notification (longer ones are cut at a character boundary).
-const MAX_PATH_LEN: usize = 256;
-
-/// Turns what happened to each request into notifications: the [`SecurityEvent`]s the
-/// guard layers left in the response extensions, 5xx responses and (when enabled)
-/// requests slower than a threshold.
+/// Turns what happened to each request into notifications: the
+/// [`SecurityEvent`](crate::event::SecurityEvent)s the guard layers left in the response
+/// extensions, 5xx responses and (when enabled) requests slower than a threshold.
+///
+/// [`Notifier::layer`] gives the defaults; [`NotifyLayer::builder`] changes them.
 ///
 /// During a flood it aggregates: the first occurrence per key (for example policy and
 /// client for rate limiting) is sent at once, the rest within the aggregation window
@@ -46,10 +34,14 @@ const MAX_PATH_LEN: usize = 256;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (sink, mut received) = ChannelSink::bounded(16)?;
-/// let notifier = Notifier::builder().sink("ops", sink).spawn()?;
+/// let notifier = Notifier::builder().sink("ops", sink).build()?;
 ///
 /// let svc = ServiceBuilder::new()
-///     .layer(NotifyLayer::new(notifier.clone()).slow_requests(Duration::from_secs(2)))
+///     .layer(
+///         NotifyLayer::builder(&notifier)
+///             .slow_requests(Duration::from_secs(2))
+///             .build()?,
+///     )
 ///     .service(service_fn(|_req: Request<String>| async {
 ///         let mut res = Response::new(String::from("upstream down"));
 ///         *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -70,116 +62,33 @@ pub struct NotifyLayer {
     config: Arc<LayerConfig>,
 }
 
-#[derive(Clone)]
-struct LayerConfig {
-    notifier: Notifier,
-    /// Indexed by [`builtin_index`]; `None` disables the kind.
-    priorities: [Option<Priority>; 6],
-    slow_threshold: Option<Duration>,
-    window: Duration,
-    source: Cow<'static, str>,
-    proxies: Option<TrustedProxies>,
-}
-
-fn builtin_index(kind: &Kind) -> Option<usize> {
-    Some(match kind {
-        Kind::RateLimited => 0,
-        Kind::InjectionDetected => 1,
-        Kind::UntrustedHost => 2,
-        Kind::BackendError => 3,
-        Kind::ServerError => 4,
-        Kind::SlowRequest => 5,
-        Kind::Custom(_) => return None,
-    })
-}
-
 impl fmt::Debug for NotifyLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NotifyLayer")
-            .field("priorities", &self.config.priorities)
-            .field("slow_threshold", &self.config.slow_threshold)
-            .field("window", &self.config.window)
-            .field("source", &self.config.source)
-            .finish_non_exhaustive()
+        f.debug_tuple("NotifyLayer").field(&self.config).finish()
     }
 }
 
 impl NotifyLayer {
-    /// A layer submitting to `notifier` with the default kinds and priorities:
-    /// `rate_limited` normal, `injection_detected` high, `untrusted_host` low,
-    /// `backend_error` high, `server_error` high; `slow_request` off; a 60 s aggregation
-    /// window.
-    pub fn new(notifier: Notifier) -> Self {
-        Self {
-            config: Arc::new(LayerConfig {
-                notifier,
-                priorities: [
-                    Some(Priority::Normal),
-                    Some(Priority::High),
-                    Some(Priority::Low),
-                    Some(Priority::High),
-                    Some(Priority::High),
-                    None,
-                ],
-                slow_threshold: None,
-                window: Duration::from_secs(60),
-                source: Cow::Borrowed("tower-fortify"),
-                proxies: None,
-            }),
+    /// A builder for a layer submitting to `notifier` (and keeping a handle to it), with
+    /// the defaults of [`Notifier::layer`].
+    pub fn builder(notifier: &Notifier) -> NotifyLayerBuilder {
+        NotifyLayerBuilder {
+            config: LayerConfig::new(notifier.clone()),
+            error: None,
         }
     }
+}
 
-    fn edit(mut self, f: impl FnOnce(&mut LayerConfig)) -> Self {
-        f(Arc::make_mut(&mut self.config));
-        self
-    }
-
-    /// Sends notifications of the built-in `kind` with `priority` (custom kinds are sent by
-    /// the application and ignored here).
-    pub fn priority(self, kind: Kind, priority: Priority) -> Self {
-        self.edit(|c| {
-            if let Some(i) = builtin_index(&kind) {
-                c.priorities[i] = Some(priority);
-            }
-        })
-    }
-
-    /// Sends no notification of the built-in `kind`.
-    pub fn ignore(self, kind: Kind) -> Self {
-        self.edit(|c| {
-            if let Some(i) = builtin_index(&kind) {
-                c.priorities[i] = None;
-            }
-        })
-    }
-
-    /// Notifies about requests whose response headers took longer than `threshold`
-    /// (`slow_request`, low priority unless set with [`priority`](NotifyLayer::priority)).
-    pub fn slow_requests(self, threshold: Duration) -> Self {
-        self.edit(|c| {
-            c.slow_threshold = Some(threshold);
-            if c.priorities[5].is_none() {
-                c.priorities[5] = Some(Priority::Low);
-            }
-        })
-    }
-
-    /// The aggregation window per key (default 60 s); `Duration::ZERO` sends every
-    /// occurrence.
-    pub fn aggregation_window(self, window: Duration) -> Self {
-        self.edit(|c| c.window = window)
-    }
-
-    /// The `source` written into every notification (default `tower-fortify`).
-    pub fn source(self, source: impl Into<Cow<'static, str>>) -> Self {
-        let source = source.into();
-        self.edit(|c| c.source = source)
-    }
-
-    /// Reads the client address through these trusted proxies (for the `client` field and
-    /// aggregation keys); by default the TCP peer address is used.
-    pub fn trusted_proxies(self, proxies: TrustedProxies) -> Self {
-        self.edit(|c| c.proxies = Some(proxies))
+impl Notifier {
+    /// A [`NotifyLayer`] submitting to this notifier with the defaults: `rate_limited`
+    /// normal, `injection_detected` high, `untrusted_host` low, `backend_error` high,
+    /// `server_error` high; `slow_request` off; a 60 s aggregation window; the source
+    /// `tower-fortify`; the TCP peer address as the client. [`NotifyLayer::builder`]
+    /// changes them.
+    pub fn layer(&self) -> NotifyLayer {
+        NotifyLayer {
+            config: Arc::new(LayerConfig::new(self.clone())),
+        }
     }
 }
 
@@ -187,263 +96,149 @@ impl<S> Layer<S> for NotifyLayer {
     type Service = Notify<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Notify {
-            inner,
-            config: self.config.clone(),
-        }
+        Notify::new(inner, self.config.clone())
     }
 }
 
-/// The service [`NotifyLayer`] produces.
-pub struct Notify<S> {
-    inner: S,
-    config: Arc<LayerConfig>,
+/// Builds a [`NotifyLayer`]. Start with [`NotifyLayer::builder`].
+///
+/// Setters never fail; [`build`](NotifyLayerBuilder::build) reports the first bad setting
+/// as `notify.layer.<setter>`.
+#[must_use]
+pub struct NotifyLayerBuilder {
+    config: LayerConfig,
+    /// The first bad setting, reported by `build`.
+    error: Option<ConfigError>,
 }
 
-impl<S: Clone> Clone for Notify<S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            config: self.config.clone(),
-        }
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for Notify<S> {
+impl fmt::Debug for NotifyLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Notify")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
+        f.debug_struct("NotifyLayerBuilder")
+            .field("config", &self.config)
+            .field("error", &self.error)
+            .finish()
     }
 }
 
-/// What the layer remembers of a request until its response arrives.
-struct RequestInfo {
-    config: Arc<LayerConfig>,
-    method: Method,
-    // Cloning a `Uri` shares its buffer; the path is cut and copied only if a
-    // notification is raised.
-    uri: Uri,
-    client: Option<IpAddr>,
-    start: Instant,
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Notify<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let peer = peer_ip(req.extensions());
-        let client = match (&self.config.proxies, peer) {
-            (Some(proxies), Some(peer)) => Some(proxies.client_ip(peer, req.headers())),
-            _ => peer,
-        };
-        let info = RequestInfo {
-            config: self.config.clone(),
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            client,
-            start: Instant::now(),
-        };
-        ResponseFuture {
-            inner: self.inner.call(req),
-            info: Some(info),
+impl NotifyLayerBuilder {
+    /// Sends notifications of the built-in `kind` with `priority`. A [`Kind::Custom`] is
+    /// a `notify.layer.priority` error at build: the application raises its own kinds,
+    /// the layer never does.
+    pub fn priority(mut self, kind: Kind, priority: Priority) -> Self {
+        match builtin_index(&kind) {
+            Some(i) => self.config.priorities[i] = Some(priority),
+            None => self.fail(ConfigError::new(
+                "notify.layer.priority",
+                format!("`{kind}` is not a kind the layer raises"),
+            )),
         }
+        self
     }
-}
 
-pin_project! {
-    /// The response future of [`Notify`].
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: F,
-        info: Option<RequestInfo>,
-    }
-}
-
-impl<F> fmt::Debug for ResponseFuture<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
-        if let (Ok(res), Some(info)) = (&result, this.info.take()) {
-            observe(&info, res);
+    /// Sends no notification of the built-in `kind`. A [`Kind::Custom`] is a
+    /// `notify.layer.ignore` error at build.
+    pub fn ignore(mut self, kind: Kind) -> Self {
+        match builtin_index(&kind) {
+            Some(i) => self.config.priorities[i] = None,
+            None => self.fail(ConfigError::new(
+                "notify.layer.ignore",
+                format!("`{kind}` is not a kind the layer raises"),
+            )),
         }
-        Poll::Ready(result)
+        self
     }
-}
 
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
+    /// Notifies about requests whose response headers took longer than `threshold`
+    /// (`slow_request`, low priority unless set with
+    /// [`priority`](NotifyLayerBuilder::priority)).
+    pub fn slow_requests(mut self, threshold: Duration) -> Self {
+        self.config.slow_requests(threshold);
+        self
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
 
-fn observe<B>(info: &RequestInfo, res: &Response<B>) {
-    let config = &info.config;
-    let events = res
-        .extensions()
-        .get::<SecurityEvents>()
-        .filter(|e| !e.is_empty());
-    let status = res.status();
-    let slow = config
-        .slow_threshold
-        .map(|threshold| (threshold, info.start.elapsed()))
-        .filter(|(threshold, elapsed)| elapsed > threshold);
-    // The common case, nothing to report, allocates nothing.
-    if events.is_none() && !status.is_server_error() && slow.is_none() {
-        return;
+    /// The aggregation window per key (default 60 s); `Duration::ZERO` sends every
+    /// occurrence.
+    pub fn aggregation_window(mut self, window: Duration) -> Self {
+        self.config.window = window;
+        self
     }
-    let path = truncate(info.uri.path(), MAX_PATH_LEN);
-    let client = info
-        .client
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let send = |kind: Kind, key: String, build: &dyn Fn(Priority) -> Notification| {
-        let Some(priority) = builtin_index(&kind).and_then(|i| config.priorities[i]) else {
-            return;
-        };
-        let n = build(priority)
-            .source(config.source.clone())
-            .field("client", client.as_str())
-            .field("method", info.method.as_str())
-            .field("path", path);
-        if config.window.is_zero() {
-            config.notifier.notify(n);
-        } else {
-            config.notifier.notify_coalesced(&key, config.window, n);
-        }
-    };
 
-    if let Some(events) = events {
-        for event in events {
-            match event {
-                SecurityEvent::RateLimited {
-                    policy,
-                    key,
-                    retry_after,
-                    shadow,
-                } => send(
-                    Kind::RateLimited,
-                    format!("rate_limited|{policy}|{key}|{shadow}"),
-                    &|p| {
-                        Notification::new(
-                            Kind::RateLimited,
-                            p,
-                            if *shadow {
-                                "Rate limit exceeded (shadow mode)"
-                            } else {
-                                "Rate limit exceeded"
-                            },
-                        )
-                        .message(format!("policy `{policy}` refused key `{key}`"))
-                        .field("policy", &**policy)
-                        .field("key", &**key)
-                        .field("retry_after_ms", retry_after.as_millis() as u64)
-                        .field("shadow", *shadow)
-                    },
-                ),
-                SecurityEvent::InjectionDetected {
-                    category,
-                    location,
-                    rule,
-                    score,
-                    blocked,
-                } => send(
-                    Kind::InjectionDetected,
-                    format!("injection_detected|{category}|{client}|{blocked}"),
-                    &|p| {
-                        Notification::new(
-                            Kind::InjectionDetected,
-                            p,
-                            if *blocked {
-                                "Injection attempt blocked"
-                            } else {
-                                "Injection attempt detected (monitor mode)"
-                            },
-                        )
-                        .message(format!(
-                            "{category} in {location} (rule {rule}, score {score})"
-                        ))
-                        .field("category", category.as_str())
-                        .field("location", &**location)
-                        .field("rule", *rule)
-                        .field("score", *score)
-                        .field("blocked", *blocked)
-                    },
-                ),
-                SecurityEvent::UntrustedHost { host } => send(
-                    Kind::UntrustedHost,
-                    format!("untrusted_host|{host}"),
-                    &|p| {
-                        Notification::new(Kind::UntrustedHost, p, "Request for an untrusted host")
-                            .message(format!("host `{host}` is not on the allow-list"))
-                            .field("host", &**host)
-                    },
-                ),
-                SecurityEvent::BackendError { component, detail } => send(
-                    Kind::BackendError,
-                    format!("backend_error|{component}"),
-                    &|p| {
-                        Notification::new(Kind::BackendError, p, "Backend error")
-                            .message(format!("{component}: {detail}"))
-                            .field("component", *component)
-                            .field("detail", &**detail)
-                    },
-                ),
-            }
+    /// The `source` written into every notification (default `tower-fortify`).
+    pub fn source(mut self, source: impl Into<Cow<'static, str>>) -> Self {
+        self.config.source = source.into();
+        self
+    }
+
+    /// Reads the client address through these trusted proxies (for the `client` field and
+    /// aggregation keys); by default the TCP peer address is used.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.config.proxies = Some(proxies);
+        self
+    }
+
+    /// Builds the layer, or reports the first bad setting (`notify.layer.priority`,
+    /// `notify.layer.ignore`).
+    pub fn build(self) -> Result<NotifyLayer, ConfigError> {
+        match self.error {
+            Some(err) => Err(err),
+            None => Ok(NotifyLayer {
+                config: Arc::new(self.config),
+            }),
         }
     }
 
-    if status.is_server_error() {
-        send(
-            Kind::ServerError,
-            format!("server_error|{}|{}", info.method, status.as_u16()),
-            &|p| {
-                Notification::new(Kind::ServerError, p, "Server error")
-                    .message(format!("{} {path} answered {status}", info.method))
-                    .field("status", status.as_u16())
-            },
-        );
+    fn fail(&mut self, err: ConfigError) {
+        self.error.get_or_insert(err);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{event::EventKind, notify::sink::channel::ChannelSink};
+
+    fn notifier() -> Notifier {
+        Notifier::builder()
+            .sink("s", ChannelSink::broadcast(1).unwrap())
+            .pair()
+            .unwrap()
+            .0
     }
 
-    if let Some((threshold, elapsed)) = slow {
-        send(
-            Kind::SlowRequest,
-            format!("slow_request|{}|{path}", info.method),
-            &|p| {
-                Notification::new(Kind::SlowRequest, p, "Slow request")
-                    .message(format!(
-                        "{} {path} took {} ms (threshold {} ms)",
-                        info.method,
-                        elapsed.as_millis(),
-                        threshold.as_millis()
-                    ))
-                    .field("elapsed_ms", elapsed.as_millis() as u64)
-                    .field("threshold_ms", threshold.as_millis() as u64)
-            },
-        );
+    #[test]
+    fn custom_kinds_are_reported_at_build_with_the_setter_name() {
+        let n = notifier();
+        let err = NotifyLayer::builder(&n)
+            .priority(Kind::custom("order_filled"), Priority::High)
+            .ignore(Kind::custom("other"))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting(), "notify.layer.priority", "the first one");
+        let err = NotifyLayer::builder(&n)
+            .ignore(Kind::custom("x"))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting(), "notify.layer.ignore");
+    }
+
+    #[test]
+    fn slow_requests_turn_the_kind_on_unless_a_priority_was_set() {
+        let n = notifier();
+        let slow = builtin_index(&Kind::SlowRequest).unwrap();
+        let layer = NotifyLayer::builder(&n)
+            .slow_requests(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        assert_eq!(layer.config.priorities[slow], Some(Priority::Low));
+        let layer = NotifyLayer::builder(&n)
+            .priority(Kind::SlowRequest, Priority::High)
+            .slow_requests(Duration::from_secs(1))
+            .ignore(Kind::from(EventKind::UntrustedHost))
+            .build()
+            .unwrap();
+        assert_eq!(layer.config.priorities[slow], Some(Priority::High));
+        let host = builtin_index(&Kind::from(EventKind::UntrustedHost)).unwrap();
+        assert_eq!(layer.config.priorities[host], None);
+        assert_eq!(n.layer().config.priorities[slow], None, "off by default");
     }
 }

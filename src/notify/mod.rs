@@ -2,35 +2,65 @@
 //! drain on shutdown.
 //!
 //! ```
-//! use std::time::Duration;
+//! use std::{convert::Infallible, time::Duration};
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //! use tower_fortify::notify::{ChannelSink, Kind, Notification, Notifier, Priority};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tower_fortify::ConfigError> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let (sink, mut received) = ChannelSink::bounded(16)?;
 //! let notifier = Notifier::builder()
 //!     .max_items(10)
 //!     .max_latency(Duration::from_millis(100))
 //!     .sink("in-process", sink)
-//!     .spawn()?;
+//!     .build()?;
 //!
+//! // The layer reports what happens to requests (here a 5xx) and never changes a response.
+//! let svc = ServiceBuilder::new()
+//!     .layer(notifier.layer())
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         let mut res = Response::new(String::new());
+//!         *res.status_mut() = StatusCode::BAD_GATEWAY;
+//!         Ok::<_, Infallible>(res)
+//!     }));
+//! let res = svc.oneshot(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+//!
+//! // The application reports its own events through the same handle.
 //! notifier.notify(
 //!     Notification::new(Kind::custom("order_filled"), Priority::Critical, "Order filled")
 //!         .field("order", 42),
 //! );
-//! let batch = received.recv().await.unwrap();
-//! assert_eq!(batch.notifications()[0].title(), "Order filled");
 //!
 //! let report = notifier.shutdown(Duration::from_secs(5)).await;
-//! assert_eq!(report.stats.sink("in-process").unwrap().delivered, 1);
+//! assert_eq!(report.stats.sink("in-process").unwrap().delivered, 2);
+//! let mut kinds = Vec::new();
+//! while let Some(batch) = received.try_recv() {
+//!     kinds.extend(batch.notifications().iter().map(|n| n.kind().clone()));
+//! }
+//! kinds.sort();
+//! assert_eq!(kinds, [Kind::ServerError, Kind::custom("order_filled")]);
 //! # Ok(()) }
 //! ```
+//!
+//! # Why a handle and not a layer builder
+//!
+//! Every other layer in this crate starts with `XLayer::builder()`. The notifier is a
+//! handle instead, like the metrics registry, because it owns a background task (the
+//! worker that batches, retries and flushes) and state that outlives any one layer value:
+//! the queue, the dead-letter queue and the statistics are shared by the application
+//! (which calls [`Notifier::notify`] for its own events), by every [`NotifyLayer`] and by
+//! the monitoring endpoints, and they must be flushed by [`Notifier::shutdown`] after the
+//! layers are gone. So [`Notifier::builder`] builds the handle once, and the handle hands
+//! out the layer: [`Notifier::layer`] for the defaults, [`NotifyLayer::builder`] (taking
+//! the notifier) for the layer's own settings.
 //!
 //! # How it works
 //!
 //! A [`Notifier`] is a cheap, clonable handle: [`Notifier::notify`] puts a [`Notification`]
 //! in a bounded queue and returns at once, never waiting for delivery. A worker
-//! ([`NotifierBuilder::pair`] hands it to you, [`NotifierBuilder::spawn`] runs it on tokio)
+//! ([`NotifierBuilder::pair`] hands it to you, [`NotifierBuilder::build`] runs it on tokio)
 //! sends a [`Batch`] to every [`Sink`] when it holds `max_items` (default 10), when its
 //! oldest item has waited `max_latency` (default 100 ms), or at once for a
 //! [`Priority::Critical`] item; within a batch, higher priorities come first.
@@ -59,7 +89,19 @@
 //!   running, but a runtime that shuts down cancels the worker: call `shutdown` on exit.
 //!
 //! [`NotifyLayer`] turns request outcomes (guard-layer [`SecurityEvent`]s, 5xx responses,
-//! slow requests) into notifications and aggregates floods per key and window.
+//! slow requests) into notifications and aggregates floods per key and window. A
+//! guard-layer event keeps its [`EventKind`] name as the notification's [`Kind`]
+//! (`rate_limited`, `injection_detected`, ...): one spelling across notifications, metrics
+//! and dashboards.
+//!
+//! # Configuration errors
+//!
+//! Setters never fail; `build()` reports the first bad setting as a [`ConfigError`] named
+//! `notify.<setter>` for [`NotifierBuilder`], `notify.retry_policy.<setter>` for its
+//! [`RetryPolicy`], `notify.layer.<setter>` for [`NotifyLayerBuilder`],
+//! `notify.channel_sink.capacity`, `notify.webhook_sink.<setter>` and
+//! `notify.redis_stream_sink.<setter>` for the sinks, which are values built on their own
+//! and check their settings where they are built.
 //!
 //! # Sinks
 //!
@@ -83,26 +125,46 @@
 //! - Notifications carry what the guard layers report (client addresses, redacted keys,
 //!   request paths); sinks receive them as they are.
 //!
+//! # Source layout
+//!
+//! Imports go one way: `notification` (the value types) <- `sink` <- `dlq`, `stats`,
+//! `retry` <- `queue` (the state under the lock) <- `delivery` (shared state, retries,
+//! replay, shutdown) <- `batcher` (the worker) <- `notifier` (the handle) <- `observe` <-
+//! `future` <- `service` <- `layer`; `monitoring` and `openapi` serve the handle over HTTP.
+//!
 //! [`SecurityEvent`]: crate::event::SecurityEvent
+//! [`EventKind`]: crate::event::EventKind
+//! [`ConfigError`]: crate::ConfigError
 
 mod batcher;
+mod delivery;
 mod dlq;
+mod future;
 mod layer;
 #[cfg(feature = "monitoring")]
 mod monitoring;
+mod notification;
 mod notifier;
+mod observe;
+#[cfg(feature = "monitoring")]
+mod openapi;
+mod queue;
+mod retry;
+mod service;
 mod sink;
+mod stats;
 
 pub use batcher::NotifyWorker;
 pub use dlq::{DeadLetter, ReplayReport};
-pub use layer::{Notify, NotifyLayer, ResponseFuture};
+pub use future::NotifyFuture;
+pub use layer::{NotifyLayer, NotifyLayerBuilder};
 #[cfg(feature = "monitoring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "monitoring")))]
 pub use monitoring::NotifyExtension;
-pub use notifier::{
-    Kind, Notification, NotificationId, Notifier, NotifierBuilder, NotifyOutcome, NotifyStats,
-    Priority, RetryPolicy, ShutdownReport, SinkStats, MAX_IN_FLIGHT_BATCHES,
-};
+pub use notification::{Kind, Notification, NotificationId, Priority};
+pub use notifier::{Notifier, NotifierBuilder, MAX_IN_FLIGHT_BATCHES};
+pub use retry::RetryPolicy;
+pub use service::Notify;
 pub use sink::channel::{ChannelReceiver, ChannelSink, Subscriber, MAX_CHANNEL_CAPACITY};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -111,3 +173,4 @@ pub use sink::redis::{RedisStreamSink, RedisStreamSinkBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub use sink::webhook::{WebhookSecret, WebhookSink, WebhookSinkBuilder};
 pub use sink::{Batch, Sink, SinkError, SinkErrorKind, SinkFuture};
+pub use stats::{NotifyOutcome, NotifyStats, ShutdownReport, SinkStats};

@@ -11,7 +11,7 @@
 //! use tower_fortify::{monitoring::MonitoringService, notify::{ChannelSink, Notifier, NotifyExtension}};
 //!
 //! let (sink, _received) = ChannelSink::bounded(16)?;
-//! let notifier = Notifier::builder().sink("in-process", sink).spawn()?;
+//! let notifier = Notifier::builder().sink("in-process", sink).build()?;
 //! let monitoring = MonitoringService::builder()
 //!     .bearer_token("s3cret-token-of-32-characters-xx")
 //!     .extension(NotifyExtension::new(&notifier))
@@ -36,9 +36,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    batcher::Shared,
+    delivery::Shared,
     dlq::{DeadLetter, ReplayReport},
     notifier::Notifier,
+    openapi::openapi_paths,
 };
 use crate::{
     monitoring::{BoxFuture, MonitoringExtension},
@@ -46,7 +47,7 @@ use crate::{
 };
 
 #[allow(unused_imports)] // for the docs
-use super::notifier::NotifyStats;
+use super::stats::NotifyStats;
 
 /// The path segment (and `/dashboard` key) this extension serves.
 const NAME: &str = "notify";
@@ -54,7 +55,7 @@ const NAME: &str = "notify";
 /// A [`MonitoringExtension`] serving a [`Notifier`]'s statistics and dead-letter queue
 /// under `/notify` in the [monitoring service](crate::monitoring) (features `notify` and
 /// `monitoring`). Register it with
-/// [`MonitoringBuilder::extension`](crate::monitoring::MonitoringBuilder::extension).
+/// [`MonitoringServiceBuilder::extension`](crate::monitoring::MonitoringServiceBuilder::extension).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -77,7 +78,7 @@ const NAME: &str = "notify";
 ///     }
 /// }
 ///
-/// let notifier = Notifier::builder().sink("pager", Gone).spawn()?;
+/// let notifier = Notifier::builder().sink("pager", Gone).build()?;
 /// let monitoring = MonitoringService::builder()
 ///     .bearer_token("s3cret-token-of-32-characters-xx")
 ///     .extension(NotifyExtension::new(&notifier))
@@ -373,151 +374,6 @@ impl MonitoringExtension for NotifyExtension {
     fn openapi_paths(&self) -> Map<String, Value> {
         openapi_paths()
     }
-}
-
-fn openapi_paths() -> Map<String, Value> {
-    let problem = |description: &str| {
-        json!({
-            "description": description,
-            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
-        })
-    };
-    let ok = |description: &str, schema: Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
-    let sink_stats = json!({
-        "type": "object",
-        "required": ["name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"],
-        "properties": {
-            "name": { "type": "string" },
-            "in_flight": { "type": "integer", "minimum": 0 },
-            "delivered": { "type": "integer", "minimum": 0 },
-            "retried": { "type": "integer", "minimum": 0 },
-            "dead_lettered": { "type": "integer", "minimum": 0 },
-            "dropped": { "type": "integer", "minimum": 0 }
-        }
-    });
-    let stats = json!({
-        "type": "object",
-        "required": ["submitted", "queued", "dead_letter_queue_len", "sinks"],
-        "properties": {
-            "submitted": { "type": "integer", "minimum": 0 },
-            "queued": { "type": "integer", "minimum": 0 },
-            "dead_letter_queue_len": { "type": "integer", "minimum": 0 },
-            "sinks": { "type": "array", "items": sink_stats }
-        }
-    });
-    let notification = json!({
-        "type": "object",
-        "required": ["id", "kind", "priority", "title", "message", "fields", "count", "timestamp", "source"],
-        "properties": {
-            "id": { "type": "string", "pattern": "^ntf_[0-9a-f]{32}$" },
-            "kind": { "type": "string" },
-            "priority": { "type": "string", "enum": ["critical", "high", "normal", "low"] },
-            "title": { "type": "string" },
-            "message": { "type": "string" },
-            "fields": { "type": "object" },
-            "count": { "type": "integer", "minimum": 1 },
-            "timestamp": { "type": "string", "format": "date-time" },
-            "source": { "type": "string" }
-        }
-    });
-    let dead_letter = json!({
-        "type": "object",
-        "required": ["sink", "reason", "attempts", "dead_lettered_at", "notification"],
-        "properties": {
-            "sink": { "type": "string" },
-            "reason": { "type": "string" },
-            "attempts": { "type": "integer", "minimum": 0 },
-            "dead_lettered_at": { "type": "string", "format": "date-time" },
-            "notification": notification
-        }
-    });
-    let selection = json!({
-        "required": false,
-        "description": "Which entries: every entry when the body is empty.",
-        "content": { "application/json": { "schema": {
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "sink": { "type": "string", "description": "Only this sink's entries." },
-                "ids": { "type": "array", "items": { "type": "string", "pattern": "^ntf_[0-9a-f]{32}$" }, "description": "Only these notifications' entries." }
-            }
-        } } }
-    });
-    let unauthorized = problem("Missing or invalid bearer token.");
-    let rejected_selection = |op: &mut Value| {
-        op["requestBody"] = selection.clone();
-        op["responses"]["400"] = problem("The body is neither empty nor a selection object.");
-        op["responses"]["422"] = problem("An unknown sink or a malformed notification id.");
-        op["responses"]["401"] = unauthorized.clone();
-    };
-
-    let mut replay = json!({
-        "summary": "Replay dead letters",
-        "description": "Sends the selected entries again, each to the sink that refused it, with the usual retries, and waits for the outcome. Entries that fail again go back to the dead-letter queue. Does nothing after shutdown.",
-        "responses": { "200": ok("What the replay achieved.", json!({
-            "type": "object",
-            "required": ["replayed", "delivered", "dead_lettered"],
-            "properties": {
-                "replayed": { "type": "integer", "minimum": 0 },
-                "delivered": { "type": "integer", "minimum": 0 },
-                "dead_lettered": { "type": "integer", "minimum": 0 }
-            }
-        })) }
-    });
-    rejected_selection(&mut replay);
-    let mut drain = json!({
-        "summary": "Drain dead letters",
-        "description": "Removes the selected entries and returns them. They stay counted as dead-lettered.",
-        "responses": { "200": ok("The removed entries, oldest first.", json!({
-            "type": "object",
-            "required": ["drained", "dead_letters"],
-            "properties": {
-                "drained": { "type": "integer", "minimum": 0 },
-                "dead_letters": { "type": "array", "items": dead_letter.clone() }
-            }
-        })) }
-    });
-    rejected_selection(&mut drain);
-
-    let mut paths = Map::new();
-    paths.insert(
-        "/notify/stats".into(),
-        json!({ "get": {
-            "summary": "Notification statistics",
-            "description": "Per sink: in flight, delivered, retried, dead-lettered and dropped; submitted == queued + in_flight + delivered + dead_lettered + dropped for every sink.",
-            "responses": {
-                "200": ok("The counts.", stats),
-                "401": unauthorized.clone()
-            }
-        } }),
-    );
-    paths.insert(
-        "/notify/dead-letters".into(),
-        json!({ "get": {
-            "summary": "Dead-letter queue",
-            "description": "A copy of the dead-letter queue, oldest first.",
-            "responses": {
-                "200": ok("The entries.", json!({
-                    "type": "object",
-                    "required": ["count", "dead_letters"],
-                    "properties": {
-                        "count": { "type": "integer", "minimum": 0 },
-                        "dead_letters": { "type": "array", "items": dead_letter }
-                    }
-                })),
-                "401": unauthorized
-            }
-        } }),
-    );
-    paths.insert(
-        "/notify/dead-letters/replay".into(),
-        json!({ "post": replay }),
-    );
-    paths.insert(
-        "/notify/dead-letters/drain".into(),
-        json!({ "post": drain }),
-    );
-    paths
 }
 
 #[cfg(test)]

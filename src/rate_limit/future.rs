@@ -1,4 +1,4 @@
-//! The response future of [`RateLimit`](super::RateLimit).
+//! [`RateLimitFuture`], the response future of [`RateLimit`](super::RateLimit).
 
 use std::{
     fmt,
@@ -10,14 +10,15 @@ use std::{
 use http::Response;
 use pin_project_lite::pin_project;
 
-use super::{headers::HeaderList, service::finish};
+use super::{headers::HeaderList, limiter::finish};
 use crate::{body::GuardBody, event::SecurityEvent};
 
 type BoxFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<GuardBody<B>>, E>> + Send>>;
 
 pin_project! {
-    /// The response future of [`RateLimit`](super::RateLimit).
-    pub struct ResponseFuture<F, B, E> {
+    /// The response future of [`RateLimit`](super::RateLimit): the inner service's
+    /// response with the rate-limit headers and events added, or the rejection.
+    pub struct RateLimitFuture<F, B, E> {
         #[pin]
         kind: Kind<F, B, E>,
     }
@@ -26,10 +27,15 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
+        // Allowed with nothing to add: the fast path.
+        Plain {
+            #[pin]
+            fut: F,
+        },
         Inner {
             #[pin]
             fut: F,
-            headers: Option<HeaderList>,
+            headers: HeaderList,
             events: Vec<SecurityEvent>,
         },
         Done {
@@ -38,15 +44,25 @@ pin_project! {
         Boxed {
             fut: BoxFuture<B, E>,
         },
+        Finished,
     }
 }
 
-impl<F, B, E> ResponseFuture<F, B, E> {
+impl<F, B, E> RateLimitFuture<F, B, E> {
+    pub(crate) fn plain(fut: F) -> Self {
+        Self {
+            kind: Kind::Plain { fut },
+        }
+    }
+
     pub(crate) fn inner(fut: F, headers: HeaderList, events: Vec<SecurityEvent>) -> Self {
+        if headers.is_empty() && events.is_empty() {
+            return Self::plain(fut);
+        }
         Self {
             kind: Kind::Inner {
                 fut,
-                headers: Some(headers),
+                headers,
                 events,
             },
         }
@@ -68,51 +84,99 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     }
 }
 
-impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
+impl<F, B, E> fmt::Debug for RateLimitFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.kind {
-            Kind::Inner { .. } => "inner",
+            Kind::Plain { .. } | Kind::Inner { .. } => "inner",
             Kind::Done { .. } => "rejected",
             Kind::Boxed { .. } => "deciding",
+            Kind::Finished => "finished",
         };
-        f.debug_struct("ResponseFuture")
+        f.debug_struct("RateLimitFuture")
             .field("state", &state)
             .finish()
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B, E>
+impl<F, B, E> Future for RateLimitFuture<F, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
     type Output = Result<Response<GuardBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
+        let mut kind = self.project().kind;
+        let out = match kind.as_mut().project() {
+            KindProj::Plain { fut } => ready!(fut.poll(cx)).map(|res| res.map(GuardBody::new)),
             KindProj::Inner {
                 fut,
                 headers,
                 events,
             } => {
-                let res = ready!(fut.poll(cx))?;
-                let mut res = res.map(GuardBody::new);
-                finish(
-                    &mut res,
-                    headers.take().unwrap_or_default(),
-                    std::mem::take(events),
-                );
-                Poll::Ready(Ok(res))
+                let res = ready!(fut.poll(cx));
+                res.map(|res| {
+                    let mut res = res.map(GuardBody::new);
+                    finish(&mut res, std::mem::take(headers), std::mem::take(events));
+                    res
+                })
             }
             KindProj::Done { res } => match res.take() {
-                Some(res) => Poll::Ready(Ok(res)),
-                // Polled after completion: answer an empty 500 rather than panic.
-                None => {
-                    let mut res = Response::new(GuardBody::empty());
-                    *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                    Poll::Ready(Ok(res))
-                }
+                Some(res) => Ok(res),
+                None => crate::polled_after_completion("RateLimitFuture"),
             },
-            KindProj::Boxed { fut } => fut.as_mut().poll(cx),
-        }
+            KindProj::Boxed { fut } => ready!(fut.as_mut().poll(cx)),
+            KindProj::Finished => crate::polled_after_completion("RateLimitFuture"),
+        };
+        kind.set(Kind::Finished);
+        Poll::Ready(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{convert::Infallible, pin::pin, task::Waker};
+
+    use http::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    type Fut =
+        RateLimitFuture<std::future::Ready<Result<Response<()>, Infallible>>, (), Infallible>;
+
+    fn poll(fut: Pin<&mut Fut>) -> Poll<Result<Response<GuardBody<()>>, Infallible>> {
+        fut.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn inner_response_gets_the_headers() {
+        let headers = vec![(
+            HeaderName::from_static("ratelimit"),
+            HeaderValue::from_static("\"ip\";r=1;t=1"),
+        )];
+        let fut: Fut = RateLimitFuture::inner(
+            std::future::ready(Ok(Response::new(()))),
+            headers,
+            Vec::new(),
+        );
+        let Poll::Ready(Ok(res)) = poll(pin!(fut)) else {
+            panic!("not ready")
+        };
+        assert_eq!(res.headers()["ratelimit"], "\"ip\";r=1;t=1");
+    }
+
+    #[test]
+    #[should_panic(expected = "`RateLimitFuture` polled after completion")]
+    fn polled_after_completion_panics() {
+        let mut fut = pin!(Fut::plain(std::future::ready(Ok(Response::new(())))));
+        assert!(poll(fut.as_mut()).is_ready());
+        let _ = poll(fut.as_mut());
+    }
+
+    #[test]
+    #[should_panic(expected = "`RateLimitFuture` polled after completion")]
+    fn rejection_polled_after_completion_panics() {
+        let mut fut = pin!(Fut::done(Response::new(GuardBody::empty())));
+        assert!(poll(fut.as_mut()).is_ready());
+        let _ = poll(fut.as_mut());
     }
 }

@@ -262,12 +262,12 @@ where
     f
 }
 
-fn check_prefix(prefix: u8) -> Result<u8, ConfigError> {
+fn check_prefix(setting: &'static str, prefix: u8) -> Result<u8, ConfigError> {
     if (48..=128).contains(&prefix) {
         Ok(prefix)
     } else {
         Err(ConfigError::new(
-            "ipv6_prefix",
+            setting,
             format!(
                 "/{prefix} is outside /48../128; IPv6 clients are keyed by a network of that size"
             ),
@@ -304,7 +304,7 @@ impl PeerIp {
     /// Keys IPv6 peers by a network of `prefix` bits (48 to 128).
     pub fn ipv6_prefix(self, prefix: u8) -> Result<Self, ConfigError> {
         Ok(Self {
-            ipv6_prefix: check_prefix(prefix)?,
+            ipv6_prefix: check_prefix("rate_limit.peer_ip.ipv6_prefix", prefix)?,
         })
     }
 }
@@ -344,7 +344,7 @@ impl ClientIp {
     /// Keys IPv6 clients by a network of `prefix` bits (48 to 128).
     pub fn ipv6_prefix(self, prefix: u8) -> Result<Self, ConfigError> {
         Ok(Self {
-            ipv6_prefix: check_prefix(prefix)?,
+            ipv6_prefix: check_prefix("rate_limit.client_ip.ipv6_prefix", prefix)?,
             ..self
         })
     }
@@ -383,7 +383,10 @@ impl Header {
     /// Keys by the header `name`, treating values as secrets.
     pub fn new(name: &str) -> Result<Self, ConfigError> {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            ConfigError::new("header", format!("`{name}` is not a valid header name"))
+            ConfigError::new(
+                "rate_limit.header.name",
+                format!("`{name}` is not a valid header name"),
+            )
         })?;
         Ok(Self { name, secret: true })
     }
@@ -583,6 +586,18 @@ mod tests {
         });
         let k = custom.extract(&RequestInfo::new(&r)).unwrap();
         assert_eq!(&*k.display(), "GET /users/{id}");
+    }
+
+    #[test]
+    fn configuration_errors_name_the_setting() {
+        let e = PeerIp::new().ipv6_prefix(20).unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.peer_ip.ipv6_prefix");
+        let e = ClientIp::new(TrustedProxies::none())
+            .ipv6_prefix(200)
+            .unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.client_ip.ipv6_prefix");
+        let e = Header::new("bad header").unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.header.name");
     }
 
     #[test]

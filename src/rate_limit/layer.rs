@@ -10,78 +10,16 @@ use tower_layer::Layer;
 
 use super::{
     headers::{policy_item, RateLimitHeaders},
+    limiter::{Limiter, MissingKey, OnStoreError, PolicyEntry},
     policy::Policy,
-    response::{DefaultResponder, RateLimitResponder},
+    rejection::RateLimitRejection,
     service::RateLimit,
-    store::{MemoryStore, RateLimitStore},
+    store::{MemoryStore, RateLimitStore, MAX_POLICIES},
 };
-use crate::ConfigError;
-
-/// What to do when a policy cannot find its key in a request (for example [`PeerIp`]
-/// behind a server that records no peer address).
-///
-/// [`PeerIp`]: super::PeerIp
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum MissingKey {
-    /// Refuse with 500 problem+json (gRPC: INTERNAL) naming the policy and what is missing,
-    /// and log a `tracing` error once per policy. The default: a limiter that silently
-    /// limits nothing is worse than one that fails loudly.
-    #[default]
-    Reject,
-    /// Skip the policy for that request (for optional keys such as an API key header
-    /// that only some clients send).
-    Skip,
-}
-
-/// What to do when the store cannot decide (Redis down or too slow).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum OnStoreError {
-    /// Allow the request and append [`SecurityEvent::BackendError`] to its response. The
-    /// default.
-    ///
-    /// [`SecurityEvent::BackendError`]: crate::event::SecurityEvent::BackendError
-    #[default]
-    FailOpen,
-    /// Refuse with 503 (gRPC: UNAVAILABLE) and append the same event.
-    FailClosed,
-}
-
-pub(crate) struct PolicyEntry {
-    pub(crate) policy: Policy,
-    /// `"name";q=..;w=..` per tier (one entry for a fixed quota).
-    pub(crate) items: Vec<String>,
-    pub(crate) missing_logged: AtomicBool,
-}
-
-pub(crate) struct Shared {
-    pub(crate) policies: Vec<PolicyEntry>,
-    pub(crate) store: Arc<dyn RateLimitStore>,
-    pub(crate) headers: RateLimitHeaders,
-    pub(crate) shadow: bool,
-    pub(crate) missing_key: MissingKey,
-    pub(crate) on_store_error: OnStoreError,
-    /// Whether the last decision failed, so failures are logged once per outage.
-    pub(crate) store_failing: AtomicBool,
-    pub(crate) responder: Arc<dyn RateLimitResponder>,
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimit")
-            .field(
-                "policies",
-                &self.policies.iter().map(|p| &p.policy).collect::<Vec<_>>(),
-            )
-            .field("store", &self.store)
-            .field("headers", &self.headers)
-            .field("shadow", &self.shadow)
-            .field("missing_key", &self.missing_key)
-            .field("on_store_error", &self.on_store_error)
-            .finish_non_exhaustive()
-    }
-}
+use crate::{
+    rejection::{DefaultResponder, Responder},
+    ConfigError,
+};
 
 /// Applies rate-limit policies to requests: see the [module docs](super).
 ///
@@ -89,12 +27,12 @@ impl fmt::Debug for Shared {
 #[derive(Clone)]
 #[must_use]
 pub struct RateLimitLayer {
-    pub(crate) shared: Arc<Shared>,
+    limiter: Arc<Limiter>,
 }
 
 impl fmt::Debug for RateLimitLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared.fmt(f)
+        self.limiter.fmt(f)
     }
 }
 
@@ -103,17 +41,23 @@ impl RateLimitLayer {
     pub fn builder() -> RateLimitLayerBuilder {
         RateLimitLayerBuilder::default()
     }
+
+    #[cfg(test)]
+    pub(crate) fn limiter(&self) -> Arc<Limiter> {
+        self.limiter.clone()
+    }
 }
 
 impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit::new(inner, self.shared.clone())
+        RateLimit::new(inner, self.limiter.clone())
     }
 }
 
-/// Builds a [`RateLimitLayer`].
+/// Builds a [`RateLimitLayer`]. Setters never fail; [`build`](Self::build) checks the
+/// whole configuration.
 #[derive(Default)]
 #[must_use]
 pub struct RateLimitLayerBuilder {
@@ -123,7 +67,7 @@ pub struct RateLimitLayerBuilder {
     shadow: bool,
     missing_key: MissingKey,
     on_store_error: OnStoreError,
-    responder: Option<Arc<dyn RateLimitResponder>>,
+    responder: Option<Arc<dyn Responder<RateLimitRejection>>>,
 }
 
 impl fmt::Debug for RateLimitLayerBuilder {
@@ -133,6 +77,8 @@ impl fmt::Debug for RateLimitLayerBuilder {
             .field("store", &self.store)
             .field("headers", &self.headers)
             .field("shadow", &self.shadow)
+            .field("missing_key", &self.missing_key)
+            .field("on_store_error", &self.on_store_error)
             .finish_non_exhaustive()
     }
 }
@@ -176,23 +122,31 @@ impl RateLimitLayerBuilder {
         self
     }
 
-    /// Answers refused requests with `responder` (default [`DefaultResponder`]).
-    pub fn responder(mut self, responder: impl RateLimitResponder) -> Self {
+    /// Answers refused requests with `responder` (default [`DefaultResponder`]): any
+    /// [`Responder<RateLimitRejection>`](crate::rejection::Responder), closures
+    /// `Fn(&RateLimitRejection) -> Response<Bytes>` included. The layer still adds
+    /// `Retry-After`, the rate-limit headers and the rejection in the extensions.
+    pub fn responder(mut self, responder: impl Responder<RateLimitRejection>) -> Self {
         self.responder = Some(Arc::new(responder));
         self
     }
 
     /// Checks the configuration and builds the layer.
+    ///
+    /// Fails with setting `rate_limit.policy` when there is no policy, more than 16, or
+    /// two with the same name.
     pub fn build(self) -> Result<RateLimitLayer, ConfigError> {
         if self.policies.is_empty() {
-            return Err(ConfigError::new("policies", "add at least one policy"));
-        }
-        let max = super::store::MAX_POLICIES;
-        if self.policies.len() > max {
             return Err(ConfigError::new(
-                "policies",
+                "rate_limit.policy",
+                "add at least one policy",
+            ));
+        }
+        if self.policies.len() > MAX_POLICIES {
+            return Err(ConfigError::new(
+                "rate_limit.policy",
                 format!(
-                    "{} policies given; one layer holds at most {max}",
+                    "{} policies given; one layer holds at most {MAX_POLICIES}",
                     self.policies.len()
                 ),
             ));
@@ -201,7 +155,7 @@ impl RateLimitLayerBuilder {
         for p in &self.policies {
             if !seen.insert(p.name().to_owned()) {
                 return Err(ConfigError::new(
-                    "policies",
+                    "rate_limit.policy",
                     format!(
                         "two policies are named `{}`; names must be unique",
                         p.name()
@@ -223,7 +177,7 @@ impl RateLimitLayerBuilder {
             })
             .collect();
         Ok(RateLimitLayer {
-            shared: Arc::new(Shared {
+            limiter: Arc::new(Limiter {
                 policies,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 headers: self.headers,
@@ -234,5 +188,32 @@ impl RateLimitLayerBuilder {
                 responder: self.responder.unwrap_or_else(|| Arc::new(DefaultResponder)),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate_limit::{Global, Quota};
+
+    fn policy(name: &str) -> Policy {
+        Policy::new(name, Global, Quota::per_second(1)).unwrap()
+    }
+
+    #[test]
+    fn build_names_the_bad_setting() {
+        let err = RateLimitLayer::builder().build().unwrap_err();
+        assert_eq!(err.setting(), "rate_limit.policy");
+        let err = RateLimitLayer::builder()
+            .policy(policy("a"))
+            .policy(policy("a"))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting(), "rate_limit.policy");
+        let mut b = RateLimitLayer::builder();
+        for i in 0..=MAX_POLICIES {
+            b = b.policy(policy(&format!("p{i}")));
+        }
+        assert_eq!(b.build().unwrap_err().setting(), "rate_limit.policy");
     }
 }

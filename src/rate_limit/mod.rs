@@ -4,7 +4,7 @@
 //! use std::{convert::Infallible, net::SocketAddr};
 //! use http::{Request, Response, StatusCode};
 //! use tower::{ServiceBuilder, ServiceExt};
-//! use tower_fortify::{proxy::PeerAddr, rate_limit::{Header, PeerIp, Policy, Quota, RateLimitLayer}};
+//! use tower_fortify::{proxy::PeerAddr, rate_limit::{Header, PeerIp, Policy, Quota, RateLimitLayer, RateLimitRejection}};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let layer = RateLimitLayer::builder()
@@ -30,6 +30,10 @@
 //! assert_eq!(res.headers()["retry-after"], "1");
 //! assert_eq!(res.headers()["ratelimit-policy"], r#""ip";q=2;w=1"#);
 //! assert_eq!(res.headers()["content-type"], "application/problem+json");
+//! assert!(matches!(
+//!     res.extensions().get::<RateLimitRejection>(),
+//!     Some(RateLimitRejection::Limited { .. })
+//! ));
 //! # });
 //! ```
 //!
@@ -43,7 +47,8 @@
 //!
 //! The algorithm is GCRA with the `governor` crate's arithmetic ([`Gcra`]): one number per
 //! key, exact to the nanosecond, no background refill. The state lives in a
-//! [`RateLimitStore`]: the in-memory [`MemoryStore`] by default. This crate has its own
+//! [`RateLimitStore`](store::RateLimitStore): the in-memory
+//! [`MemoryStore`](store::MemoryStore) by default (the [`store`] module). This crate has its own
 //! store because governor's limiter cannot decide several policies at once, has no
 //! check-without-consuming, no key cap and a synchronous state trait.
 //!
@@ -57,10 +62,13 @@
 //! | store failed ([`OnStoreError::FailClosed`]) | 503 problem+json | `grpc-status: 14` |
 //!
 //! Headers are configured with [`RateLimitHeaders`]; responses with a
-//! [`RateLimitResponder`]. Every refusal (and, in shadow mode, every would-be refusal)
-//! appends a [`SecurityEvent::RateLimited`](crate::event::SecurityEvent::RateLimited) to
-//! the response's [`SecurityEvents`](crate::event::SecurityEvents); keys from headers
-//! appear there as a keyed hash.
+//! [`Responder<RateLimitRejection>`](crate::rejection::Responder) through
+//! [`RateLimitLayerBuilder::responder`]. Every refused response carries a clone of its
+//! [`RateLimitRejection`] in its extensions, whatever the responder. Every refusal (and,
+//! in shadow mode, every would-be refusal) appends a
+//! [`SecurityEvent::RateLimited`](crate::event::SecurityEvent::RateLimited) to the
+//! response's [`SecurityEvents`](crate::event::SecurityEvents); keys from headers appear
+//! there as a keyed hash.
 //!
 //! # Deployment caveats
 //!
@@ -71,46 +79,44 @@
 //! - IPv6 clients are keyed by /64 by default: one host owns a whole /64.
 //! - State is per process with the in-memory store: N replicas let N times the quota
 //!   through. Share state through a store such as Redis when that matters (feature
-//!   `redis`: `RedisStore`).
+//!   `redis`: `store::RedisStore`).
 
 mod future;
 mod headers;
 mod key;
 mod layer;
+mod limiter;
 mod policy;
 mod quota;
-mod response;
+mod rejection;
 mod service;
 pub mod store;
 
-pub use future::ResponseFuture;
+pub use future::RateLimitFuture;
 pub use headers::RateLimitHeaders;
 pub use key::{
     key_fn, ClientIp, Global, Header, Key, KeyExtractor, PeerIp, RequestInfo, Route,
     UNMATCHED_ROUTE,
 };
-pub use layer::{MissingKey, OnStoreError, RateLimitLayer, RateLimitLayerBuilder};
+pub use layer::{RateLimitLayer, RateLimitLayerBuilder};
+pub use limiter::{MissingKey, OnStoreError};
 pub use policy::{Policy, RateLimitTier, Tiers, TiersBuilder};
 pub use quota::{Gcra, Quota, Step};
-pub use response::{DefaultResponder, RateLimitResponder, Rejection, QUOTA_EXCEEDED_TYPE};
+pub use rejection::{RateLimitRejection, QUOTA_EXCEEDED_TYPE};
 pub use service::RateLimit;
-pub use store::{
-    AtCapacity, Clock, ManualClock, MemoryStore, MemoryStoreStats, MonotonicClock, RateLimitStore,
-    TokioClock,
-};
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::{RedisStore, RedisStoreBuilder};
 
 #[cfg(test)]
 mod assertions {
     use super::*;
 
     fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+    fn assert_send<T: Send>() {}
 
     #[test]
     fn layer_and_service_are_clone_send_sync() {
         assert_traits::<RateLimitLayer>();
         assert_traits::<RateLimit<tower::util::BoxCloneSyncService<http::Request<()>, (), ()>>>();
+        assert_send::<RateLimitFuture<std::future::Ready<Result<http::Response<()>, ()>>, (), ()>>(
+        );
     }
 }

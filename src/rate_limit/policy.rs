@@ -67,7 +67,7 @@ fn check_name(name: &str) -> Result<Arc<str>, ConfigError> {
         Ok(Arc::from(name))
     } else {
         Err(ConfigError::new(
-            "policy name",
+            "rate_limit.policy.name",
             format!("`{name}`: use 1 to 64 characters from A-Z, a-z, 0-9, `-`, `_`, `.` (it appears in headers)"),
         ))
     }
@@ -260,17 +260,24 @@ impl TiersBuilder {
     /// Checks the tiers and builds them.
     pub fn build(self) -> Result<Tiers, ConfigError> {
         if self.tiers.is_empty() {
-            return Err(ConfigError::new("tiers", "at least one tier is needed"));
+            return Err(ConfigError::new(
+                "rate_limit.tiers.tier",
+                "at least one tier is needed",
+            ));
         }
         let mut tiers = Vec::with_capacity(self.tiers.len());
         for (name, q) in &self.tiers {
-            let name = check_name(name).map_err(|e| ConfigError::new("tier name", e.message()))?;
+            let name = check_name(name)
+                .map_err(|e| ConfigError::new("rate_limit.tiers.tier", e.message()))?;
             tiers.push((name, q.validate()?));
         }
         let default = match &self.default {
             None => 0,
             Some(d) => tiers.iter().position(|(n, _)| **n == **d).ok_or_else(|| {
-                ConfigError::new("default tier", format!("`{d}` is not one of the tiers"))
+                ConfigError::new(
+                    "rate_limit.tiers.default_tier",
+                    format!("`{d}` is not one of the tiers"),
+                )
             })?,
         };
         let names: Arc<[Arc<str>]> = tiers.iter().map(|(n, _)| n.clone()).collect();
@@ -293,6 +300,25 @@ impl TiersBuilder {
 mod tests {
     use super::*;
     use crate::rate_limit::Global;
+
+    #[test]
+    fn configuration_errors_name_the_setting() {
+        let q = Quota::per_second(1);
+        let e = Policy::new("bad name", Global, q).unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.policy.name");
+        assert_eq!(
+            Tiers::builder().build().unwrap_err().setting(),
+            "rate_limit.tiers.tier"
+        );
+        let e = Tiers::builder().tier("a b", q).build().unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.tiers.tier");
+        let e = Tiers::builder()
+            .tier("a", q)
+            .default_tier("b")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.tiers.default_tier");
+    }
 
     #[test]
     fn tiers_resolve_with_fallback() {

@@ -76,32 +76,51 @@ impl Quota {
 
     /// Checks the quota and computes its GCRA parameters.
     pub fn validate(&self) -> Result<Gcra, ConfigError> {
-        let err = |m: String| Err(ConfigError::new("quota", m));
         if self.count == 0 {
-            return err(format!("{self:?}: the count must be at least 1"));
+            return Err(ConfigError::new(
+                "rate_limit.quota.count",
+                format!("{self:?}: the count must be at least 1"),
+            ));
         }
         let period = match u64::try_from(self.period.as_nanos()) {
-            Ok(0) => return err(format!("{self:?}: the period must be longer than zero")),
+            Ok(0) => {
+                return Err(ConfigError::new(
+                    "rate_limit.quota.period",
+                    format!("{self:?}: the period must be longer than zero"),
+                ))
+            }
             Ok(p) => p,
-            Err(_) => return err(format!("{self:?}: the period is longer than 584 years")),
+            Err(_) => {
+                return Err(ConfigError::new(
+                    "rate_limit.quota.period",
+                    format!("{self:?}: the period is longer than 584 years"),
+                ))
+            }
         };
         let burst = self.burst.unwrap_or(self.count);
         if burst == 0 {
-            return err(format!("{self:?}: the burst must be at least 1"));
+            return Err(ConfigError::new(
+                "rate_limit.quota.burst",
+                format!("{self:?}: the burst must be at least 1"),
+            ));
         }
         let interval = period / u64::from(self.count);
         if interval == 0 {
-            return err(format!(
-                "{self:?}: more than one request per nanosecond cannot be measured"
+            return Err(ConfigError::new(
+                "rate_limit.quota.count",
+                format!("{self:?}: more than one request per nanosecond cannot be measured"),
             ));
         }
-        let Some(tau) = interval.checked_mul(u64::from(burst)) else {
-            return err(format!("{self:?}: burst times interval overflows"));
-        };
         // Keep headroom so `now + tau` cannot overflow for centuries of uptime.
-        if tau > u64::MAX / 4 {
-            return err(format!("{self:?}: burst times interval overflows"));
-        }
+        let Some(tau) = interval
+            .checked_mul(u64::from(burst))
+            .filter(|t| *t <= u64::MAX / 4)
+        else {
+            return Err(ConfigError::new(
+                "rate_limit.quota.burst",
+                format!("{self:?}: burst times interval overflows"),
+            ));
+        };
         Ok(Gcra {
             interval,
             burst,
@@ -136,6 +155,7 @@ pub struct Gcra {
 
 /// The outcome of one GCRA step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Step {
     /// Whether the request is allowed.
     pub allowed: bool,
@@ -155,16 +175,24 @@ impl Gcra {
     /// Builds parameters from an emission interval (nanoseconds) and a burst, as the Redis
     /// store and tests do. Prefer [`Quota::validate`].
     pub fn from_parts(interval_ns: u64, burst: u32) -> Result<Self, ConfigError> {
-        if interval_ns == 0 || burst == 0 {
+        if interval_ns == 0 {
             return Err(ConfigError::new(
-                "quota",
-                "interval and burst must be non-zero",
+                "rate_limit.gcra.interval_ns",
+                "the interval must be non-zero",
+            ));
+        }
+        if burst == 0 {
+            return Err(ConfigError::new(
+                "rate_limit.gcra.burst",
+                "the burst must be non-zero",
             ));
         }
         let tau = interval_ns
             .checked_mul(u64::from(burst))
             .filter(|t| *t <= u64::MAX / 4)
-            .ok_or_else(|| ConfigError::new("quota", "burst times interval overflows"))?;
+            .ok_or_else(|| {
+                ConfigError::new("rate_limit.gcra.burst", "burst times interval overflows")
+            })?;
         Ok(Self {
             interval: interval_ns,
             burst,
@@ -251,8 +279,12 @@ mod tests {
             .is_err());
         assert!(Quota::per_day(1).burst(u32::MAX).validate().is_err());
         let e = Quota::per_second(0).validate().unwrap_err();
-        assert_eq!(e.setting(), "quota");
+        assert_eq!(e.setting(), "rate_limit.quota.count");
         assert!(e.to_string().contains("at least 1"), "{e}");
+        let e = Quota::per_second(1).burst(0).validate().unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.quota.burst");
+        let e = Quota::new(1, Duration::ZERO).validate().unwrap_err();
+        assert_eq!(e.setting(), "rate_limit.quota.period");
     }
 
     #[test]

@@ -1,211 +1,23 @@
-//! The typed Content-Security-Policy builder.
+//! The typed Content-Security-Policy: [`ContentSecurityPolicy`] and its [`CspBuilder`].
+//!
+//! A policy is a standalone value: it is validated by [`CspBuilder::build`], where it is
+//! written, and its errors name the builder method that set the bad value
+//! (`security_headers.csp.<method>`).
 
 use std::{fmt, sync::Arc};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderValue;
 
+use super::{
+    source::{check_token, CspSource},
+    template::Template,
+};
 use crate::ConfigError;
-
-const SETTING: &str = "content_security_policy";
-
-/// One source expression of a CSP directive.
-///
-/// Keywords are quoted for you (`Source::SelfOrigin` renders as `'self'`); hosts and schemes
-/// are checked when the policy is built: a value containing `;`, `,`, a quote, whitespace or a
-/// control character is a [`ConfigError`], since it would end the directive or the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Source {
-    /// `'self'`: the document's own origin.
-    SelfOrigin,
-    /// `'none'`: nothing. Cannot be combined with other sources.
-    None,
-    /// `'unsafe-inline'`.
-    UnsafeInline,
-    /// `'unsafe-eval'`.
-    UnsafeEval,
-    /// `'unsafe-hashes'`.
-    UnsafeHashes,
-    /// `'wasm-unsafe-eval'`.
-    WasmUnsafeEval,
-    /// `'strict-dynamic'`.
-    StrictDynamic,
-    /// `'report-sample'`.
-    ReportSample,
-    /// `'nonce-…'` with the nonce the layer generates for each request (see
-    /// [`CspNonce`](super::CspNonce)).
-    Nonce,
-    /// `'sha256-…'`, `'sha384-…'` or `'sha512-…'`: the base64 digest of an inline script or style.
-    Hash(HashAlgorithm, String),
-    /// A scheme source such as `https:` or `data:` (the colon is added when missing).
-    Scheme(String),
-    /// A host source such as `cdn.example.com`, `*.example.com` or `https://api.example.com:8443/v1/`.
-    Host(String),
-}
-
-impl Source {
-    /// A scheme source: `Source::scheme("https")` renders as `https:`.
-    pub fn scheme(scheme: impl Into<String>) -> Self {
-        Source::Scheme(scheme.into())
-    }
-
-    /// A host source, such as `cdn.example.com` or `https://*.example.com`.
-    pub fn host(host: impl Into<String>) -> Self {
-        Source::Host(host.into())
-    }
-
-    /// A SHA-256 hash source from the base64 digest (`'sha256-<digest>'`).
-    pub fn sha256(digest_base64: impl Into<String>) -> Self {
-        Source::Hash(HashAlgorithm::Sha256, digest_base64.into())
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        match self {
-            Source::Hash(_, digest) => {
-                let ok = !digest.is_empty()
-                    && digest.bytes().all(|b| {
-                        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
-                    });
-                if ok {
-                    Ok(())
-                } else {
-                    Err(ConfigError::new(
-                        SETTING,
-                        format!("hash source `{digest}` is not a base64 digest"),
-                    ))
-                }
-            }
-            Source::Scheme(s) => {
-                let name = s.strip_suffix(':').unwrap_or(s);
-                let ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-                if ok {
-                    Ok(())
-                } else {
-                    Err(ConfigError::new(
-                        SETTING,
-                        format!(
-                            "scheme source `{s}` is not a URL scheme such as `https:` or `data:`"
-                        ),
-                    ))
-                }
-            }
-            Source::Host(h) => {
-                if h.is_empty() {
-                    return Err(ConfigError::new(SETTING, "a host source cannot be empty"));
-                }
-                check_token(h, "host source")?;
-                if h.contains(['\'', '"']) || is_keyword(h) {
-                    return Err(ConfigError::new(
-                        SETTING,
-                        format!(
-                            "`{h}` looks like a keyword; use the `Source` variant (e.g. `Source::SelfOrigin`) \
-                             so it is quoted correctly"
-                        ),
-                    ));
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn render(&self, out: &mut Template) {
-        match self {
-            Source::SelfOrigin => out.push("'self'"),
-            Source::None => out.push("'none'"),
-            Source::UnsafeInline => out.push("'unsafe-inline'"),
-            Source::UnsafeEval => out.push("'unsafe-eval'"),
-            Source::UnsafeHashes => out.push("'unsafe-hashes'"),
-            Source::WasmUnsafeEval => out.push("'wasm-unsafe-eval'"),
-            Source::StrictDynamic => out.push("'strict-dynamic'"),
-            Source::ReportSample => out.push("'report-sample'"),
-            Source::Nonce => {
-                out.push("'nonce-");
-                out.nonce();
-                out.push("'");
-            }
-            Source::Hash(alg, digest) => {
-                out.push("'");
-                out.push(alg.as_str());
-                out.push("-");
-                out.push(digest);
-                out.push("'");
-            }
-            Source::Scheme(s) => {
-                out.push(&s.to_ascii_lowercase());
-                if !s.ends_with(':') {
-                    out.push(":");
-                }
-            }
-            Source::Host(h) => out.push(h),
-        }
-    }
-}
-
-/// Unquoted keywords that helmet also refuses: written bare, the browser reads them as host names.
-fn is_keyword(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    matches!(
-        lower.as_str(),
-        "self"
-            | "none"
-            | "unsafe-inline"
-            | "unsafe-eval"
-            | "unsafe-hashes"
-            | "wasm-unsafe-eval"
-            | "strict-dynamic"
-            | "report-sample"
-    ) || ["nonce-", "sha256-", "sha384-", "sha512-"]
-        .iter()
-        .any(|p| lower.starts_with(p))
-}
-
-/// Refuses what would end a directive (`;`), a policy (`,`), or the header (controls),
-/// and whitespace, which would split one value into two.
-fn check_token(value: &str, what: &str) -> Result<(), ConfigError> {
-    if let Some(c) = value
-        .chars()
-        .find(|c| matches!(c, ';' | ',') || c.is_whitespace() || c.is_control() || !c.is_ascii())
-    {
-        return Err(ConfigError::new(
-            SETTING,
-            format!(
-                "{what} `{}` contains {c:?}, which is not allowed in a CSP value",
-                value.escape_debug()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// The digest algorithm of a [`Source::Hash`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlgorithm {
-    /// `sha256`.
-    Sha256,
-    /// `sha384`.
-    Sha384,
-    /// `sha512`.
-    Sha512,
-}
-
-impl HashAlgorithm {
-    fn as_str(self) -> &'static str {
-        match self {
-            HashAlgorithm::Sha256 => "sha256",
-            HashAlgorithm::Sha384 => "sha384",
-            HashAlgorithm::Sha512 => "sha512",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Value {
-    Sources(Vec<Source>),
+    Sources(Vec<CspSource>),
     Tokens(Vec<String>),
     Flag,
 }
@@ -216,12 +28,12 @@ enum Value {
 /// were first set, joined by `;` with no space (as helmet renders them).
 ///
 /// ```
-/// use tower_fortify::security_headers::{ContentSecurityPolicy, Source};
+/// use tower_fortify::security_headers::{ContentSecurityPolicy, CspSource};
 ///
 /// let csp = ContentSecurityPolicy::builder()
-///     .default_src([Source::SelfOrigin])
-///     .script_src([Source::SelfOrigin, Source::Nonce])
-///     .img_src([Source::SelfOrigin, Source::scheme("data")])
+///     .default_src([CspSource::SelfOrigin])
+///     .script_src([CspSource::SelfOrigin, CspSource::Nonce])
+///     .img_src([CspSource::SelfOrigin, CspSource::scheme("data")])
 ///     .upgrade_insecure_requests()
 ///     .build()
 ///     .unwrap();
@@ -233,10 +45,10 @@ enum Value {
 ///
 /// // Values that would break out of a directive are configuration errors.
 /// let err = ContentSecurityPolicy::builder()
-///     .default_src([Source::host("example.com; script-src *")])
+///     .default_src([CspSource::host("example.com; script-src *")])
 ///     .build()
 ///     .unwrap_err();
-/// assert_eq!(err.setting(), "content_security_policy");
+/// assert_eq!(err.setting(), "security_headers.csp.default_src");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ContentSecurityPolicy {
@@ -257,7 +69,7 @@ impl ContentSecurityPolicy {
         CspBuilder::default()
     }
 
-    /// Whether the policy contains [`Source::Nonce`], so the layer must generate a nonce per request.
+    /// Whether the policy contains [`CspSource::Nonce`], so the layer must generate a nonce per request.
     pub fn uses_nonce(&self) -> bool {
         self.template.static_value.is_none()
     }
@@ -294,44 +106,23 @@ impl ContentSecurityPolicy {
     }
 }
 
-/// The rendered policy, split around the places where the per-request nonce goes.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Template {
-    parts: Vec<String>,
-    static_value: Option<HeaderValue>,
-}
-
-impl Template {
-    fn push(&mut self, s: &str) {
-        if self.parts.is_empty() {
-            self.parts.push(String::new());
-        }
-        if let Some(last) = self.parts.last_mut() {
-            last.push_str(s);
-        }
-    }
-
-    fn nonce(&mut self) {
-        if self.parts.is_empty() {
-            self.parts.push(String::new());
-        }
-        self.parts.push(String::new());
-    }
-}
-
-/// Builder of a [`ContentSecurityPolicy`]; errors are reported by [`CspBuilder::build`].
+/// Builder of a [`ContentSecurityPolicy`]; errors are reported by [`CspBuilder::build`],
+/// naming the method that set the bad value (`security_headers.csp.script_src`, ...).
 #[derive(Debug, Clone, Default)]
+#[must_use]
 pub struct CspBuilder {
-    directives: Vec<(String, Value)>,
+    /// `(lowercased name, value, the setting that set it)`, in the order first set.
+    directives: Vec<(String, Value, &'static str)>,
     waive_default_src: bool,
 }
 
 macro_rules! fetch_directives {
-    ($($(#[$doc:meta])* $fn:ident => $name:literal;)*) => {
+    ($($(#[$doc:meta])* $fn:ident => $name:literal, $setting:literal;)*) => {
         $(
             $(#[$doc])*
-            pub fn $fn(self, sources: impl IntoIterator<Item = Source>) -> Self {
-                self.directive($name, sources)
+            pub fn $fn(mut self, sources: impl IntoIterator<Item = CspSource>) -> Self {
+                self.set($name, Value::Sources(sources.into_iter().collect()), $setting);
+                self
             }
         )*
     };
@@ -341,56 +132,64 @@ impl CspBuilder {
     fetch_directives! {
         /// `default-src`: the fallback for every fetch directive. Required unless
         /// [`waive_default_src`](Self::waive_default_src) is called.
-        default_src => "default-src";
+        default_src => "default-src", "security_headers.csp.default_src";
         /// `script-src`.
-        script_src => "script-src";
+        script_src => "script-src", "security_headers.csp.script_src";
         /// `script-src-attr`: inline event handlers (`onclick=`).
-        script_src_attr => "script-src-attr";
+        script_src_attr => "script-src-attr", "security_headers.csp.script_src_attr";
         /// `script-src-elem`.
-        script_src_elem => "script-src-elem";
+        script_src_elem => "script-src-elem", "security_headers.csp.script_src_elem";
         /// `style-src`.
-        style_src => "style-src";
+        style_src => "style-src", "security_headers.csp.style_src";
         /// `style-src-attr`.
-        style_src_attr => "style-src-attr";
+        style_src_attr => "style-src-attr", "security_headers.csp.style_src_attr";
         /// `style-src-elem`.
-        style_src_elem => "style-src-elem";
+        style_src_elem => "style-src-elem", "security_headers.csp.style_src_elem";
         /// `img-src`.
-        img_src => "img-src";
+        img_src => "img-src", "security_headers.csp.img_src";
         /// `font-src`.
-        font_src => "font-src";
+        font_src => "font-src", "security_headers.csp.font_src";
         /// `connect-src`: fetch, XHR, WebSocket and EventSource targets.
-        connect_src => "connect-src";
+        connect_src => "connect-src", "security_headers.csp.connect_src";
         /// `media-src`.
-        media_src => "media-src";
+        media_src => "media-src", "security_headers.csp.media_src";
         /// `object-src`: `<object>` and `<embed>`; `'none'` is recommended.
-        object_src => "object-src";
+        object_src => "object-src", "security_headers.csp.object_src";
         /// `frame-src`.
-        frame_src => "frame-src";
+        frame_src => "frame-src", "security_headers.csp.frame_src";
         /// `child-src`.
-        child_src => "child-src";
+        child_src => "child-src", "security_headers.csp.child_src";
         /// `worker-src`.
-        worker_src => "worker-src";
+        worker_src => "worker-src", "security_headers.csp.worker_src";
         /// `manifest-src`.
-        manifest_src => "manifest-src";
+        manifest_src => "manifest-src", "security_headers.csp.manifest_src";
         /// `base-uri`: what `<base href>` may point to.
-        base_uri => "base-uri";
+        base_uri => "base-uri", "security_headers.csp.base_uri";
         /// `form-action`: where forms may submit.
-        form_action => "form-action";
+        form_action => "form-action", "security_headers.csp.form_action";
         /// `frame-ancestors`: who may embed this page (the modern `X-Frame-Options`).
-        frame_ancestors => "frame-ancestors";
+        frame_ancestors => "frame-ancestors", "security_headers.csp.frame_ancestors";
     }
 
     /// Sets any directive that takes a source list, by name (lowercase letters and `-`).
     /// Setting a directive again replaces its sources and keeps its position.
-    pub fn directive(mut self, name: &str, sources: impl IntoIterator<Item = Source>) -> Self {
-        self.set(name, Value::Sources(sources.into_iter().collect()));
+    pub fn directive(mut self, name: &str, sources: impl IntoIterator<Item = CspSource>) -> Self {
+        self.set(
+            name,
+            Value::Sources(sources.into_iter().collect()),
+            "security_headers.csp.directive",
+        );
         self
     }
 
     /// `upgrade-insecure-requests`: the browser fetches `http:` subresources over `https:`.
     /// Leave it out of policies served on `http://localhost`.
     pub fn upgrade_insecure_requests(mut self) -> Self {
-        self.set("upgrade-insecure-requests", Value::Flag);
+        self.set(
+            "upgrade-insecure-requests",
+            Value::Flag,
+            "security_headers.csp.upgrade_insecure_requests",
+        );
         self
     }
 
@@ -408,20 +207,29 @@ impl CspBuilder {
             } else {
                 Value::Tokens(tokens)
             },
+            "security_headers.csp.sandbox",
         );
         self
     }
 
     /// `report-to`: the name of an endpoint declared in `Reporting-Endpoints`
-    /// (see [`SecurityHeaders::reporting_endpoint`](super::SecurityHeaders::reporting_endpoint)).
+    /// (see [`SecurityHeadersLayerBuilder::reporting_endpoint`](super::SecurityHeadersLayerBuilder::reporting_endpoint)).
     pub fn report_to(mut self, endpoint: impl Into<String>) -> Self {
-        self.set("report-to", Value::Tokens(vec![endpoint.into()]));
+        self.set(
+            "report-to",
+            Value::Tokens(vec![endpoint.into()]),
+            "security_headers.csp.report_to",
+        );
         self
     }
 
     /// `report-uri`: the deprecated reporting URL, still the only one some browsers use.
     pub fn report_uri(mut self, uri: impl Into<String>) -> Self {
-        self.set("report-uri", Value::Tokens(vec![uri.into()]));
+        self.set(
+            "report-uri",
+            Value::Tokens(vec![uri.into()]),
+            "security_headers.csp.report_uri",
+        );
         self
     }
 
@@ -430,6 +238,7 @@ impl CspBuilder {
         self.set(
             "require-trusted-types-for",
             Value::Tokens(vec!["'script'".into()]),
+            "security_headers.csp.require_trusted_types_for_script",
         );
         self
     }
@@ -445,34 +254,41 @@ impl CspBuilder {
     /// Removes a directive.
     pub fn remove(mut self, name: &str) -> Self {
         self.directives
-            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            .retain(|(n, _, _)| !n.eq_ignore_ascii_case(name));
         self
     }
 
-    fn set(&mut self, name: &str, value: Value) {
+    fn set(&mut self, name: &str, value: Value, setting: &'static str) {
         let name = name.to_ascii_lowercase();
-        match self.directives.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.directives.push((name, value)),
+        match self.directives.iter_mut().find(|(n, _, _)| *n == name) {
+            Some(slot) => {
+                slot.1 = value;
+                slot.2 = setting;
+            }
+            None => self.directives.push((name, value, setting)),
         }
     }
 
     /// Validates and renders the policy.
     pub fn build(self) -> Result<ContentSecurityPolicy, ConfigError> {
         if self.directives.is_empty() {
-            return Err(ConfigError::new(SETTING, "the policy has no directives"));
-        }
-        if !self.waive_default_src && !self.directives.iter().any(|(n, _)| n == "default-src") {
             return Err(ConfigError::new(
-                SETTING,
+                "security_headers.csp.default_src",
+                "the policy has no directives",
+            ));
+        }
+        if !self.waive_default_src && !self.directives.iter().any(|(n, _, _)| n == "default-src") {
+            return Err(ConfigError::new(
+                "security_headers.csp.default_src",
                 "the policy has no `default-src`; add one, or call `waive_default_src()` to send it without",
             ));
         }
         let mut t = Template::default();
-        for (i, (name, value)) in self.directives.iter().enumerate() {
+        for (i, (name, value, setting)) in self.directives.iter().enumerate() {
+            let setting = *setting;
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
                 return Err(ConfigError::new(
-                    SETTING,
+                    setting,
                     format!("`{}` is not a directive name", name.escape_debug()),
                 ));
             }
@@ -486,11 +302,11 @@ impl CspBuilder {
                     for tok in tokens {
                         if tok.is_empty() {
                             return Err(ConfigError::new(
-                                SETTING,
+                                setting,
                                 format!("`{name}` has an empty value"),
                             ));
                         }
-                        check_token(tok, name)?;
+                        check_token(tok, name, setting)?;
                         t.push(" ");
                         t.push(tok);
                     }
@@ -498,20 +314,20 @@ impl CspBuilder {
                 Value::Sources(sources) => {
                     if sources.is_empty() {
                         return Err(ConfigError::new(
-                            SETTING,
+                            setting,
                             format!(
-                                "`{name}` has no sources; use `Source::None` to block everything"
+                                "`{name}` has no sources; use `CspSource::None` to block everything"
                             ),
                         ));
                     }
-                    if sources.len() > 1 && sources.contains(&Source::None) {
+                    if sources.len() > 1 && sources.contains(&CspSource::None) {
                         return Err(ConfigError::new(
-                            SETTING,
+                            setting,
                             format!("`{name}` combines 'none' with other sources; browsers ignore the 'none'"),
                         ));
                     }
                     for s in sources {
-                        s.validate()?;
+                        s.validate(setting)?;
                         t.push(" ");
                         s.render(&mut t);
                     }
@@ -519,8 +335,12 @@ impl CspBuilder {
             }
         }
         if t.parts.len() == 1 {
-            let v = HeaderValue::from_str(&t.parts[0])
-                .map_err(|_| ConfigError::new(SETTING, "the policy is not a valid header value"))?;
+            let v = HeaderValue::from_str(&t.parts[0]).map_err(|_| {
+                ConfigError::new(
+                    "security_headers.csp.directive",
+                    "the policy is not a valid header value",
+                )
+            })?;
             t.static_value = Some(v);
         }
         Ok(ContentSecurityPolicy {
@@ -536,13 +356,13 @@ mod tests {
     #[test]
     fn keywords_are_quoted_and_directives_joined() {
         let csp = ContentSecurityPolicy::builder()
-            .default_src([Source::SelfOrigin])
+            .default_src([CspSource::SelfOrigin])
             .script_src([
-                Source::StrictDynamic,
-                Source::sha256("abc+/="),
-                Source::UnsafeHashes,
+                CspSource::StrictDynamic,
+                CspSource::sha256("abc+/="),
+                CspSource::UnsafeHashes,
             ])
-            .object_src([Source::None])
+            .object_src([CspSource::None])
             .build()
             .unwrap();
         assert_eq!(
@@ -565,16 +385,16 @@ mod tests {
             "é.example",
         ] {
             let r = ContentSecurityPolicy::builder()
-                .default_src([Source::host(bad)])
+                .default_src([CspSource::host(bad)])
                 .build();
             assert!(r.is_err(), "{bad:?} accepted");
         }
         assert!(ContentSecurityPolicy::builder()
-            .default_src([Source::scheme("ht tp")])
+            .default_src([CspSource::scheme("ht tp")])
             .build()
             .is_err());
         assert!(ContentSecurityPolicy::builder()
-            .default_src([Source::sha256("a'b")])
+            .default_src([CspSource::sha256("a'b")])
             .build()
             .is_err());
         assert!(ContentSecurityPolicy::builder()
@@ -582,30 +402,77 @@ mod tests {
             .build()
             .is_err());
         assert!(ContentSecurityPolicy::builder()
-            .default_src([Source::None, Source::SelfOrigin])
+            .default_src([CspSource::None, CspSource::SelfOrigin])
             .build()
             .is_err());
         assert!(ContentSecurityPolicy::builder()
-            .default_src([Source::SelfOrigin])
+            .default_src([CspSource::SelfOrigin])
             .report_to("a;b")
             .build()
             .is_err());
         assert!(ContentSecurityPolicy::builder()
-            .directive("Bad_Name!", [Source::SelfOrigin])
-            .default_src([Source::SelfOrigin])
+            .directive("Bad_Name!", [CspSource::SelfOrigin])
+            .default_src([CspSource::SelfOrigin])
             .build()
             .is_err());
     }
 
     #[test]
+    fn errors_name_the_method_that_set_the_value() {
+        let setting = |b: CspBuilder| b.build().unwrap_err().setting();
+        let base = || ContentSecurityPolicy::builder().default_src([CspSource::SelfOrigin]);
+        assert_eq!(
+            setting(base().script_src([CspSource::host("a;b")])),
+            "security_headers.csp.script_src"
+        );
+        assert_eq!(
+            setting(base().frame_ancestors([])),
+            "security_headers.csp.frame_ancestors"
+        );
+        assert_eq!(
+            setting(base().directive("Bad_Name!", [CspSource::SelfOrigin])),
+            "security_headers.csp.directive"
+        );
+        assert_eq!(
+            setting(base().report_to("a b")),
+            "security_headers.csp.report_to"
+        );
+        assert_eq!(
+            setting(base().report_uri("")),
+            "security_headers.csp.report_uri"
+        );
+        assert_eq!(
+            setting(base().sandbox(["allow;scripts"])),
+            "security_headers.csp.sandbox"
+        );
+        assert_eq!(
+            setting(ContentSecurityPolicy::builder().img_src([CspSource::SelfOrigin])),
+            "security_headers.csp.default_src"
+        );
+        assert_eq!(
+            setting(ContentSecurityPolicy::builder()),
+            "security_headers.csp.default_src"
+        );
+        // Setting a directive again through `directive` names the last method used.
+        assert_eq!(
+            setting(
+                base()
+                    .img_src([CspSource::SelfOrigin])
+                    .directive("img-src", [CspSource::host("'x'")])
+            ),
+            "security_headers.csp.directive"
+        );
+    }
+
+    #[test]
     fn default_src_required_unless_waived() {
         let e = ContentSecurityPolicy::builder()
-            .script_src([Source::SelfOrigin])
+            .script_src([CspSource::SelfOrigin])
             .build()
             .unwrap_err();
         assert!(e.message().contains("default-src"));
         let csp = ContentSecurityPolicy::builder()
-            .script_src([Source::SelfOrigin])
+            .script_src([CspSource::SelfOrigin])
             .waive_default_src()
             .build()
             .unwrap();
@@ -615,9 +482,9 @@ mod tests {
     #[test]
     fn resetting_a_directive_keeps_its_place() {
         let csp = ContentSecurityPolicy::builder()
-            .default_src([Source::SelfOrigin])
-            .img_src([Source::SelfOrigin])
-            .default_src([Source::None])
+            .default_src([CspSource::SelfOrigin])
+            .img_src([CspSource::SelfOrigin])
+            .default_src([CspSource::None])
             .sandbox(Vec::<String>::new())
             .build()
             .unwrap();
@@ -630,9 +497,9 @@ mod tests {
     #[test]
     fn nonce_is_inserted_everywhere() {
         let csp = ContentSecurityPolicy::builder()
-            .default_src([Source::SelfOrigin])
-            .script_src([Source::Nonce])
-            .style_src([Source::Nonce, Source::SelfOrigin])
+            .default_src([CspSource::SelfOrigin])
+            .script_src([CspSource::Nonce])
+            .style_src([CspSource::Nonce, CspSource::SelfOrigin])
             .build()
             .unwrap();
         assert!(csp.uses_nonce());

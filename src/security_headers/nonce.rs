@@ -11,7 +11,7 @@ const NONCE_CHARS: usize = 24;
 
 /// The CSP nonce of one request.
 ///
-/// When the layer's policy uses [`Source::Nonce`](super::Source::Nonce), the layer draws 144
+/// When the layer's policy uses [`CspSource::Nonce`](super::CspSource::Nonce), the layer draws 144
 /// random bits from the thread-local CSPRNG (`rand::rng()`, ChaCha seeded by the operating
 /// system) **before** the handler runs, stores this value in the request extensions, and
 /// writes the same value into the `Content-Security-Policy` header of the response. The

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
-
 use super::{
-    ContentSecurityPolicy, CspBuilder, HeaderMode, Hsts, HstsScope, SecurityHeaders, Source,
+    ContentSecurityPolicy, CspBuilder, CspSource, HeaderMode, Hsts, HstsScope,
+    SecurityHeadersLayer, SecurityHeadersLayerBuilder,
 };
 
 /// The OWASP Secure Headers Project's deny-all `Permissions-Policy` (its `headers_add.json`,
@@ -18,7 +17,7 @@ picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), sync-x
 web-share=(), xr-spatial-tracking=(), clipboard-read=(), clipboard-write=(), gamepad=(), hid=(), \
 idle-detection=(), serial=()";
 
-/// Headers that reveal the server's software and version, removed by [`SecurityHeaders::strict`]
+/// Headers that reveal the server's software and version, removed by [`SecurityHeadersLayer::strict`]
 /// (a selection of the OWASP Secure Headers Project's `headers_remove.json`). Entries ending
 /// in `*` remove every header with that prefix.
 pub const FINGERPRINT_HEADERS: &[&str] = &[
@@ -42,11 +41,8 @@ pub const FINGERPRINT_HEADERS: &[&str] = &[
     "x-kong-*",
 ];
 
-fn h(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) {
-    (
-        HeaderName::from_static(name),
-        HeaderValue::from_static(value),
-    )
+fn h(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
 }
 
 impl ContentSecurityPolicy {
@@ -56,23 +52,23 @@ impl ContentSecurityPolicy {
     /// `script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests`.
     pub fn helmet() -> CspBuilder {
         ContentSecurityPolicy::builder()
-            .default_src([Source::SelfOrigin])
-            .base_uri([Source::SelfOrigin])
+            .default_src([CspSource::SelfOrigin])
+            .base_uri([CspSource::SelfOrigin])
             .font_src([
-                Source::SelfOrigin,
-                Source::scheme("https"),
-                Source::scheme("data"),
+                CspSource::SelfOrigin,
+                CspSource::scheme("https"),
+                CspSource::scheme("data"),
             ])
-            .form_action([Source::SelfOrigin])
-            .frame_ancestors([Source::SelfOrigin])
-            .img_src([Source::SelfOrigin, Source::scheme("data")])
-            .object_src([Source::None])
-            .script_src([Source::SelfOrigin])
-            .script_src_attr([Source::None])
+            .form_action([CspSource::SelfOrigin])
+            .frame_ancestors([CspSource::SelfOrigin])
+            .img_src([CspSource::SelfOrigin, CspSource::scheme("data")])
+            .object_src([CspSource::None])
+            .script_src([CspSource::SelfOrigin])
+            .script_src_attr([CspSource::None])
             .style_src([
-                Source::SelfOrigin,
-                Source::scheme("https"),
-                Source::UnsafeInline,
+                CspSource::SelfOrigin,
+                CspSource::scheme("https"),
+                CspSource::UnsafeInline,
             ])
             .upgrade_insecure_requests()
     }
@@ -82,16 +78,16 @@ impl ContentSecurityPolicy {
     /// `frame-ancestors 'none';upgrade-insecure-requests`.
     pub fn strict() -> CspBuilder {
         ContentSecurityPolicy::builder()
-            .default_src([Source::SelfOrigin])
-            .form_action([Source::SelfOrigin])
-            .base_uri([Source::SelfOrigin])
-            .object_src([Source::None])
-            .frame_ancestors([Source::None])
+            .default_src([CspSource::SelfOrigin])
+            .form_action([CspSource::SelfOrigin])
+            .base_uri([CspSource::SelfOrigin])
+            .object_src([CspSource::None])
+            .frame_ancestors([CspSource::None])
             .upgrade_insecure_requests()
     }
 }
 
-impl SecurityHeaders {
+impl SecurityHeadersLayer {
     /// Byte for byte the defaults of helmet 8 (Node.js): 12 headers on every response, HSTS
     /// included (as helmet does; browsers ignore HSTS over plain HTTP), and `X-Powered-By`
     /// removed. No `Cross-Origin-Embedder-Policy`.
@@ -110,9 +106,9 @@ impl SecurityHeaders {
     /// | `X-Frame-Options` | `SAMEORIGIN` |
     /// | `X-Permitted-Cross-Domain-Policies` | `none` |
     /// | `X-XSS-Protection` | `0` |
-    pub fn helmet() -> Self {
-        let mut this = SecurityHeaders::new()
-            .csp_result(ContentSecurityPolicy::helmet().build())
+    pub fn helmet() -> SecurityHeadersLayerBuilder {
+        let mut this = SecurityHeadersLayer::builder()
+            .preset_csp(ContentSecurityPolicy::helmet().build())
             .hsts(Hsts::new(Duration::from_secs(31_536_000)).include_subdomains())
             .hsts_scope(HstsScope::Always)
             .strip_headers(["x-powered-by"]);
@@ -150,10 +146,10 @@ impl SecurityHeaders {
     ///
     /// `X-XSS-Protection` is not sent (deprecated; OWASP advises against it). Add
     /// `Cache-Control: no-store, max-age=0` for API responses with
-    /// [`cache_control_no_store`](SecurityHeaders::cache_control_no_store).
-    pub fn strict() -> Self {
-        let mut this = SecurityHeaders::new()
-            .csp_result(ContentSecurityPolicy::strict().build())
+    /// [`cache_control_no_store`](SecurityHeadersLayerBuilder::cache_control_no_store).
+    pub fn strict() -> SecurityHeadersLayerBuilder {
+        let mut this = SecurityHeadersLayer::builder()
+            .preset_csp(ContentSecurityPolicy::strict().build())
             .hsts(Hsts::new(Duration::from_secs(63_072_000)).include_subdomains())
             .hsts_scope(HstsScope::HttpsOnly)
             .strip_headers(FINGERPRINT_HEADERS);
@@ -170,12 +166,12 @@ impl SecurityHeaders {
         this
     }
 
-    /// [`helmet`](SecurityHeaders::helmet) made safe for `http://localhost`: no HSTS (a
+    /// [`helmet`](SecurityHeadersLayer::helmet) made safe for `http://localhost`: no HSTS (a
     /// browser that cached it for `localhost` refuses every plain-HTTP dev server for a
     /// year) and no `upgrade-insecure-requests` in the CSP (it would send subresources to
     /// `https://localhost`).
-    pub fn development() -> Self {
-        let mut this = SecurityHeaders::helmet().csp_result(
+    pub fn development() -> SecurityHeadersLayerBuilder {
+        let mut this = SecurityHeadersLayer::helmet().preset_csp(
             ContentSecurityPolicy::helmet()
                 .remove("upgrade-insecure-requests")
                 .build(),
@@ -183,11 +179,39 @@ impl SecurityHeaders {
         this.hsts = None;
         this
     }
+}
 
+impl SecurityHeadersLayerBuilder {
     /// Adds `Cache-Control: no-store, max-age=0` (OWASP's value for API responses), kept
     /// when the handler set its own `Cache-Control`.
     pub fn cache_control_no_store(self) -> Self {
         self.header("cache-control", "no-store, max-age=0")
             .header_mode("cache-control", HeaderMode::KeepExisting)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_is_helmet_without_hsts_or_upgrades() {
+        let helmet = SecurityHeadersLayer::helmet();
+        let dev = SecurityHeadersLayer::development();
+        assert!(helmet.hsts.is_some());
+        assert!(dev.hsts.is_none());
+        assert_eq!(helmet.headers, dev.headers);
+        let csp = |b: &SecurityHeadersLayerBuilder| b.csp.as_ref().unwrap().render_with_nonce("");
+        assert!(csp(&helmet).ends_with(";upgrade-insecure-requests"));
+        assert!(!csp(&dev).contains("upgrade-insecure-requests"));
+        assert!(dev.build().is_ok());
+    }
+
+    #[test]
+    fn strict_strips_every_fingerprint_header() {
+        let layer = SecurityHeadersLayer::strict().build().unwrap();
+        let stripped = layer.shared.strip.len() + layer.shared.strip_prefixes.len();
+        assert_eq!(stripped, FINGERPRINT_HEADERS.len());
+        assert!(layer.shared.strip_prefixes.iter().any(|p| p == "x-envoy-"));
     }
 }

@@ -26,7 +26,7 @@ async fn events_reach_the_websocket_client_and_the_signed_webhook() {
         .max_latency(Duration::from_millis(200))
         .sink("webhook", webhook)
         .sink("websocket", fan_out.clone())
-        .spawn()
+        .build()
         .unwrap();
     let app = example::app(notifier.clone(), fan_out, secret);
     tokio::spawn(async move {

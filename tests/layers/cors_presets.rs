@@ -11,11 +11,14 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_fortify::{cors::Cors, security_headers::SecurityHeaders};
+use tower_fortify::{
+    cors::{CorsLayer, CorsLayerBuilder},
+    security_headers::SecurityHeadersLayer,
+};
 
 const APP: &str = "https://app.example.com";
 
-fn api(cors: Cors) -> Router {
+fn api(cors: CorsLayerBuilder) -> Router {
     Router::new()
         .route("/items", get(|| async { "items" }))
         .route(
@@ -48,7 +51,7 @@ fn preflight(origin: &str, method: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn same_origin_api_preflight_and_actual_request() {
-    let app = api(Cors::same_origin_api([APP]));
+    let app = api(CorsLayer::same_origin_api([APP]));
     let res = app.clone().oneshot(preflight(APP, "PUT")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let h = res.headers();
@@ -82,7 +85,7 @@ async fn same_origin_api_preflight_and_actual_request() {
 
 #[tokio::test]
 async fn other_origins_are_never_mirrored() {
-    let app = api(Cors::same_origin_api([APP, "http://localhost:5173"]));
+    let app = api(CorsLayer::same_origin_api([APP, "http://localhost:5173"]));
     for origin in [
         "https://evil.example",
         "null",
@@ -117,7 +120,7 @@ async fn other_origins_are_never_mirrored() {
 
 #[tokio::test]
 async fn plain_options_reaches_the_application() {
-    let app = api(Cors::same_origin_api([APP]));
+    let app = api(CorsLayer::same_origin_api([APP]));
     let req = Request::builder()
         .method(Method::OPTIONS)
         .uri("/webdav")
@@ -160,7 +163,7 @@ async fn plain_options_reaches_the_application() {
 
 #[tokio::test]
 async fn public_read_only_is_wildcard_without_credentials() {
-    let app = api(Cors::public_read_only());
+    let app = api(CorsLayer::public_read_only());
     let req = Request::builder()
         .uri("/items")
         .header("origin", "https://anyone.example")
@@ -182,24 +185,25 @@ async fn public_read_only_is_wildcard_without_credentials() {
 
 #[test]
 fn misconfigurations_are_errors() {
-    let e = Cors::public_read_only()
+    let e = CorsLayer::public_read_only()
         .allow_credentials(true)
         .build()
         .unwrap_err();
-    assert_eq!(e.setting(), "cors_origins");
-    let e = Cors::same_origin_api(["https://a.example", "*"])
+    assert_eq!(e.setting(), "cors.allow_credentials");
+    let e = CorsLayer::same_origin_api(["https://a.example", "*"])
         .build()
         .unwrap_err();
     assert!(e.message().contains("wildcard"), "{e}");
-    let e = Cors::same_origin_api(["https://a.example/"])
+    assert_eq!(e.setting(), "cors.origins");
+    let e = CorsLayer::same_origin_api(["https://a.example/"])
         .build()
         .unwrap_err();
     assert!(e.message().contains("trailing slash"), "{e}");
-    assert!(Cors::same_origin_api([APP])
+    assert!(CorsLayer::same_origin_api([APP])
         .allow_headers(["*"])
         .build()
         .is_err());
-    assert!(Cors::same_origin_api([APP])
+    assert!(CorsLayer::same_origin_api([APP])
         .allow_credentials(false)
         .max_age(Some(Duration::from_secs(5)))
         .build()
@@ -210,8 +214,8 @@ fn misconfigurations_are_errors() {
 async fn preflights_carry_security_headers_in_the_recommended_order() {
     let app = Router::new()
         .route("/items", get(|| async { "items" }))
-        .layer(Cors::same_origin_api([APP]).build().unwrap())
-        .layer(SecurityHeaders::strict().build().unwrap());
+        .layer(CorsLayer::same_origin_api([APP]).build().unwrap())
+        .layer(SecurityHeadersLayer::strict().build().unwrap());
     let res = app.oneshot(preflight(APP, "POST")).await.unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], APP);
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");

@@ -17,17 +17,20 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_fortify::{
     event::{SecurityEvent, SecurityEvents},
     injection::InjectionLayer,
-    metrics::{ExpositionFormat, Metrics},
-    rate_limit::{ManualClock, MemoryStore, PeerIp, Policy, Quota, RateLimitLayer},
-    security_headers::SecurityHeaders,
+    metrics::{ExpositionFormat, MetricsRegistry},
+    rate_limit::{
+        store::{ManualClock, MemoryStore},
+        PeerIp, Policy, Quota, RateLimitLayer,
+    },
+    security_headers::SecurityHeadersLayer,
     trusted_host::TrustedHostLayer,
 };
 
 fn app() -> Router {
-    app_with(Metrics::builder().build().unwrap())
+    app_with(MetricsRegistry::builder().build().unwrap())
 }
 
-fn app_with(metrics: Metrics) -> Router {
+fn app_with(metrics: MetricsRegistry) -> Router {
     let limit = RateLimitLayer::builder()
         .policy(Policy::new("ip", PeerIp::new(), Quota::per_minute(2)).unwrap())
         .store(MemoryStore::new().clock(ManualClock::new()))
@@ -36,8 +39,8 @@ fn app_with(metrics: Metrics) -> Router {
     Router::new().route("/", get(|| async { "hello" })).layer(
         ServiceBuilder::new()
             .layer(metrics.layer())
-            .layer(SecurityHeaders::strict().build().unwrap())
-            .layer(TrustedHostLayer::new(["example.com"]).unwrap())
+            .layer(SecurityHeadersLayer::strict().build().unwrap())
+            .layer(TrustedHostLayer::builder(["example.com"]).build().unwrap())
             .layer(limit)
             .layer(InjectionLayer::builder().build().unwrap()),
     )
@@ -103,7 +106,7 @@ async fn a_foreign_host_is_refused_before_it_counts_against_the_quota() {
 
 #[tokio::test]
 async fn metrics_outermost_counts_rejections_by_outcome() {
-    let metrics = Metrics::builder().build().unwrap();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let app = app_with(metrics.clone());
     for host in ["example.com", "example.com", "example.com", "evil.example"] {
         let res = app.clone().oneshot(request(host)).await.unwrap();
@@ -126,7 +129,7 @@ async fn metrics_outermost_counts_rejections_by_outcome() {
 
 #[tokio::test]
 async fn an_injection_is_blocked_innermost_with_headers_and_counted() {
-    let metrics = Metrics::builder().build().unwrap();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let app = app_with(metrics.clone());
     let res = app
         .clone()

@@ -24,7 +24,7 @@ use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, ServiceExt};
 use tower_fortify::{
     event::{Category, SecurityEvent, SecurityEvents},
-    metrics::{ExpositionFormat, Metrics, MetricsLayer},
+    metrics::{ExpositionFormat, MetricsLayer, MetricsRegistry},
 };
 
 /// Samples of a Prometheus text exposition: `name{sorted labels}` -> value.
@@ -148,7 +148,7 @@ fn guarded(event: SecurityEvent, status: StatusCode) -> AxumResponse {
     res
 }
 
-fn app(metrics: &Metrics) -> Router {
+fn app(metrics: &MetricsRegistry) -> Router {
     Router::new()
         .route("/users/{id}", get(|| async { "user" }))
         .route(
@@ -204,7 +204,7 @@ fn get_req(path: &str) -> Request<AxumBody> {
 
 #[tokio::test]
 async fn scripted_requests_give_exact_series() {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let router = app(&metrics);
 
     for id in 1..=3 {
@@ -343,7 +343,7 @@ async fn scripted_requests_give_exact_series() {
 
 #[tokio::test]
 async fn histogram_invariants_hold() {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let router = app(&metrics);
     for i in 0..20 {
         send(&router, get_req(&format!("/users/{i}"))).await;
@@ -391,7 +391,7 @@ async fn histogram_invariants_hold() {
 
 #[tokio::test]
 async fn random_unmatched_paths_add_at_most_two_series() {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let router = app(&metrics);
     send(&router, get_req("/users/1")).await;
     let before = samples(&metrics.render(ExpositionFormat::Prometheus)).len();
@@ -426,7 +426,7 @@ async fn random_unmatched_paths_add_at_most_two_series() {
 
 #[tokio::test]
 async fn dropped_future_and_inner_error_are_counted() {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let pending = metrics
         .layer()
         .layer(service_fn(|_req: Request<Full<Bytes>>| async {
@@ -498,7 +498,7 @@ async fn dropped_future_and_inner_error_are_counted() {
 
 #[tokio::test]
 async fn dropped_body_ends_the_request_as_cancelled() {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let svc = metrics
         .layer()
         .layer(service_fn(|_req: Request<Full<Bytes>>| async {
@@ -530,7 +530,7 @@ async fn dropped_body_ends_the_request_as_cancelled() {
 
 #[tokio::test]
 async fn label_sets_are_capped() {
-    let metrics = Metrics::builder()
+    let metrics = MetricsRegistry::builder()
         .max_label_sets(3)
         .route_fn(|_, uri| Some(uri.path().to_owned().into()))
         .build()
@@ -596,7 +596,7 @@ fn grpc_response(trailers_only: Option<u16>) -> Response<Chunks> {
 
 #[tokio::test]
 async fn grpc_calls_use_rpc_metrics_and_read_the_status() {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let svc = metrics
         .layer()
         .layer(service_fn(|req: Request<Full<Bytes>>| async move {
@@ -667,7 +667,7 @@ async fn grpc_calls_use_rpc_metrics_and_read_the_status() {
 
 #[tokio::test]
 async fn openmetrics_and_prometheus_formats() {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let router = app(&metrics);
     send(&router, get_req("/users/1")).await;
     let om = metrics.render(ExpositionFormat::OpenMetrics);
@@ -701,7 +701,10 @@ async fn user_metrics_share_the_exposition() {
     let mut registry = Registry::default();
     let jobs: Counter = Counter::default();
     registry.register("jobs_processed", "Jobs processed", jobs.clone());
-    let metrics = Metrics::builder().registry(registry).build().unwrap();
+    let metrics = MetricsRegistry::builder()
+        .prometheus_registry(registry)
+        .build()
+        .unwrap();
     jobs.inc_by(3);
     let s = samples(&metrics.render(ExpositionFormat::Prometheus));
     assert_eq!(value(&s, "jobs_processed_total", &[]), Some(3.0));
@@ -709,33 +712,36 @@ async fn user_metrics_share_the_exposition() {
 
 #[test]
 fn bad_settings_are_config_errors() {
-    let err = |b: tower_fortify::metrics::MetricsBuilder| b.build().unwrap_err().setting();
+    let err = |b: tower_fortify::metrics::MetricsRegistryBuilder| b.build().unwrap_err().setting();
     assert_eq!(
-        err(Metrics::builder().duration_buckets(vec![])),
-        "duration_buckets"
+        err(MetricsRegistry::builder().duration_buckets(vec![])),
+        "metrics.duration_buckets"
     );
     assert_eq!(
-        err(Metrics::builder().duration_buckets(vec![0.5, 0.1])),
-        "duration_buckets"
+        err(MetricsRegistry::builder().duration_buckets(vec![0.5, 0.1])),
+        "metrics.duration_buckets"
     );
     assert_eq!(
-        err(Metrics::builder().duration_buckets(vec![f64::NAN])),
-        "duration_buckets"
-    );
-    assert_eq!(err(Metrics::builder().max_label_sets(0)), "max_label_sets");
-    assert_eq!(
-        err(Metrics::builder().unmatched_route("")),
-        "unmatched_route"
+        err(MetricsRegistry::builder().duration_buckets(vec![f64::NAN])),
+        "metrics.duration_buckets"
     );
     assert_eq!(
-        err(Metrics::builder().percentile_window(Duration::from_secs(60), 1)),
-        "percentile_window"
+        err(MetricsRegistry::builder().max_label_sets(0)),
+        "metrics.max_label_sets"
+    );
+    assert_eq!(
+        err(MetricsRegistry::builder().unmatched_route("")),
+        "metrics.unmatched_route"
+    );
+    assert_eq!(
+        err(MetricsRegistry::builder().percentile_window(Duration::from_secs(60), 1)),
+        "metrics.percentile_window"
     );
 }
 
 #[test]
 fn layer_is_debug_and_clone() {
-    let layer = MetricsLayer::new(Metrics::new());
+    let layer: MetricsLayer = MetricsRegistry::builder().build().unwrap().layer();
     let copy = layer.clone();
     assert!(format!("{copy:?}").starts_with("MetricsLayer"));
 }

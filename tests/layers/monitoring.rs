@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use tower_fortify::{
-    metrics::{HealthCheck, HealthRegistry, Metrics},
+    metrics::{HealthCheck, HealthRegistry, MetricsRegistry},
     monitoring::{BoxFuture, MonitoringExtension, MonitoringService},
 };
 
@@ -40,8 +40,8 @@ impl MonitoringExtension for DeadLetters {
     }
 }
 
-fn app(health: HealthRegistry) -> (Router, Metrics) {
-    let metrics = Metrics::new();
+fn app(health: HealthRegistry) -> (Router, MetricsRegistry) {
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let monitoring = MonitoringService::builder()
         .bearer_token(TOKEN)
         .metrics(metrics.clone())
@@ -327,7 +327,7 @@ fn extension_names_are_checked() {
             .extension(Named(bad))
             .build()
             .unwrap_err();
-        assert_eq!(err.setting(), "extension", "{bad:?}");
+        assert_eq!(err.setting(), "monitoring.extension", "{bad:?}");
     }
     let err = MonitoringService::builder()
         .bearer_token(TOKEN)

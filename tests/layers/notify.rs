@@ -2,76 +2,18 @@
 //! dead-letter queue, overflow and shutdown accounting.
 #![cfg(feature = "notify")]
 
-use std::{
-    sync::{
-        atomic::{AtomicU32, Ordering},
-        Arc, Mutex,
-    },
-    time::Duration,
-};
+use std::{sync::atomic::Ordering, time::Duration};
 
 use tokio::time::Instant;
-use tower_fortify::notify::{
-    Batch, ChannelSink, Kind, Notification, Notifier, NotifyOutcome, NotifyStats, Priority,
-    RetryPolicy, Sink, SinkError, SinkFuture,
+use tower_fortify::{
+    event::EventKind,
+    notify::{
+        ChannelSink, Kind, Notification, Notifier, NotifyOutcome, NotifyStats, Priority,
+        RetryPolicy,
+    },
 };
 
-/// Every accepted batch, with the (paused) time it arrived.
-type DeliveryLog = Arc<Mutex<Vec<(Instant, Vec<Notification>)>>>;
-
-/// A sink that records every attempt and fails according to a script.
-#[derive(Clone, Default)]
-struct ScriptedSink {
-    /// Fail this many attempts (retryably) before succeeding; `u32::MAX` fails forever.
-    failures: u32,
-    permanent: bool,
-    attempts: Arc<AtomicU32>,
-    delivered: DeliveryLog,
-}
-
-impl ScriptedSink {
-    fn failing(failures: u32) -> Self {
-        Self {
-            failures,
-            ..Self::default()
-        }
-    }
-    fn refusing() -> Self {
-        Self {
-            permanent: true,
-            failures: u32::MAX,
-            ..Self::default()
-        }
-    }
-    fn delivered_titles(&self) -> Vec<String> {
-        self.delivered
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|(_, b)| b.iter().map(|n| n.title().to_owned()))
-            .collect()
-    }
-}
-
-impl Sink for ScriptedSink {
-    fn send<'a>(&'a self, batch: &'a Batch) -> SinkFuture<'a> {
-        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst);
-        let result = if attempt < self.failures {
-            if self.permanent {
-                Err(SinkError::permanent("410 gone"))
-            } else {
-                Err(SinkError::retryable("503 unavailable"))
-            }
-        } else {
-            self.delivered
-                .lock()
-                .unwrap()
-                .push((Instant::now(), batch.notifications().to_vec()));
-            Ok(())
-        };
-        Box::pin(std::future::ready(result))
-    }
-}
+use crate::support::sinks::{Hangs, Panicking, ScriptedSink, SlowSwitch, Switch};
 
 fn note(priority: Priority, title: &str) -> Notification {
     Notification::new(Kind::custom("test"), priority, title.to_owned())
@@ -103,7 +45,7 @@ async fn a_full_batch_is_sent_without_waiting_for_the_latency_bound() {
         .max_items(3)
         .max_latency(Duration::from_secs(1))
         .sink("ch", sink)
-        .spawn()
+        .build()
         .unwrap();
     let start = Instant::now();
     for i in 0..3 {
@@ -127,7 +69,7 @@ async fn the_oldest_item_waits_at_most_max_latency() {
         .max_items(10)
         .max_latency(Duration::from_millis(100))
         .sink("ch", sink)
-        .spawn()
+        .build()
         .unwrap();
     let start = Instant::now();
     notifier.notify(note(Priority::Normal, "first"));
@@ -149,7 +91,7 @@ async fn a_critical_item_is_sent_at_once() {
     let notifier = Notifier::builder()
         .max_latency(Duration::from_secs(10))
         .sink("ch", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::Low, "low"));
     let start = Instant::now();
@@ -165,7 +107,7 @@ async fn higher_priorities_come_first_within_a_batch() {
     let notifier = Notifier::builder()
         .max_items(4)
         .sink("ch", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::Low, "low"));
     notifier.notify(note(Priority::Normal, "normal-1"));
@@ -182,7 +124,7 @@ async fn a_sink_failing_n_times_delivers_once_after_n_retries() {
     let notifier = Notifier::builder()
         .retry(fast_retries())
         .sink("flaky", sink.clone())
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::Normal, "hello"));
     let report = notifier.shutdown(Duration::from_secs(30)).await;
@@ -203,7 +145,7 @@ async fn a_sink_that_always_fails_dead_letters_everything_and_loses_nothing() {
         .max_items(10)
         .retry(fast_retries().max_attempts(3))
         .sink("down", sink.clone())
-        .spawn()
+        .build()
         .unwrap();
     for i in 0..25 {
         notifier.notify(note(Priority::Normal, &format!("n{i}")));
@@ -238,7 +180,7 @@ async fn a_batch_refused_by_one_of_two_sinks_is_delivered_there_and_dead_lettere
         .retry(fast_retries())
         .sink("good", good.clone())
         .sink("bad", bad.clone())
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::High, "alert"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
@@ -261,7 +203,7 @@ async fn a_batch_failing_on_one_sink_is_retried_only_there() {
         .retry(fast_retries())
         .sink("steady", steady.clone())
         .sink("flaky", flaky.clone())
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::Normal, "once"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
@@ -356,7 +298,7 @@ async fn shutdown_with_a_healthy_sink_delivers_everything() {
         .max_items(10)
         .max_latency(Duration::from_secs(60))
         .sink("ok", sink.clone())
-        .spawn()
+        .build()
         .unwrap();
     for i in 0..25 {
         notifier.notify(note(Priority::Normal, &format!("n{i}")));
@@ -394,7 +336,7 @@ async fn shutdown_with_a_dead_sink_dead_letters_the_rest_at_the_deadline() {
         )
         .sink("healthy", healthy.clone())
         .sink("dead", dead.clone())
-        .spawn()
+        .build()
         .unwrap();
     for i in 0..40 {
         notifier.notify(note(Priority::Normal, &format!("n{i}")));
@@ -453,7 +395,7 @@ async fn a_full_dead_letter_queue_evicts_its_oldest_entry_as_dropped() {
         .max_items(1)
         .dead_letter_capacity(5)
         .sink("bad", ScriptedSink::refusing())
-        .spawn()
+        .build()
         .unwrap();
     for i in 0..8 {
         notifier.notify(note(Priority::Normal, &format!("n{i}")));
@@ -466,26 +408,6 @@ async fn a_full_dead_letter_queue_evicts_its_oldest_entry_as_dropped() {
     assert_adds_up(&report.stats);
 }
 
-/// A sink that refuses until it is switched on.
-#[derive(Clone, Default)]
-struct Switch {
-    on: Arc<std::sync::atomic::AtomicBool>,
-    got: Arc<Mutex<Vec<String>>>,
-}
-
-impl Sink for Switch {
-    fn send<'a>(&'a self, batch: &'a Batch) -> SinkFuture<'a> {
-        let result = if self.on.load(Ordering::SeqCst) {
-            let mut got = self.got.lock().unwrap();
-            got.extend(batch.notifications().iter().map(|n| n.title().to_owned()));
-            Ok(())
-        } else {
-            Err(SinkError::permanent("switched off"))
-        };
-        Box::pin(std::future::ready(result))
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn dead_letters_can_be_replayed_to_the_sink_that_refused_them() {
     let first = ScriptedSink::default();
@@ -494,7 +416,7 @@ async fn dead_letters_can_be_replayed_to_the_sink_that_refused_them() {
         .max_latency(Duration::from_millis(10))
         .sink("first", first.clone())
         .sink("switch", switch.clone())
-        .spawn()
+        .build()
         .unwrap();
     for i in 0..3 {
         notifier.notify(note(Priority::Normal, &format!("n{i}")));
@@ -521,28 +443,13 @@ async fn dead_letters_can_be_replayed_to_the_sink_that_refused_them() {
     assert_adds_up(&stats);
 }
 
-/// Accepts after a delay once switched on; refuses at once before.
-#[derive(Clone, Default)]
-struct SlowSwitch(Switch);
-
-impl Sink for SlowSwitch {
-    fn send<'a>(&'a self, batch: &'a Batch) -> SinkFuture<'a> {
-        Box::pin(async move {
-            if self.0.on.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            self.0.send(batch).await
-        })
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_replay_whose_caller_gives_up_still_delivers_everything() {
     let slow = SlowSwitch::default();
     let notifier = Notifier::builder()
         .max_latency(Duration::from_millis(10))
         .sink("slow", slow.clone())
-        .spawn()
+        .build()
         .unwrap();
     for i in 0..3 {
         notifier.notify(note(Priority::Normal, &format!("n{i}")));
@@ -574,7 +481,7 @@ async fn drained_dead_letters_leave_the_queue_but_stay_counted() {
     let notifier = Notifier::builder()
         .max_latency(Duration::from_millis(10))
         .sink("bad", ScriptedSink::refusing())
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::Normal, "a"));
     notifier.notify(note(Priority::Normal, "b"));
@@ -614,20 +521,11 @@ async fn dropping_every_handle_flushes_the_queue() {
     assert_eq!(sink.delivered_titles().len(), 5);
 }
 
-/// A sink that panics.
-struct Panicking;
-
-impl Sink for Panicking {
-    fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
-        Box::pin(async { panic!("bug in a user sink") })
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_panicking_sink_dead_letters_its_batch_instead_of_losing_it() {
     let notifier = Notifier::builder()
         .sink("panics", Panicking)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::Critical, "x"));
     let report = notifier.shutdown(Duration::from_secs(5)).await;
@@ -639,15 +537,6 @@ async fn a_panicking_sink_dead_letters_its_batch_instead_of_losing_it() {
     assert_adds_up(&report.stats);
 }
 
-/// A sink that never answers.
-struct Hangs;
-
-impl Sink for Hangs {
-    fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
-        Box::pin(std::future::pending())
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_hung_attempt_times_out_and_counts_as_a_retryable_failure() {
     let notifier = Notifier::builder()
@@ -657,7 +546,7 @@ async fn a_hung_attempt_times_out_and_counts_as_a_retryable_failure() {
                 .attempt_timeout(Duration::from_secs(1)),
         )
         .sink("hangs", Hangs)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note(Priority::Critical, "x"));
     let report = notifier.shutdown(Duration::from_secs(30)).await;
@@ -672,7 +561,7 @@ async fn a_flood_on_one_key_becomes_one_notification_then_one_summary_with_the_c
     let notifier = Notifier::builder()
         .max_latency(Duration::from_millis(10))
         .sink("ok", sink.clone())
-        .spawn()
+        .build()
         .unwrap();
     let window = Duration::from_secs(60);
     let mut outcomes = Vec::new();
@@ -707,7 +596,7 @@ async fn durations_meaning_never_do_not_overflow() {
         .max_latency(Duration::MAX)
         .retry(RetryPolicy::default().attempt_timeout(Duration::MAX))
         .sink("ok", sink.clone())
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify_coalesced("k", Duration::MAX, note(Priority::Normal, "a"));
     notifier.notify_coalesced("k", Duration::MAX, note(Priority::Normal, "b"));
@@ -724,7 +613,7 @@ async fn shutdown_summarises_open_aggregation_windows_instead_of_losing_their_co
     let sink = ScriptedSink::default();
     let notifier = Notifier::builder()
         .sink("ok", sink.clone())
-        .spawn()
+        .build()
         .unwrap();
     for _ in 0..20 {
         notifier.notify_coalesced("k", Duration::from_secs(600), note(Priority::Normal, "t"));
@@ -744,13 +633,13 @@ async fn shutdown_summarises_open_aggregation_windows_instead_of_losing_their_co
 #[test]
 fn bad_settings_are_config_errors() {
     let err = Notifier::builder().pair().unwrap_err();
-    assert_eq!(err.setting(), "sinks");
+    assert_eq!(err.setting(), "notify.sink");
     let err = Notifier::builder()
         .max_items(0)
         .sink("a", ScriptedSink::default())
         .pair()
         .unwrap_err();
-    assert_eq!(err.setting(), "max_items");
+    assert_eq!(err.setting(), "notify.max_items");
     let err = Notifier::builder()
         .sink("a", ScriptedSink::default())
         .sink("a", ScriptedSink::default())
@@ -758,43 +647,47 @@ fn bad_settings_are_config_errors() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid sinks: the sink name `a` is used twice"
+        "invalid notify.sink: the sink name `a` is used twice"
     );
     let err = Notifier::builder()
         .retry(RetryPolicy::default().max_attempts(0))
         .sink("a", ScriptedSink::default())
         .pair()
         .unwrap_err();
-    assert_eq!(err.setting(), "retry.max_attempts");
+    assert_eq!(err.setting(), "notify.retry_policy.max_attempts");
     let err = Notifier::builder()
         .max_in_flight_batches(usize::MAX)
         .sink("a", ScriptedSink::default())
         .pair()
         .unwrap_err();
-    assert_eq!(err.setting(), "max_in_flight_batches");
+    assert_eq!(err.setting(), "notify.max_in_flight_batches");
     assert_eq!(
         ChannelSink::broadcast(usize::MAX).unwrap_err().setting(),
-        "channel.capacity"
+        "notify.channel_sink.capacity"
     );
     assert!(ChannelSink::bounded(0).is_err());
     let err = Notifier::builder()
         .sink("a", ScriptedSink::default())
-        .spawn()
+        .build()
         .unwrap_err();
     assert_eq!(
         err.setting(),
-        "runtime",
-        "spawn outside a runtime is an error, not a panic"
+        "notify.runtime",
+        "build outside a runtime is an error, not a panic"
     );
 }
 
 #[test]
 fn a_notification_serialises_to_the_documented_shape() {
-    let n = Notification::new(Kind::RateLimited, Priority::High, "Rate limit exceeded")
-        .message("policy per-ip refused 203.0.113.7")
-        .field("policy", "per-ip")
-        .field("retry_after_ms", 1500)
-        .source("billing-api");
+    let n = Notification::new(
+        Kind::from(EventKind::RateLimited),
+        Priority::High,
+        "Rate limit exceeded",
+    )
+    .message("policy per-ip refused 203.0.113.7")
+    .field("policy", "per-ip")
+    .field("retry_after_ms", 1500)
+    .source("billing-api");
     let json: serde_json::Value = serde_json::from_str(&n.to_json()).unwrap();
     assert_eq!(json["id"], n.id().to_string());
     assert!(json["id"].as_str().unwrap().starts_with("ntf_"));

@@ -13,9 +13,10 @@ use axum::{
 };
 use tower::ServiceExt;
 use tower_fortify::{
-    event::{Category, SecurityEvent, SecurityEvents},
+    event::{Category, EventKind, SecurityEvent, SecurityEvents},
     notify::{
-        Batch, ChannelReceiver, ChannelSink, Kind, Notification, Notifier, NotifyLayer, Priority,
+        Batch, ChannelReceiver, ChannelSink, Kind, Notification, Notifier, NotifyLayer,
+        NotifyLayerBuilder, Priority,
     },
 };
 
@@ -74,14 +75,14 @@ fn app(layer: NotifyLayer) -> Router {
         .layer(layer)
 }
 
-fn setup(window: Duration) -> (Notifier, ChannelReceiver, NotifyLayer) {
+fn setup(window: Duration) -> (Notifier, ChannelReceiver, NotifyLayerBuilder) {
     let (sink, rx) = ChannelSink::bounded(1024).unwrap();
     let notifier = Notifier::builder()
         .max_latency(Duration::from_millis(10))
         .sink("ch", sink)
-        .spawn()
+        .build()
         .unwrap();
-    let layer = NotifyLayer::new(notifier.clone())
+    let layer = NotifyLayer::builder(&notifier)
         .aggregation_window(window)
         .slow_requests(Duration::from_millis(100))
         .source("shop-api");
@@ -109,7 +110,7 @@ async fn collect(notifier: Notifier, mut rx: ChannelReceiver) -> Vec<Notificatio
 #[tokio::test(start_paused = true)]
 async fn guard_events_and_server_errors_become_notifications() {
     let (notifier, rx, layer) = setup(Duration::from_secs(60));
-    let app = app(layer);
+    let app = app(layer.build().unwrap());
     assert_eq!(
         get_status(&app, "/throttled").await,
         StatusCode::TOO_MANY_REQUESTS
@@ -130,24 +131,27 @@ async fn guard_events_and_server_errors_become_notifications() {
         ]
     );
     let by = |kind: Kind| all.iter().find(|n| *n.kind() == kind).unwrap();
-    let rl = by(Kind::RateLimited);
+    let rl = by(Kind::from(EventKind::RateLimited));
     assert_eq!(rl.priority(), Priority::Normal);
     assert_eq!(rl.fields()["policy"], "per-ip");
     assert_eq!(rl.fields()["retry_after_ms"], 2000);
     assert_eq!(rl.source_name(), "shop-api");
-    let inj = by(Kind::InjectionDetected);
+    let inj = by(Kind::from(EventKind::InjectionDetected));
     assert_eq!(inj.priority(), Priority::High);
     assert_eq!(inj.fields()["category"], "sqli");
     assert_eq!(inj.fields()["rule"], "942100");
     assert_eq!(by(Kind::ServerError).fields()["status"], 502);
     assert_eq!(by(Kind::ServerError).fields()["path"], "/broken");
-    assert_eq!(by(Kind::UntrustedHost).priority(), Priority::Low);
+    assert_eq!(
+        by(Kind::from(EventKind::UntrustedHost)).priority(),
+        Priority::Low
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn slow_requests_are_reported_past_the_threshold() {
     let (notifier, rx, layer) = setup(Duration::from_secs(60));
-    let app = app(layer);
+    let app = app(layer.build().unwrap());
     assert_eq!(get_status(&app, "/slow").await, StatusCode::OK);
     assert_eq!(get_status(&app, "/ok").await, StatusCode::OK);
     let all = collect(notifier, rx).await;
@@ -160,9 +164,11 @@ async fn slow_requests_are_reported_past_the_threshold() {
 async fn kinds_can_be_reprioritised_and_ignored() {
     let (notifier, rx, layer) = setup(Duration::from_secs(60));
     let layer = layer
-        .priority(Kind::RateLimited, Priority::Critical)
+        .priority(Kind::from(EventKind::RateLimited), Priority::Critical)
         .ignore(Kind::ServerError)
-        .ignore(Kind::UntrustedHost);
+        .ignore(Kind::from(EventKind::UntrustedHost))
+        .build()
+        .unwrap();
     let app = app(layer);
     get_status(&app, "/throttled").await;
     get_status(&app, "/broken").await;
@@ -185,7 +191,7 @@ async fn kinds_can_be_reprioritised_and_ignored() {
 #[tokio::test(start_paused = true)]
 async fn a_flood_of_rejections_from_one_client_is_aggregated_per_key_and_window() {
     let (notifier, rx, layer) = setup(Duration::from_secs(60));
-    let app = app(layer);
+    let app = app(layer.build().unwrap());
     for _ in 0..5_000 {
         assert_eq!(
             get_status(&app, "/throttled").await,
@@ -209,7 +215,7 @@ async fn a_flood_of_rejections_from_one_client_is_aggregated_per_key_and_window(
 #[tokio::test]
 async fn responses_pass_through_untouched() {
     let (notifier, _rx, layer) = setup(Duration::from_secs(60));
-    let app = app(layer);
+    let app = app(layer.build().unwrap());
     let res = app
         .oneshot(Request::get("/throttled").body(Body::empty()).unwrap())
         .await
@@ -229,7 +235,7 @@ fn assert_bounds() {
     clone_send_sync::<Notifier>();
     clone_send_sync::<tower_fortify::notify::Notify<Router>>();
     let (notifier, _rx, layer) = setup(Duration::ZERO);
-    let mut svc = tower::Layer::layer(&layer, Router::new());
+    let mut svc = tower::Layer::layer(&layer.build().unwrap(), Router::new());
     send(tower::Service::call(&mut svc, Request::new(Body::empty())));
     drop(notifier);
 }

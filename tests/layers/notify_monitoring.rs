@@ -2,13 +2,7 @@
 //! (`NotifyExtension`): inspect, replay and drain over HTTP, behind the bearer token.
 #![cfg(all(feature = "notify", feature = "monitoring"))]
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
-    time::Duration,
-};
+use std::{sync::atomic::Ordering, time::Duration};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, StatusCode};
@@ -17,33 +11,12 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use tower_fortify::{
     monitoring::MonitoringService,
-    notify::{
-        Batch, Kind, Notification, Notifier, NotifyExtension, NotifyStats, Priority, RetryPolicy,
-        Sink, SinkError, SinkFuture,
-    },
+    notify::{Kind, Notification, Notifier, NotifyExtension, NotifyStats, Priority, RetryPolicy},
 };
 
+use crate::support::sinks::Switch;
+
 const TOKEN: &str = "notify-monitoring-token-0123456789";
-
-/// A sink that refuses for good until it is switched on, then records what it receives.
-#[derive(Clone, Default)]
-struct Switch {
-    on: Arc<AtomicBool>,
-    got: Arc<Mutex<Vec<String>>>,
-}
-
-impl Sink for Switch {
-    fn send<'a>(&'a self, batch: &'a Batch) -> SinkFuture<'a> {
-        let result = if self.on.load(Ordering::SeqCst) {
-            let mut got = self.got.lock().unwrap();
-            got.extend(batch.notifications().iter().map(|n| n.title().to_owned()));
-            Ok(())
-        } else {
-            Err(SinkError::permanent("410 gone"))
-        };
-        Box::pin(std::future::ready(result))
-    }
-}
 
 /// A notifier with two sinks, `pager` and `chat`, both refusing; and the monitoring
 /// service serving it.
@@ -55,7 +28,7 @@ fn setup() -> (Notifier, Switch, Switch, MonitoringService) {
         .retry(RetryPolicy::default().max_attempts(2))
         .sink("pager", pager.clone())
         .sink("chat", chat.clone())
-        .spawn()
+        .build()
         .unwrap();
     let monitoring = MonitoringService::builder()
         .bearer_token(TOKEN)

@@ -20,6 +20,8 @@ use tower_fortify::notify::{
     Kind, Notification, Notifier, Priority, RetryPolicy, WebhookSecret, WebhookSink,
 };
 
+use crate::support::tools;
+
 /// One request the receiver got.
 #[derive(Clone, Debug)]
 struct Received {
@@ -130,7 +132,7 @@ async fn a_delivery_is_a_signed_json_post_verified_by_an_independent_implementat
         .allow_private_networks(true)
         .build()
         .unwrap();
-    let notifier = Notifier::builder().sink("webhook", sink).spawn().unwrap();
+    let notifier = Notifier::builder().sink("webhook", sink).build().unwrap();
     notifier.notify(note("Order filled"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
     assert_eq!(report.stats.sink("webhook").unwrap().delivered, 1);
@@ -173,18 +175,7 @@ async fn a_delivery_is_a_signed_json_post_verified_by_an_independent_implementat
 /// Verifies a delivery with the Python `standardwebhooks` package: required under
 /// `CI=true`, else skipped with a notice when the package is missing.
 fn verify_with_python(secrets: &[String], r: &Received) {
-    let available = std::process::Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: the Python standardwebhooks package must be installed (pip install standardwebhooks)"
-        );
-        eprintln!(
-            "skipping the standardwebhooks cross-check: `pip install standardwebhooks` to run it"
-        );
+    if !tools::python_has("standardwebhooks") {
         return;
     }
     let input = serde_json::json!({
@@ -211,26 +202,14 @@ except WebhookVerificationError:
     pass
 print("verified")
 "#;
-    use std::io::Write;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let Some((code, out)) =
+        tools::run_tool("python3", &["-c", script], input.to_string().as_bytes())
+    else {
+        return;
+    };
     assert!(
-        out.status.success() && stdout.trim() == "verified",
-        "standardwebhooks refused the delivery: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
+        code == 0 && out.trim() == "verified",
+        "standardwebhooks refused the delivery: {out}"
     );
 }
 
@@ -253,7 +232,7 @@ async fn a_503_with_retry_after_is_retried_with_the_same_webhook_id() {
     let notifier = Notifier::builder()
         .retry(quick_retries())
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     let start = std::time::Instant::now();
     notifier.notify(note("retry me"));
@@ -283,7 +262,7 @@ async fn a_400_dead_letters_the_batch_without_retrying() {
     let notifier = Notifier::builder()
         .retry(quick_retries())
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note("refused"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;
@@ -313,7 +292,7 @@ async fn a_receiver_that_does_not_answer_in_time_is_retried_then_dead_lettered()
     let notifier = Notifier::builder()
         .retry(quick_retries().max_attempts(2))
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     let start = std::time::Instant::now();
     notifier.notify(note("slow"));
@@ -336,12 +315,12 @@ async fn private_targets_are_refused_unless_allowed() {
         .secret(WebhookSecret::generate())
         .build()
         .unwrap_err();
-    assert_eq!(err.setting(), "webhook.url");
+    assert_eq!(err.setting(), "notify.webhook_sink.url");
     let err = WebhookSink::builder("http://[::1]:9/hook")
         .secret(WebhookSecret::generate())
         .build()
         .unwrap_err();
-    assert_eq!(err.setting(), "webhook.url");
+    assert_eq!(err.setting(), "notify.webhook_sink.url");
     assert!(WebhookSink::builder("ftp://example.com/")
         .secret(WebhookSecret::generate())
         .build()
@@ -351,7 +330,7 @@ async fn private_targets_are_refused_unless_allowed() {
             .build()
             .unwrap_err()
             .setting(),
-        "webhook.secret"
+        "notify.webhook_sink.secret"
     );
 
     // A name is checked on the addresses it resolves to, at delivery time.
@@ -363,7 +342,7 @@ async fn private_targets_are_refused_unless_allowed() {
     let notifier = Notifier::builder()
         .retry(quick_retries())
         .sink("webhook", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(note("to localhost"));
     let report = notifier.shutdown(Duration::from_secs(10)).await;

@@ -23,8 +23,9 @@ use tower_fortify::{
     event::{SecurityEvent, SecurityEvents},
     proxy::{PeerAddr, TrustedProxies},
     rate_limit::{
-        ClientIp, Global, Header, ManualClock, MemoryStore, MissingKey, OnStoreError, PeerIp,
-        Policy, Quota, RateLimitHeaders, RateLimitLayer, RateLimitStore, Tiers,
+        store::{ManualClock, MemoryStore, RateLimitStore},
+        ClientIp, Global, Header, MissingKey, OnStoreError, PeerIp, Policy, Quota,
+        RateLimitHeaders, RateLimitLayer, RateLimitRejection, Tiers,
     },
 };
 
@@ -443,6 +444,10 @@ async fn missing_key_rejects_with_500_or_skips() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(matches!(
+        res.extensions().get::<RateLimitRejection>(),
+        Some(RateLimitRejection::MissingKey { policy, grpc: false, .. }) if &**policy == "ip"
+    ));
     let v = body_json(res).await;
     let detail = v["detail"].as_str().unwrap();
     assert!(
@@ -600,7 +605,7 @@ async fn custom_responder_keeps_headers_and_events() {
         .layer(
             RateLimitLayer::builder()
                 .policy(Policy::new("g", Global, Quota::per_hour(1)).unwrap())
-                .responder(|_r: &tower_fortify::rate_limit::Rejection| {
+                .responder(|_r: &RateLimitRejection| {
                     let mut res = Response::new(Bytes::from_static(b"busy"));
                     *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
                     res
@@ -664,6 +669,17 @@ async fn store_failure_fails_open_or_closed_with_an_event() {
             .service(ok_service());
         let res = svc.oneshot(req_from("192.0.2.1:1")).await.unwrap();
         assert_eq!(res.status(), status, "{mode:?}");
+        let rejection = res.extensions().get::<RateLimitRejection>();
+        match mode {
+            OnStoreError::FailClosed => assert!(matches!(
+                rejection,
+                Some(RateLimitRejection::StoreUnavailable { .. })
+            )),
+            _ => assert!(
+                rejection.is_none(),
+                "an allowed request carries no rejection"
+            ),
+        }
         let events = res.extensions().get::<SecurityEvents>().unwrap();
         assert!(matches!(
             events.iter().next(),
@@ -672,6 +688,47 @@ async fn store_failure_fails_open_or_closed_with_an_event() {
                 ..
             })
         ));
+    }
+}
+
+/// Every refused response carries its `RateLimitRejection` in the extensions, whatever
+/// answers it: the default responder or a custom one.
+#[tokio::test]
+async fn refusals_carry_the_rejection_in_the_extensions() {
+    let layer = |custom: bool| {
+        let b = RateLimitLayer::builder()
+            .policy(Policy::new("ip", PeerIp::new(), Quota::per_hour(1)).unwrap())
+            .policy(Policy::new("g", Global, Quota::per_hour(100)).unwrap());
+        let b = if custom {
+            b.responder(|_: &RateLimitRejection| Response::new(Bytes::from_static(b"no")))
+        } else {
+            b
+        };
+        b.build().unwrap()
+    };
+    for custom in [false, true] {
+        let svc = ServiceBuilder::new()
+            .layer(layer(custom))
+            .service(ok_service());
+        let first = svc.clone().oneshot(req_from("192.0.2.9:1")).await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        assert!(first.extensions().get::<RateLimitRejection>().is_none());
+        let res = svc.clone().oneshot(req_from("192.0.2.9:1")).await.unwrap();
+        match res.extensions().get::<RateLimitRejection>() {
+            Some(RateLimitRejection::Limited {
+                policies,
+                retry_after,
+                exceeds_burst: false,
+                grpc: false,
+                ..
+            }) => {
+                assert_eq!(policies.len(), 1, "custom: {custom}");
+                assert_eq!(&*policies[0], "ip");
+                assert!(*retry_after > Duration::from_secs(3500));
+            }
+            other => panic!("custom: {custom}: {other:?}"),
+        }
+        assert_eq!(res.headers()["retry-after"], "3600");
     }
 }
 

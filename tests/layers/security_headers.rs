@@ -19,8 +19,9 @@ use tower_fortify::{
     proxy::{PeerAddr, TrustedProxies},
     rejection::Problem,
     security_headers::{
-        ContentSecurityPolicy, CspNonce, HeaderMode, Hsts, HstsScope, SecurityHeaders,
-        SecurityHeadersOverride, Source, DENY_ALL_PERMISSIONS_POLICY,
+        ContentSecurityPolicy, CspNonce, CspSource, HeaderMode, Hsts, HstsScope,
+        SecurityHeadersLayer, SecurityHeadersLayerBuilder, SecurityHeadersOverride,
+        DENY_ALL_PERMISSIONS_POLICY,
     },
     trusted_host::TrustedHostLayer,
 };
@@ -82,7 +83,7 @@ async fn leaky() -> impl IntoResponse {
     )
 }
 
-fn app(headers: SecurityHeaders) -> Router {
+fn app(headers: SecurityHeadersLayerBuilder) -> Router {
     Router::new()
         .route("/", get(|| async { "hello" }))
         .route("/leaky", get(leaky))
@@ -99,7 +100,7 @@ fn get_req(uri: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn helmet_parity_header_by_header() {
-    let app = app(SecurityHeaders::helmet());
+    let app = app(SecurityHeadersLayer::helmet());
     let res = send(&app, get_req("/")).await;
     assert_eq!(res.status(), StatusCode::OK);
     for (name, value) in HELMET {
@@ -140,7 +141,7 @@ async fn strict_table_over_https_and_http() {
         ("x-frame-options", "DENY"),
         ("x-permitted-cross-domain-policies", "none"),
     ];
-    let app = app(SecurityHeaders::strict());
+    let app = app(SecurityHeadersLayer::strict());
 
     // An https request URI (what HTTP/2 carries in :scheme) gets HSTS.
     let res = send(&app, get_req("https://api.example.com/")).await;
@@ -169,7 +170,7 @@ async fn strict_table_over_https_and_http() {
     }
 
     // The API option adds OWASP's Cache-Control.
-    let app2 = self::app(SecurityHeaders::strict().cache_control_no_store());
+    let app2 = self::app(SecurityHeadersLayer::strict().cache_control_no_store());
     let res = send(&app2, get_req("/")).await;
     assert_eq!(res.headers()["cache-control"], "no-store, max-age=0");
 }
@@ -177,7 +178,7 @@ async fn strict_table_over_https_and_http() {
 #[tokio::test]
 async fn strict_hsts_follows_listener_and_trusted_proxies_only() {
     // A listener marked HTTPS.
-    let app1 = app(SecurityHeaders::strict().https_listener(true));
+    let app1 = app(SecurityHeadersLayer::strict().https_listener(true));
     assert!(send(&app1, get_req("/"))
         .await
         .headers()
@@ -191,7 +192,7 @@ async fn strict_hsts_follows_listener_and_trusted_proxies_only() {
             .insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
         req
     };
-    let app2 = app(SecurityHeaders::strict()
+    let app2 = app(SecurityHeadersLayer::strict()
         .trusted_proxies(TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap()));
     let res = send(&app2, proxied("10.1.2.3:5000")).await;
     assert_eq!(
@@ -202,13 +203,17 @@ async fn strict_hsts_follows_listener_and_trusted_proxies_only() {
     let res = send(&app2, proxied("203.0.113.9:5000")).await;
     assert!(!res.headers().contains_key("strict-transport-security"));
     // And with no proxies configured at all.
-    let res = send(&app(SecurityHeaders::strict()), proxied("10.1.2.3:5000")).await;
+    let res = send(
+        &app(SecurityHeadersLayer::strict()),
+        proxied("10.1.2.3:5000"),
+    )
+    .await;
     assert!(!res.headers().contains_key("strict-transport-security"));
 }
 
 #[tokio::test]
 async fn development_is_safe_on_localhost() {
-    let res = send(&app(SecurityHeaders::development()), get_req("/")).await;
+    let res = send(&app(SecurityHeadersLayer::development()), get_req("/")).await;
     let dev_csp = HELMET_CSP.replace(";upgrade-insecure-requests", "");
     let table: Vec<(&str, &str)> = HELMET
         .iter()
@@ -243,12 +248,12 @@ fn nonce_of(headers: &HeaderMap, name: &str) -> String {
     csp[start..start + csp[start..].find('\'').unwrap()].to_owned()
 }
 
-fn nonce_layer() -> SecurityHeaders {
+fn nonce_layer() -> SecurityHeadersLayerBuilder {
     let csp = ContentSecurityPolicy::strict()
-        .script_src([Source::SelfOrigin, Source::Nonce])
+        .script_src([CspSource::SelfOrigin, CspSource::Nonce])
         .build()
         .unwrap();
-    SecurityHeaders::strict().content_security_policy(csp)
+    SecurityHeadersLayer::strict().content_security_policy(csp)
 }
 
 #[tokio::test]
@@ -310,7 +315,7 @@ async fn nonce_cache_control_opt_out() {
 }
 
 fn app_no_nonce() -> Router {
-    app(SecurityHeaders::strict())
+    app(SecurityHeadersLayer::strict())
 }
 
 #[tokio::test]
@@ -320,11 +325,11 @@ async fn enforcing_report_only_and_reporting_endpoints_together() {
         .build()
         .unwrap();
     let trial = ContentSecurityPolicy::strict()
-        .script_src([Source::Nonce, Source::StrictDynamic])
+        .script_src([CspSource::Nonce, CspSource::StrictDynamic])
         .report_to("csp")
         .build()
         .unwrap();
-    let layer = SecurityHeaders::helmet()
+    let layer = SecurityHeadersLayer::helmet()
         .content_security_policy(enforce)
         .content_security_policy_report_only(trial)
         .reporting_endpoint("csp", "https://reports.example.com/csp")
@@ -364,14 +369,14 @@ async fn handler_headers_are_kept_unless_override_mode() {
     };
     let kept = Router::new()
         .route("/", get(handler))
-        .layer(SecurityHeaders::strict().build().unwrap());
+        .layer(SecurityHeadersLayer::strict().build().unwrap());
     let res = send(&kept, get_req("/")).await;
     assert_eq!(res.headers()["x-frame-options"], "SAMEORIGIN");
     assert_eq!(res.headers()["referrer-policy"], "same-origin");
     assert_eq!(res.headers().get_all("x-frame-options").iter().count(), 1);
 
     let forced = Router::new().route("/", get(handler)).layer(
-        SecurityHeaders::strict()
+        SecurityHeadersLayer::strict()
             .header_mode("x-frame-options", HeaderMode::Override)
             .build()
             .unwrap(),
@@ -385,8 +390,8 @@ async fn handler_headers_are_kept_unless_override_mode() {
 async fn a_handler_relaxes_one_response() {
     async fn player() -> impl IntoResponse {
         let relaxed = ContentSecurityPolicy::strict()
-            .frame_src([Source::host("https://player.example")])
-            .frame_ancestors([Source::SelfOrigin])
+            .frame_src([CspSource::host("https://player.example")])
+            .frame_ancestors([CspSource::SelfOrigin])
             .build()
             .unwrap();
         let mut res = "player".into_response();
@@ -400,7 +405,7 @@ async fn a_handler_relaxes_one_response() {
     let app = Router::new()
         .route("/", get(|| async { "home" }))
         .route("/player", get(player))
-        .layer(SecurityHeaders::strict().build().unwrap());
+        .layer(SecurityHeadersLayer::strict().build().unwrap());
     let res = send(&app, get_req("/player")).await;
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-src https://player.example"), "{csp}");
@@ -418,7 +423,7 @@ async fn a_handler_relaxes_one_response() {
 
 #[tokio::test]
 async fn every_header_is_configurable_or_removable() {
-    let layer = SecurityHeaders::helmet()
+    let layer = SecurityHeadersLayer::helmet()
         .header("referrer-policy", "strict-origin-when-cross-origin")
         .header("x-custom-security", "on")
         .remove_header("X-XSS-Protection")
@@ -436,7 +441,7 @@ async fn every_header_is_configurable_or_removable() {
     assert!(!res.headers().contains_key("strict-transport-security"));
 
     let res = send(
-        &app(SecurityHeaders::new()
+        &app(SecurityHeadersLayer::builder()
             .hsts(Hsts::new(Duration::from_secs(600)))
             .hsts_scope(HstsScope::Always)),
         get_req("/"),
@@ -451,26 +456,27 @@ async fn every_header_is_configurable_or_removable() {
 #[test]
 fn configuration_mistakes_are_errors_not_panics() {
     let cases = [
-        SecurityHeaders::helmet().header("x-ok", "line\r\nbreak"),
-        SecurityHeaders::helmet().header("bad name", "x"),
-        SecurityHeaders::helmet().header("content-security-policy", "default-src *"),
-        SecurityHeaders::helmet().reporting_endpoint("csp", "http://reports.example.com"),
-        SecurityHeaders::helmet().reporting_endpoint("Bad Name", "https://reports.example.com"),
-        SecurityHeaders::helmet()
+        SecurityHeadersLayer::helmet().header("x-ok", "line\r\nbreak"),
+        SecurityHeadersLayer::helmet().header("bad name", "x"),
+        SecurityHeadersLayer::helmet().header("content-security-policy", "default-src *"),
+        SecurityHeadersLayer::helmet().reporting_endpoint("csp", "http://reports.example.com"),
+        SecurityHeadersLayer::helmet()
+            .reporting_endpoint("Bad Name", "https://reports.example.com"),
+        SecurityHeadersLayer::helmet()
             .reporting_endpoint("csp", "https://x.example/\",evil=\"https://y"),
-        SecurityHeaders::helmet().hsts(
+        SecurityHeadersLayer::helmet().hsts(
             Hsts::new(Duration::from_secs(600))
                 .include_subdomains()
                 .preload(),
         ),
-        SecurityHeaders::helmet().hsts(Hsts::new(Duration::from_secs(63_072_000)).preload()),
-        SecurityHeaders::helmet().strip_header("*"),
-        SecurityHeaders::helmet().header_mode("bad name", HeaderMode::Override),
+        SecurityHeadersLayer::helmet().hsts(Hsts::new(Duration::from_secs(63_072_000)).preload()),
+        SecurityHeadersLayer::helmet().strip_header("*"),
+        SecurityHeadersLayer::helmet().header_mode("bad name", HeaderMode::Override),
     ];
     for c in cases {
         assert!(c.clone().build().is_err(), "{c:?} accepted");
     }
-    let ok = SecurityHeaders::helmet()
+    let ok = SecurityHeadersLayer::helmet()
         .hsts(
             Hsts::new(Duration::from_secs(63_072_000))
                 .include_subdomains()
@@ -498,8 +504,8 @@ async fn inner_guard(req: Request<Body>) -> Result<Response<GuardBody<Body>>, In
 
 #[tokio::test]
 async fn inner_guard_rejections_carry_the_headers() {
-    let headers = SecurityHeaders::strict().build().unwrap();
-    let hosts = TrustedHostLayer::new(["example.com"]).unwrap();
+    let headers = SecurityHeadersLayer::strict().build().unwrap();
+    let hosts = TrustedHostLayer::builder(["example.com"]).build().unwrap();
 
     // security_headers -> trusted_host -> (a 429 guard) : the recommended order.
     let svc = headers.layer(hosts.layer(service_fn(inner_guard)));
@@ -583,9 +589,9 @@ fn assert_layer<L: Clone + Send + Sync + std::fmt::Debug + 'static>(_: &L) {}
 
 #[test]
 fn layers_services_and_futures_are_send_sync_clone() {
-    let headers = SecurityHeaders::strict().build().unwrap();
-    let hosts = TrustedHostLayer::new(["example.com"]).unwrap();
-    let cors = tower_fortify::cors::Cors::public_read_only()
+    let headers = SecurityHeadersLayer::strict().build().unwrap();
+    let hosts = TrustedHostLayer::builder(["example.com"]).build().unwrap();
+    let cors = tower_fortify::cors::CorsLayer::public_read_only()
         .build()
         .unwrap();
     assert_layer(&headers);

@@ -16,7 +16,8 @@ use tower::ServiceExt;
 use tower_fortify::{
     event::{SecurityEvent, SecurityEvents},
     proxy::{PeerAddr, TrustedProxies},
-    trusted_host::{HostRejection, TrustedHostLayer},
+    rejection::Rejection,
+    trusted_host::{HostRejection, HostRejectionKind, TrustedHostLayer},
 };
 
 fn app(layer: TrustedHostLayer) -> Router {
@@ -39,7 +40,11 @@ async fn status(app: &Router, req: Request<Body>) -> StatusCode {
 
 #[tokio::test]
 async fn allow_list_cases() {
-    let app = app(TrustedHostLayer::new(["example.com", "*.example.com", "[::1]:8080"]).unwrap());
+    let app = app(
+        TrustedHostLayer::builder(["example.com", "*.example.com", "[::1]:8080"])
+            .build()
+            .unwrap(),
+    );
     let cases = [
         ("example.com", StatusCode::OK),
         ("EXAMPLE.com.", StatusCode::OK),
@@ -63,7 +68,9 @@ async fn allow_list_cases() {
 
 #[tokio::test]
 async fn wildcard_does_not_cover_the_apex() {
-    let app = app(TrustedHostLayer::new(["*.example.com"]).unwrap());
+    let app = app(TrustedHostLayer::builder(["*.example.com"])
+        .build()
+        .unwrap());
     assert_eq!(
         status(&app, with_host("example.com")).await,
         StatusCode::BAD_REQUEST
@@ -80,13 +87,15 @@ async fn wildcard_does_not_cover_the_apex() {
 
 #[tokio::test]
 async fn rejection_is_problem_json_with_an_event() {
-    let app = app(TrustedHostLayer::new(["example.com"]).unwrap());
+    let app = app(TrustedHostLayer::builder(["example.com"]).build().unwrap());
     let res = app.oneshot(with_host("attacker.example")).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     assert_eq!(
-        res.extensions().get::<HostRejection>(),
-        Some(&HostRejection::NotAllowed)
+        res.extensions()
+            .get::<HostRejection>()
+            .map(HostRejection::kind),
+        Some(HostRejectionKind::NotAllowed)
     );
     let events = res.extensions().get::<SecurityEvents>().expect("events");
     assert_eq!(events.len(), 1);
@@ -105,7 +114,7 @@ async fn rejection_is_problem_json_with_an_event() {
 
 #[tokio::test]
 async fn grpc_calls_get_invalid_argument() {
-    let app = app(TrustedHostLayer::new(["example.com"]).unwrap());
+    let app = app(TrustedHostLayer::builder(["example.com"]).build().unwrap());
     let req = Request::builder()
         .method("POST")
         .uri("/pkg.Service/Method")
@@ -128,7 +137,7 @@ async fn grpc_calls_get_invalid_argument() {
 
 #[tokio::test]
 async fn http2_authority_is_checked_and_must_agree_with_host() {
-    let app = app(TrustedHostLayer::new(["example.com"]).unwrap());
+    let app = app(TrustedHostLayer::builder(["example.com"]).build().unwrap());
     // HTTP/2 carries :authority in the URI and usually no Host header.
     let h2 = |uri: &str| {
         Request::builder()
@@ -158,8 +167,10 @@ async fn http2_authority_is_checked_and_must_agree_with_host() {
     let res = app.clone().oneshot(conflicting).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        res.extensions().get::<HostRejection>(),
-        Some(&HostRejection::Conflicting)
+        res.extensions()
+            .get::<HostRejection>()
+            .map(HostRejection::kind),
+        Some(HostRejectionKind::Conflicting)
     );
 
     let mut twice = with_host("example.com");
@@ -171,9 +182,10 @@ async fn http2_authority_is_checked_and_must_agree_with_host() {
 
 #[tokio::test]
 async fn forwarded_host_only_from_trusted_proxies() {
-    let layer = TrustedHostLayer::new(["shop.example"])
-        .unwrap()
-        .trusted_proxies(TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap());
+    let layer = TrustedHostLayer::builder(["shop.example"])
+        .trusted_proxies(TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap())
+        .build()
+        .unwrap();
     let app = app(layer);
     let req = |peer: &str, fwd: &str| {
         let mut r = with_host("backend.internal:8080");
@@ -238,7 +250,9 @@ async fn raw_status(addr: SocketAddr, request: &str) -> String {
 
 #[tokio::test]
 async fn missing_and_empty_host_over_http11() {
-    let router = app(TrustedHostLayer::new(["localhost", "127.0.0.1"]).unwrap());
+    let router = app(TrustedHostLayer::builder(["localhost", "127.0.0.1"])
+        .build()
+        .unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
@@ -268,7 +282,7 @@ async fn missing_and_empty_host_over_http11() {
 
 #[tokio::test]
 async fn malformed_and_huge_hosts_are_refused_without_panicking() {
-    let app = app(TrustedHostLayer::new(["example.com"]).unwrap());
+    let app = app(TrustedHostLayer::builder(["example.com"]).build().unwrap());
     let mut req = Request::builder().uri("/").body(Body::empty()).unwrap();
     req.headers_mut().insert(
         "host",
@@ -277,8 +291,10 @@ async fn malformed_and_huge_hosts_are_refused_without_panicking() {
     let res = app.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        res.extensions().get::<HostRejection>(),
-        Some(&HostRejection::Malformed)
+        res.extensions()
+            .get::<HostRejection>()
+            .map(HostRejection::kind),
+        Some(HostRejectionKind::Malformed)
     );
 
     let huge = format!("{}.example.net", "a".repeat(10_000));
@@ -292,14 +308,15 @@ async fn malformed_and_huge_hosts_are_refused_without_panicking() {
 }
 
 #[tokio::test]
-async fn a_custom_responder_still_gets_the_event() {
-    let layer = TrustedHostLayer::new(["example.com"]).unwrap().responder(
-        |why: HostRejection, _headers: &http::HeaderMap| {
-            let mut res = http::Response::new(bytes::Bytes::from(format!("{why:?}")));
+async fn a_custom_responder_still_gets_the_event_and_the_rejection() {
+    let layer = TrustedHostLayer::builder(["example.com"])
+        .responder(|why: &HostRejection| {
+            let mut res = http::Response::new(bytes::Bytes::from(format!("{:?}", why.kind())));
             *res.status_mut() = StatusCode::MISDIRECTED_REQUEST;
             res
-        },
-    );
+        })
+        .build()
+        .unwrap();
     let res = app(layer).oneshot(with_host("evil.example")).await.unwrap();
     assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST);
     assert_eq!(
@@ -308,6 +325,42 @@ async fn a_custom_responder_still_gets_the_event() {
             .map(SecurityEvents::len),
         Some(1)
     );
+    let rejection = res
+        .extensions()
+        .get::<HostRejection>()
+        .expect("the rejection is in the extensions with a custom responder too");
+    assert_eq!(rejection.kind(), HostRejectionKind::NotAllowed);
+    assert_eq!(rejection.host(), "evil.example");
+    assert!(!rejection.is_grpc());
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"NotAllowed");
+}
+
+#[tokio::test]
+async fn the_rejection_knows_a_grpc_call_whatever_the_responder() {
+    let layer = TrustedHostLayer::builder(["example.com"])
+        .responder(|why: &HostRejection| {
+            // A responder that keeps the default answer and only adds a header.
+            let mut res = why.default_response();
+            res.headers_mut().insert(
+                "x-refused-by",
+                http::HeaderValue::from_static("trusted_host"),
+            );
+            res
+        })
+        .build()
+        .unwrap();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/pkg.Service/Method")
+        .header("host", "evil.example")
+        .header("content-type", "application/grpc+proto")
+        .body(Body::empty())
+        .unwrap();
+    let res = app(layer).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["grpc-status"], "3");
+    assert_eq!(res.headers()["x-refused-by"], "trusted_host");
+    let rejection = res.extensions().get::<HostRejection>().unwrap();
+    assert!(rejection.is_grpc());
 }

@@ -6,7 +6,10 @@ use crate::support::redis::TestRedis;
 use std::{collections::HashMap, time::Duration};
 
 use redis::AsyncCommands;
-use tower_fortify::notify::{Kind, Notification, Notifier, Priority, RedisStreamSink, RetryPolicy};
+use tower_fortify::{
+    event::EventKind,
+    notify::{Kind, Notification, Notifier, Priority, RedisStreamSink, RetryPolicy},
+};
 
 fn unique_stream(name: &str) -> String {
     format!("test:{name}:{:016x}", rand::random::<u64>())
@@ -45,11 +48,11 @@ async fn notifications_are_appended_to_the_stream_and_read_back_with_xrange() {
     let notifier = Notifier::builder()
         .max_items(3)
         .sink("redis", sink)
-        .spawn()
+        .build()
         .unwrap();
     let sent = [
         Notification::new(Kind::custom("order_filled"), Priority::Low, "low").field("order", 7),
-        Notification::new(Kind::RateLimited, Priority::High, "high"),
+        Notification::new(Kind::from(EventKind::RateLimited), Priority::High, "high"),
         Notification::new(Kind::custom("order_filled"), Priority::Normal, "normal"),
     ];
     for n in &sent {
@@ -91,7 +94,7 @@ async fn the_stream_is_trimmed_approximately_to_max_len() {
     let notifier = Notifier::builder()
         .max_items(50)
         .sink("redis", sink)
-        .spawn()
+        .build()
         .unwrap();
     for i in 0..1_000 {
         notifier.notify(Notification::new(
@@ -123,7 +126,7 @@ async fn a_key_of_the_wrong_type_dead_letters_without_retrying() {
     let notifier = Notifier::builder()
         .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(10)))
         .sink("redis", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(Notification::new(
         Kind::custom("x"),
@@ -157,7 +160,7 @@ async fn an_unreachable_server_is_retried_then_dead_lettered() {
                 .max_backoff(Duration::from_millis(50)),
         )
         .sink("redis", sink)
-        .spawn()
+        .build()
         .unwrap();
     notifier.notify(Notification::new(
         Kind::custom("x"),
@@ -174,16 +177,16 @@ fn building_outside_a_runtime_is_a_config_error() {
     let err = RedisStreamSink::builder("redis://127.0.0.1/")
         .build()
         .unwrap_err();
-    assert_eq!(err.setting(), "runtime");
+    assert_eq!(err.setting(), "notify.redis_stream_sink.runtime");
 }
 
 #[tokio::test]
 async fn bad_settings_are_config_errors() {
     let err = RedisStreamSink::builder("not a url").build().unwrap_err();
-    assert_eq!(err.setting(), "redis.url");
+    assert_eq!(err.setting(), "notify.redis_stream_sink.url");
     let err = RedisStreamSink::builder("redis://127.0.0.1/")
         .max_len(0)
         .build()
         .unwrap_err();
-    assert_eq!(err.setting(), "redis.max_len");
+    assert_eq!(err.setting(), "notify.redis_stream_sink.max_len");
 }

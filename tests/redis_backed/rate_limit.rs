@@ -21,9 +21,10 @@ use tower_fortify::{
     event::{SecurityEvent, SecurityEvents},
     proxy::PeerAddr,
     rate_limit::{
-        store::{Cell, Decision},
-        Global, Key, ManualClock, MemoryStore, OnStoreError, PeerIp, Policy, Quota, RateLimitLayer,
-        RateLimitStore, RedisStore, RedisStoreBuilder, RequestInfo,
+        store::{
+            Cell, Decision, ManualClock, MemoryStore, RateLimitStore, RedisStore, RedisStoreBuilder,
+        },
+        Global, Key, OnStoreError, PeerIp, Policy, Quota, RateLimitLayer, RequestInfo,
     },
 };
 
@@ -176,16 +177,16 @@ async fn all_or_nothing_across_policies_under_concurrency() {
     assert_eq!(count(&statuses, StatusCode::OK), 100);
     // The 300 requests refused by per-ip consumed nothing from global: exactly 100 taken.
     let peek = redis_store
-        .peek(&[Cell {
-            policy: 1,
-            policy_name: "global",
-            key: Key::Global,
-            gcra: global.validate().unwrap(),
-            cost: 1,
-        }])
+        .peek(&[Cell::new(
+            1,
+            "global",
+            Key::Global,
+            global.validate().unwrap(),
+            1,
+        )])
         .await
         .unwrap();
-    assert_eq!(peek.cells[0].remaining, 900);
+    assert_eq!(peek.cells()[0].remaining, 900);
 
     // The other way round: a tight global policy refuses, the roomy per-ip one keeps its quota.
     let prefix = unique_prefix("aon2");
@@ -208,16 +209,16 @@ async fn all_or_nothing_across_policies_under_concurrency() {
     let mut left = 0;
     for i in 0..4 {
         let d = redis_store
-            .peek(&[Cell {
-                policy: 0,
-                policy_name: "per-ip",
-                key: Key::ip(format!("198.51.100.{i}").parse().unwrap(), 64),
-                gcra: Quota::per_hour(1000).validate().unwrap(),
-                cost: 1,
-            }])
+            .peek(&[Cell::new(
+                0,
+                "per-ip",
+                Key::ip(format!("198.51.100.{i}").parse().unwrap(), 64),
+                Quota::per_hour(1000).validate().unwrap(),
+                1,
+            )])
             .await
             .unwrap();
-        left += d.cells[0].remaining;
+        left += d.cells()[0].remaining;
     }
     assert_eq!(left, 4 * 1000 - 50);
 }
@@ -318,16 +319,18 @@ async fn same_decisions_as_the_memory_store_on_a_scripted_timeline() {
             .iter()
             .enumerate()
             .filter(|(i, _)| mask & (1 << i) != 0)
-            .map(|(i, (name, q))| Cell {
-                policy: i,
-                policy_name: name,
-                key: if *name == "global" {
-                    Key::Global
-                } else {
-                    Key::Public(key.into())
-                },
-                gcra: q.validate().unwrap(),
-                cost,
+            .map(|(i, (name, q))| {
+                Cell::new(
+                    i,
+                    name,
+                    if *name == "global" {
+                        Key::Global
+                    } else {
+                        Key::Public(key.into())
+                    },
+                    q.validate().unwrap(),
+                    cost,
+                )
             })
             .collect();
         let peek = step % 10 == 9;
@@ -349,7 +352,7 @@ async fn same_decisions_as_the_memory_store_on_a_scripted_timeline() {
             } else {
                 refused += 1;
             }
-            too_big += expected.cells.iter().filter(|c| c.exceeds_burst).count();
+            too_big += expected.cells().iter().filter(|c| c.exceeds_burst).count();
         }
     }
     // The timeline exercised every branch.

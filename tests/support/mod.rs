@@ -2,4 +2,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub(crate) mod redis;
+#[cfg(feature = "notify")]
+pub(crate) mod sinks;
 pub(crate) mod tools;

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use tower_fortify::{
     event::{Category, SecurityEvent, SecurityEvents},
-    metrics::Metrics,
+    metrics::MetricsRegistry,
     monitoring::MonitoringService,
 };
 
@@ -24,7 +24,7 @@ use crate::support::tools::{assert_openapi_valid, python_has, run_tool};
 const TOKEN: &str = "tools-token-0123456789abcdef";
 
 async fn serve() -> (String, tokio::task::JoinHandle<()>) {
-    let metrics = Metrics::new();
+    let metrics = MetricsRegistry::builder().build().unwrap();
     let monitoring = MonitoringService::builder()
         .bearer_token(TOKEN)
         .metrics(metrics.clone())

@@ -12,6 +12,16 @@ use crate::ConfigError;
 /// (tokio's channels refuse larger ones).
 pub const MAX_CHANNEL_CAPACITY: usize = 1 << 24;
 
+fn check_capacity(capacity: usize) -> Result<(), ConfigError> {
+    if capacity == 0 || capacity > MAX_CHANNEL_CAPACITY {
+        return Err(ConfigError::new(
+            "notify.channel_sink.capacity",
+            format!("a channel buffers between 1 and {MAX_CHANNEL_CAPACITY} batches"),
+        ));
+    }
+    Ok(())
+}
+
 /// An in-process sink.
 ///
 /// - [`ChannelSink::broadcast`]: every [`Subscriber`] receives every batch sent after it
@@ -50,27 +60,20 @@ impl fmt::Debug for ChannelSink {
 }
 
 impl ChannelSink {
-    /// A fan-out to any number of [`Subscriber`]s, each buffering up to `capacity` batches.
+    /// A fan-out to any number of [`Subscriber`]s, each buffering up to `capacity` batches
+    /// (1 to [`MAX_CHANNEL_CAPACITY`]; otherwise a [`ConfigError`] for
+    /// `notify.channel_sink.capacity`).
     pub fn broadcast(capacity: usize) -> Result<Self, ConfigError> {
-        if capacity == 0 || capacity > MAX_CHANNEL_CAPACITY {
-            return Err(ConfigError::new(
-                "channel.capacity",
-                format!("a channel buffers between 1 and {MAX_CHANNEL_CAPACITY} batches"),
-            ));
-        }
+        check_capacity(capacity)?;
         Ok(Self {
             inner: Inner::Broadcast(broadcast::channel(capacity).0),
         })
     }
 
-    /// A queue of up to `capacity` batches with one consumer.
+    /// A queue of up to `capacity` batches with one consumer (1 to
+    /// [`MAX_CHANNEL_CAPACITY`], as for [`broadcast`](ChannelSink::broadcast)).
     pub fn bounded(capacity: usize) -> Result<(Self, ChannelReceiver), ConfigError> {
-        if capacity == 0 || capacity > MAX_CHANNEL_CAPACITY {
-            return Err(ConfigError::new(
-                "channel.capacity",
-                format!("a channel buffers between 1 and {MAX_CHANNEL_CAPACITY} batches"),
-            ));
-        }
+        check_capacity(capacity)?;
         let (tx, rx) = mpsc::channel(capacity);
         Ok((
             Self {

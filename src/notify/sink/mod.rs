@@ -1,12 +1,16 @@
-//! The [`Sink`] trait and the sinks this crate ships.
+//! The [`Sink`] trait, the [`Batch`] every sink receives, [`SinkError`], and the sinks this
+//! crate ships (one file each). Sinks only see notifications: they know nothing of the
+//! queue, the retries or the dead-letter queue.
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use super::notifier::Notification;
+use super::notification::Notification;
 
 pub(crate) mod channel;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+#[cfg(feature = "webhook")]
+mod resolver;
 #[cfg(feature = "webhook")]
 pub(crate) mod webhook;
 

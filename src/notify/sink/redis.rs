@@ -5,7 +5,7 @@ use std::{fmt, time::Duration};
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, RetryMethod};
 
 use super::{Batch, Sink, SinkError, SinkFuture};
-use crate::ConfigError;
+use crate::{notify::notification::rfc3339, ConfigError};
 
 /// Appends each notification to a Redis stream with `XADD <stream> MAXLEN ~ <max_len> *`
 /// (feature `redis`), so consumer groups (`XREADGROUP`/`XACK`, recovery with `XAUTOCLAIM`)
@@ -28,7 +28,7 @@ use crate::ConfigError;
 ///     .stream("fortify:notifications")
 ///     .max_len(100_000)
 ///     .build()?;
-/// let notifier = Notifier::builder().sink("redis", sink).spawn()?;
+/// let notifier = Notifier::builder().sink("redis", sink).build()?;
 /// # let _ = notifier; Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -92,41 +92,43 @@ impl RedisStreamSinkBuilder {
     /// Validates the settings and builds the sink. It connects lazily, on the first
     /// delivery, so a Redis server that is down at start-up only delays delivery.
     ///
-    /// Must be called inside a tokio runtime (a [`ConfigError`] for `runtime` otherwise).
+    /// Reports a bad setting as `notify.redis_stream_sink.<setter>` (the URL as
+    /// `notify.redis_stream_sink.url`), and `notify.redis_stream_sink.runtime` when called
+    /// outside a tokio runtime.
     pub fn build(self) -> Result<RedisStreamSink, ConfigError> {
         if self.stream.is_empty() {
             return Err(ConfigError::new(
-                "redis.stream",
+                "notify.redis_stream_sink.stream",
                 "the stream key must not be empty",
             ));
         }
         if self.max_len == 0 {
             return Err(ConfigError::new(
-                "redis.max_len",
+                "notify.redis_stream_sink.max_len",
                 "the stream must keep at least 1 entry",
             ));
         }
         if self.timeout.is_zero() || self.timeout > Duration::from_secs(86_400) {
             return Err(ConfigError::new(
-                "redis.timeout",
+                "notify.redis_stream_sink.timeout",
                 "the timeout must be greater than zero and at most one day",
             ));
         }
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ConfigError::new(
-                "runtime",
+                "notify.redis_stream_sink.runtime",
                 "RedisStreamSink must be built inside a tokio runtime",
             ));
         }
         let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| ConfigError::new("redis.url", e.to_string()))?;
+            .map_err(|e| ConfigError::new("notify.redis_stream_sink.url", e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(1);
         let conn = client
             .get_connection_manager_lazy(config)
-            .map_err(|e| ConfigError::new("redis.url", e.to_string()))?;
+            .map_err(|e| ConfigError::new("notify.redis_stream_sink.url", e.to_string()))?;
         Ok(RedisStreamSink {
             conn,
             stream: self.stream,
@@ -159,7 +161,7 @@ impl RedisStreamSink {
                 .arg("count")
                 .arg(n.occurrences())
                 .arg("timestamp")
-                .arg(super::super::notifier::rfc3339(n.timestamp()))
+                .arg(rfc3339(n.timestamp()))
                 .arg("source")
                 .arg(n.source_name())
                 .arg("json")

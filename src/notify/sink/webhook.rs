@@ -1,12 +1,8 @@
 //! [`WebhookSink`]: signed HTTP delivery per the Standard Webhooks specification.
 
 use std::{
-    fmt,
-    future::Future,
-    io,
-    net::{IpAddr, SocketAddr},
-    pin::Pin,
-    task::{Context, Poll},
+    fmt, io,
+    net::IpAddr,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -17,18 +13,16 @@ use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
-    client::legacy::{
-        connect::{dns::Name, HttpConnector},
-        Client,
-    },
+    client::legacy::{connect::HttpConnector, Client},
     rt::TokioExecutor,
 };
 use serde::Serialize;
 use sha2::Sha256;
 
+use super::resolver::{is_public, GuardedResolver, RefusedTarget};
 use super::{Batch, Sink, SinkError, SinkFuture};
 use crate::{
-    notify::notifier::{rfc3339, Notification},
+    notify::notification::{rfc3339, Notification},
     ConfigError,
 };
 
@@ -49,13 +43,13 @@ impl WebhookSecret {
         let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
         let key = BASE64.decode(encoded.trim()).map_err(|_| {
             ConfigError::new(
-                "webhook.secret",
+                "notify.webhook_sink.secret",
                 "expected `whsec_` followed by standard base64",
             )
         })?;
         if !(24..=64).contains(&key.len()) {
             return Err(ConfigError::new(
-                "webhook.secret",
+                "notify.webhook_sink.secret",
                 format!(
                     "the secret decodes to {} bytes; Standard Webhooks secrets are 24 to 64 bytes",
                     key.len()
@@ -137,7 +131,7 @@ impl fmt::Debug for WebhookSecret {
 ///     .secret(WebhookSecret::generate())
 ///     .build()
 ///     .unwrap_err();
-/// assert_eq!(refused.setting(), "webhook.url");
+/// assert_eq!(refused.setting(), "notify.webhook_sink.url");
 /// ```
 ///
 /// [Standard Webhooks]: https://www.standardwebhooks.com/
@@ -221,23 +215,30 @@ impl WebhookSinkBuilder {
         self
     }
 
-    /// Validates the settings and builds the sink.
+    /// Validates the settings and builds the sink. Reports a bad setting as
+    /// `notify.webhook_sink.<setter>` (`url`, `secret`, `timeout`), and
+    /// `notify.webhook_sink.tls` if the TLS stack cannot be set up.
     pub fn build(self) -> Result<WebhookSink, ConfigError> {
-        let url: Uri = self
-            .url
-            .parse()
-            .map_err(|_| ConfigError::new("webhook.url", format!("`{}` is not a URL", self.url)))?;
+        let url: Uri = self.url.parse().map_err(|_| {
+            ConfigError::new(
+                "notify.webhook_sink.url",
+                format!("`{}` is not a URL", self.url),
+            )
+        })?;
         match url.scheme_str() {
             Some("http" | "https") => {}
             _ => {
                 return Err(ConfigError::new(
-                    "webhook.url",
+                    "notify.webhook_sink.url",
                     "the URL must start with http:// or https://",
                 ))
             }
         }
         let Some(host) = url.host() else {
-            return Err(ConfigError::new("webhook.url", "the URL has no host"));
+            return Err(ConfigError::new(
+                "notify.webhook_sink.url",
+                "the URL has no host",
+            ));
         };
         let literal = host
             .trim_start_matches('[')
@@ -246,20 +247,20 @@ impl WebhookSinkBuilder {
         if let Ok(ip) = literal {
             if !self.allow_private && !is_public(ip) {
                 return Err(ConfigError::new(
-                    "webhook.url",
+                    "notify.webhook_sink.url",
                     format!("{ip} is not a public address; use allow_private_networks(true) for an internal receiver"),
                 ));
             }
         }
         if self.secrets.is_empty() {
             return Err(ConfigError::new(
-                "webhook.secret",
+                "notify.webhook_sink.secret",
                 "add at least one signing secret (WebhookSecret::generate() makes one)",
             ));
         }
         if self.timeout.is_zero() {
             return Err(ConfigError::new(
-                "webhook.timeout",
+                "notify.webhook_sink.timeout",
                 "the timeout must be greater than zero",
             ));
         }
@@ -270,7 +271,7 @@ impl WebhookSinkBuilder {
         http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| ConfigError::new("webhook.tls", e.to_string()))?
+            .map_err(|e| ConfigError::new("notify.webhook_sink.tls", e.to_string()))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -423,115 +424,9 @@ fn classify_client_error(err: hyper_util::client::legacy::Error) -> SinkError {
     SinkError::retryable(message)
 }
 
-/// A target name that resolved only to non-public addresses.
-#[derive(Debug)]
-struct RefusedTarget(String);
-
-impl fmt::Display for RefusedTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} resolves only to non-public addresses; allow_private_networks(true) permits them",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for RefusedTarget {}
-
-/// Resolves names with the system resolver and drops non-public addresses unless allowed,
-/// so a name cannot smuggle a request to an internal service (checked on the addresses
-/// actually connected to, which defeats DNS rebinding between check and use).
-#[derive(Clone, Copy, Debug)]
-struct GuardedResolver {
-    allow_private: bool,
-}
-
-type ResolveFuture =
-    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, io::Error>> + Send>>;
-
-impl tower_service::Service<Name> for GuardedResolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = io::Error;
-    type Future = ResolveFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| allow_private || is_public(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    RefusedTarget(host),
-                ));
-            }
-            Ok(addrs.into_iter())
-        })
-    }
-}
-
-/// Whether `ip` is a globally routable unicast address.
-fn is_public(ip: IpAddr) -> bool {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-                || (a == 198 && (b == 18 || b == 19)) // benchmarking
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn non_public_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-    }
 
     #[test]
     fn retry_after_takes_seconds_and_dates() {
@@ -553,7 +448,7 @@ mod tests {
             WebhookSecret::parse("whsec_c2hvcnQ=")
                 .unwrap_err()
                 .setting(),
-            "webhook.secret"
+            "notify.webhook_sink.secret"
         );
         assert!(WebhookSecret::parse("whsec_***").is_err());
         assert_eq!(format!("{s:?}"), "WebhookSecret(<redacted>)");

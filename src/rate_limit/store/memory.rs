@@ -15,15 +15,15 @@ use hashbrown::{hash_table::Entry, HashTable};
 use smallvec::SmallVec;
 
 use super::{
-    Cell, CellOutcome, Clock, DecideFuture, Decision, MonotonicClock, RateLimitStore, StoreError,
+    clock::{Clock, MonotonicClock},
+    decision::{
+        Cell, CellOutcome, DecideFuture, Decision, RateLimitStore, StoreError, MAX_POLICIES,
+    },
 };
 use crate::{
     rate_limit::quota::{Gcra, Step},
     ConfigError,
 };
-
-/// The most policies one layer (and so one store) may hold.
-pub(crate) const MAX_POLICIES: usize = 16;
 const SHARDS: usize = 64;
 /// The identity of the shared bucket used for new keys once the store is full.
 const OVERFLOW_ID: (u64, u64) = (u64::MAX, u64::MAX - 1);
@@ -91,7 +91,7 @@ pub struct MemoryStoreStats {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_fortify::rate_limit::{ManualClock, MemoryStore};
+/// use tower_fortify::rate_limit::store::{ManualClock, MemoryStore};
 ///
 /// let store = MemoryStore::new()
 ///     .clock(ManualClock::new())
@@ -178,7 +178,7 @@ impl MemoryStore {
     pub fn max_keys(self, max_keys: usize) -> Result<Self, ConfigError> {
         if max_keys == 0 {
             return Err(ConfigError::new(
-                "max_keys",
+                "rate_limit.memory_store.max_keys",
                 "the key cap must be at least 1",
             ));
         }
@@ -194,7 +194,7 @@ impl MemoryStore {
     pub fn sweep_interval(self, interval: Duration) -> Result<Self, ConfigError> {
         if interval.is_zero() {
             return Err(ConfigError::new(
-                "sweep_interval",
+                "rate_limit.memory_store.sweep_interval",
                 "must be longer than zero",
             ));
         }
@@ -386,6 +386,17 @@ impl Inner {
         }
     }
 
+    /// [`decide`](Self::decide) of one cell, consuming: nothing to roll back, no
+    /// [`Decision`] to build.
+    #[inline]
+    fn decide_one(&self, cell: &Cell<'_>) -> Result<CellOutcome, StoreError> {
+        let now = self.clock.now();
+        self.maybe_sweep(now);
+        let shards = self.shards(cell.policy)?;
+        let (step, _) = self.consume(shards, cell.key.identity(), &cell.gcra, cell.cost, now);
+        Ok(outcome(&step))
+    }
+
     fn decide(&self, cells: &[Cell<'_>], consume: bool) -> Result<Decision, StoreError> {
         let now = self.clock.now();
         if consume {
@@ -416,7 +427,7 @@ impl Inner {
                     ..cell.gcra.step(tat, now, cell.cost)
                 }
             };
-            out.cells.push(outcome(&step));
+            out.push(outcome(&step));
         }
         if refused {
             for (i, id, weight) in taken {
@@ -425,10 +436,7 @@ impl Inner {
                 self.give_back(shards, id, weight);
                 // Report the state as it is after giving back.
                 let peek = cell.gcra.step(self.read(shards, id), now, 0);
-                out.cells[i] = CellOutcome {
-                    allowed: true,
-                    ..outcome(&peek)
-                };
+                out.cells_mut()[i] = outcome(&peek).mark_allowed();
             }
         }
         Ok(out)
@@ -465,13 +473,7 @@ fn with_id((step, wrote): (Step, bool), id: (u64, u64)) -> (Step, Option<(u64, u
 }
 
 fn outcome(step: &Step) -> CellOutcome {
-    CellOutcome {
-        allowed: step.allowed,
-        remaining: step.remaining,
-        reset: Duration::from_nanos(step.reset),
-        retry_after: Duration::from_nanos(step.retry_after),
-        exceeds_burst: step.exceeds_burst,
-    }
+    CellOutcome::from(step)
 }
 
 impl RateLimitStore for MemoryStore {
@@ -482,6 +484,11 @@ impl RateLimitStore for MemoryStore {
     fn peek(&self, cells: &[Cell<'_>]) -> DecideFuture {
         DecideFuture::ready(self.inner.decide(cells, false))
     }
+
+    #[inline]
+    fn decide_one(&self, cell: &Cell<'_>) -> Option<Result<CellOutcome, StoreError>> {
+        Some(self.inner.decide_one(cell))
+    }
 }
 
 #[cfg(test)]
@@ -490,13 +497,7 @@ mod tests {
     use crate::rate_limit::{store::ManualClock, Key, Quota};
 
     fn cell(policy: usize, key: Key<'static>, q: Quota) -> Cell<'static> {
-        Cell {
-            policy,
-            policy_name: "p",
-            key,
-            gcra: q.validate().unwrap(),
-            cost: 1,
-        }
+        Cell::new(policy, "p", key, q.validate().unwrap(), 1)
     }
 
     fn decide(store: &MemoryStore, cells: &[Cell<'_>]) -> Decision {
@@ -513,11 +514,11 @@ mod tests {
         for _ in 0..5 {
             let d = decide(&store, &[roomy(), tight()]);
             assert!(!d.allowed());
-            assert!(d.cells[0].allowed && !d.cells[1].allowed);
+            assert!(d.cells()[0].allowed && !d.cells()[1].allowed);
         }
         // The roomy policy was charged once only: 99 left.
         let d = store.peek(&[roomy()]).try_take().unwrap().unwrap();
-        assert_eq!(d.cells[0].remaining, 99);
+        assert_eq!(d.cells()[0].remaining, 99);
     }
 
     #[test]
@@ -593,10 +594,36 @@ mod tests {
         assert!(decide(&store, &[cell(0, Key::Public("a".into()), q)]).allowed());
         let d = decide(&store, &[cell(0, Key::Public("b".into()), q)]);
         assert!(!d.allowed());
-        assert!(d.cells[0].retry_after > Duration::ZERO);
+        assert!(d.cells()[0].retry_after > Duration::ZERO);
         let store = store.at_capacity(AtCapacity::Allow);
         assert!(decide(&store, &[cell(0, Key::Public("a".into()), q)]).allowed());
         assert!(decide(&store, &[cell(0, Key::Public("b".into()), q)]).allowed());
+    }
+
+    #[test]
+    fn decide_one_decides_as_decide_does() {
+        let q = Quota::per_second(2).burst(3);
+        let (clock_a, clock_b) = (ManualClock::new(), ManualClock::new());
+        let one = MemoryStore::new().clock(clock_a.clone());
+        let many = MemoryStore::new().clock(clock_b.clone());
+        for i in 0..40u64 {
+            let c = Cell::new(
+                0,
+                "p",
+                Key::Public("k".into()),
+                q.validate().unwrap(),
+                1 + (i % 5) as u32,
+            );
+            let got = one.decide_one(&c).unwrap().unwrap();
+            let want = decide(&many, std::slice::from_ref(&c));
+            assert_eq!(&[got], want.cells(), "step {i}");
+            clock_a.advance(Duration::from_millis(170));
+            clock_b.advance(Duration::from_millis(170));
+        }
+        assert!(one
+            .decide_one(&cell(MAX_POLICIES, Key::Global, q))
+            .unwrap()
+            .is_err());
     }
 
     #[test]

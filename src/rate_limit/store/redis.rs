@@ -1,115 +1,12 @@
-//! Shared GCRA state in Redis, so that replicas share one quota.
+//! [`RedisStore`]: GCRA state in Redis, shared by replicas (feature `redis`).
 //!
-//! ```
-//! use std::{convert::Infallible, time::Duration};
-//! use http::{Request, Response, StatusCode};
-//! use tower::{ServiceBuilder, ServiceExt};
-//! use tower_fortify::{
-//!     event::{SecurityEvent, SecurityEvents},
-//!     rate_limit::{Global, OnStoreError, Policy, Quota, RateLimitLayer, RedisStore},
-//! };
+//! # Why this file is long
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! // Nothing listens on port 1: every decision fails, and the layer's rule applies.
-//! let store = RedisStore::builder("redis://127.0.0.1:1/")
-//!     .timeout(Duration::from_millis(50))
-//!     .build()
-//!     .unwrap();
-//! let layer = RateLimitLayer::builder()
-//!     .policy(Policy::new("global", Global, Quota::per_second(100)).unwrap())
-//!     .store(store)
-//!     .on_store_error(OnStoreError::FailClosed)
-//!     .build()
-//!     .unwrap();
-//! let svc = ServiceBuilder::new()
-//!     .layer(layer)
-//!     .service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
-//!
-//! let res = svc.oneshot(Request::new(String::new())).await.unwrap();
-//! assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-//! let events = res.extensions().get::<SecurityEvents>().unwrap();
-//! assert!(matches!(events.iter().next(), Some(SecurityEvent::BackendError { .. })));
-//! # });
-//! ```
-//!
-//! # What it does
-//!
-//! [`RedisStore`] is a [`RateLimitStore`]: switching from the in-memory store is one line,
-//! `.store(RedisStore::builder(url).build()?)` on the [`RateLimitLayerBuilder`]. Every
-//! replica that uses the same Redis, the same [key prefix](RedisStoreBuilder::prefix) and
-//! the same policy names shares the same quotas.
-//!
-//! - **One round trip per request**, whatever the number of policies: all the policies of a
-//!   request are decided by one Lua script, sent as `EVALSHA` (loaded once, loaded again
-//!   when Redis answers `NOSCRIPT`, for example after a restart).
-//! - **The same arithmetic** as the in-memory store ([`Gcra::step`], to the nanosecond). Lua
-//!   numbers are doubles, exact only below 2^53 ns (104 days), so the script keeps absolute
-//!   times split into seconds and nanoseconds and computes on differences from "now". For
-//!   that to stay exact, a quota's window (burst x interval) may be at most 50 days; a
-//!   longer one is a store error.
-//! - **Redis's clock**: "now" is Redis `TIME`, so replicas need no synchronised clocks. With
-//!   [`RedisStoreBuilder::clock`] the caller supplies "now" instead (tests and simulations:
-//!   the same scripted timeline then drives the in-memory store and this one).
-//! - **All or nothing**: the script runs atomically; when one policy refuses, nothing is
-//!   written for any policy.
-//! - **Keys expire by themselves**: an allowed request writes its new TAT with
-//!   `SET ... PX`, the time until the quota is fully back; once the key is gone the state is
-//!   the same as a key never seen. A refusal writes nothing. No cleanup job.
-//! - **One connection**, multiplexed: the `redis` crate's
-//!   [`ConnectionManager`], which reconnects by itself.
-//!   Clones of a store share it.
-//!
-//! # Key layout and Redis Cluster
-//!
-//! A policy's key is stored under `{<prefix>}:<policy>:<key>`, for example
-//! `{tower-fortify}:per-ip:ip:203.0.113.7`, `{tower-fortify}:global:global` or
-//! `{tower-fortify}:per-key:h:<128-bit hash>` ([`Key::stable_name`]: secrets are hashed,
-//! never stored verbatim; `:` and `%` in policy names are percent-encoded).
-//! [`RedisStore::key_name`] gives the name for a policy and key.
-//!
-//! The prefix is a **hash tag**: every key of a store is in one cluster slot, so a request's
-//! keys are always in the same slot and one script can decide them atomically. The cost is
-//! that a store's whole rate-limiting traffic lands on the one node that owns that slot: one
-//! node's script throughput is the ceiling (the `rate_limit_redis` bench measures it on
-//! your hardware). Spreading keys
-//! over slots instead (a tag per client) cannot work with a [`Global`](crate::rate_limit::Global)
-//! or route policy, whose single key would have to be in every request's slot; so this store
-//! keeps one slot and you shard by giving independent services different prefixes. The
-//! `redis` dependency is built without its cluster client: point the store at a primary
-//! (or a proxy that routes by slot).
-//!
-//! # When Redis is slow or down
-//!
-//! Every Redis call has a timeout (default 50 ms). A call that fails or times out marks Redis
-//! **unavailable**: from then on requests do not wait for Redis at all, and one background
-//! `PING` re-probes it every [`reprobe_interval`](RedisStoreBuilder::reprobe_interval)
-//! (default 100 ms, checked on the request path: no traffic, no probes). When a probe
-//! answers, decisions go back to Redis. While Redis is unavailable you choose what happens:
-//!
-//! | mode | how to choose it | what a request gets |
-//! |---|---|---|
-//! | fail open (the default) | [`OnStoreError::FailOpen`] on the layer | allowed, no rate-limit headers |
-//! | fail closed | [`OnStoreError::FailClosed`] on the layer | 503 problem+json (gRPC: `UNAVAILABLE`) |
-//! | local fallback | [`RedisStoreBuilder::local_fallback`] on the store | decided by an in-memory [`MemoryStore`] at a fraction of each quota |
-//!
-//! In every mode the response carries a
-//! [`SecurityEvent::BackendError`](crate::event::SecurityEvent::BackendError) (component
-//! `rate_limit.redis` for the fallback, `rate_limit.store` for fail open and closed), so
-//! metrics and notifications see the outage; nothing panics and no request waits longer than
-//! the timeout. With `N` replicas, a fallback fraction of `1/N` keeps the fleet near the
-//! shared quota while Redis is away (each replica then counts alone, from an empty state).
-//!
-//! # Deployment caveats
-//!
-//! - Whoever can write to Redis can reset or exhaust every quota: keep it private.
-//! - Replicas must agree on the prefix and the policy names; different services sharing one
-//!   Redis must use different prefixes or they share quotas.
-//! - With [`RedisStoreBuilder::clock`], replicas' clocks must agree; leave it unset in
-//!   production.
-//!
-//! [`RateLimitLayerBuilder`]: crate::rate_limit::RateLimitLayerBuilder
-//! [`OnStoreError::FailOpen`]: crate::rate_limit::OnStoreError::FailOpen
-//! [`OnStoreError::FailClosed`]: crate::rate_limit::OnStoreError::FailClosed
+//! About 700 lines without its tests, a sixth of them the docs of [`RedisStore`]: it is one backend whose
+//! parts share the private store state and its health flag (the builder, the script call
+//! with its `NOSCRIPT` reload, the reprobe, the local fallback and the reply parser). Split
+//! apart they would have to expose that state to one another; the Lua itself is already in
+//! `redis.lua`.
 
 use std::{
     fmt,
@@ -127,8 +24,11 @@ use ::redis::{
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::{
-    Cell, CellOutcome, Clock, DecideFuture, DecideResult, Decision, MemoryStore, RateLimitStore,
-    StoreError,
+    clock::Clock,
+    decision::{
+        Cell, CellOutcome, DecideFuture, DecideResult, Decision, RateLimitStore, StoreError,
+    },
+    memory::MemoryStore,
 };
 use crate::{
     rate_limit::{key::Key, quota::Gcra},
@@ -143,7 +43,118 @@ pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(50 * 86_400);
 /// Characters of a policy name that are percent-encoded in key names.
 const POLICY_ESCAPES: &AsciiSet = &CONTROLS.add(b':').add(b'%').add(b'{').add(b'}');
 
-/// Shared GCRA state in Redis: see the [module docs](self).
+/// Shared GCRA state in Redis, so that replicas share one quota.
+///
+/// ```
+/// use std::{convert::Infallible, time::Duration};
+/// use http::{Request, Response, StatusCode};
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_fortify::{
+///     event::{SecurityEvent, SecurityEvents},
+///     rate_limit::{store::RedisStore, Global, OnStoreError, Policy, Quota, RateLimitLayer},
+/// };
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // Nothing listens on port 1: every decision fails, and the layer's rule applies.
+/// let store = RedisStore::builder("redis://127.0.0.1:1/")
+///     .timeout(Duration::from_millis(50))
+///     .build()
+///     .unwrap();
+/// let layer = RateLimitLayer::builder()
+///     .policy(Policy::new("global", Global, Quota::per_second(100)).unwrap())
+///     .store(store)
+///     .on_store_error(OnStoreError::FailClosed)
+///     .build()
+///     .unwrap();
+/// let svc = ServiceBuilder::new()
+///     .layer(layer)
+///     .service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+///
+/// let res = svc.oneshot(Request::new(String::new())).await.unwrap();
+/// assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// let events = res.extensions().get::<SecurityEvents>().unwrap();
+/// assert!(matches!(events.iter().next(), Some(SecurityEvent::BackendError { .. })));
+/// # });
+/// ```
+///
+/// # What it does
+///
+/// [`RedisStore`] is a [`RateLimitStore`]: switching from the in-memory store is one line,
+/// `.store(RedisStore::builder(url).build()?)` on the [`RateLimitLayerBuilder`]. Every
+/// replica that uses the same Redis, the same [key prefix](RedisStoreBuilder::prefix) and
+/// the same policy names shares the same quotas.
+///
+/// - **One round trip per request**, whatever the number of policies: all the policies of a
+///   request are decided by one Lua script, sent as `EVALSHA` (loaded once, loaded again
+///   when Redis answers `NOSCRIPT`, for example after a restart).
+/// - **The same arithmetic** as the in-memory store ([`Gcra::step`], to the nanosecond). Lua
+///   numbers are doubles, exact only below 2^53 ns (104 days), so the script keeps absolute
+///   times split into seconds and nanoseconds and computes on differences from "now". For
+///   that to stay exact, a quota's window (burst x interval) may be at most 50 days; a
+///   longer one is a store error.
+/// - **Redis's clock**: "now" is Redis `TIME`, so replicas need no synchronised clocks. With
+///   [`RedisStoreBuilder::clock`] the caller supplies "now" instead (tests and simulations:
+///   the same scripted timeline then drives the in-memory store and this one).
+/// - **All or nothing**: the script runs atomically; when one policy refuses, nothing is
+///   written for any policy.
+/// - **Keys expire by themselves**: an allowed request writes its new TAT with
+///   `SET ... PX`, the time until the quota is fully back; once the key is gone the state is
+///   the same as a key never seen. A refusal writes nothing. No cleanup job.
+/// - **One connection**, multiplexed: the `redis` crate's
+///   [`ConnectionManager`], which reconnects by itself.
+///   Clones of a store share it.
+///
+/// # Key layout and Redis Cluster
+///
+/// A policy's key is stored under `{<prefix>}:<policy>:<key>`, for example
+/// `{tower-fortify}:per-ip:ip:203.0.113.7`, `{tower-fortify}:global:global` or
+/// `{tower-fortify}:per-key:h:<128-bit hash>` ([`Key::stable_name`]: secrets are hashed,
+/// never stored verbatim; `:` and `%` in policy names are percent-encoded).
+/// [`RedisStore::key_name`] gives the name for a policy and key.
+///
+/// The prefix is a **hash tag**: every key of a store is in one cluster slot, so a request's
+/// keys are always in the same slot and one script can decide them atomically. The cost is
+/// that a store's whole rate-limiting traffic lands on the one node that owns that slot: one
+/// node's script throughput is the ceiling (the `rate_limit_redis` bench measures it on
+/// your hardware). Spreading keys
+/// over slots instead (a tag per client) cannot work with a [`Global`](crate::rate_limit::Global)
+/// or route policy, whose single key would have to be in every request's slot; so this store
+/// keeps one slot and you shard by giving independent services different prefixes. The
+/// `redis` dependency is built without its cluster client: point the store at a primary
+/// (or a proxy that routes by slot).
+///
+/// # When Redis is slow or down
+///
+/// Every Redis call has a timeout (default 50 ms). A call that fails or times out marks Redis
+/// **unavailable**: from then on requests do not wait for Redis at all, and one background
+/// `PING` re-probes it every [`reprobe_interval`](RedisStoreBuilder::reprobe_interval)
+/// (default 100 ms, checked on the request path: no traffic, no probes). When a probe
+/// answers, decisions go back to Redis. While Redis is unavailable you choose what happens:
+///
+/// | mode | how to choose it | what a request gets |
+/// |---|---|---|
+/// | fail open (the default) | [`OnStoreError::FailOpen`] on the layer | allowed, no rate-limit headers |
+/// | fail closed | [`OnStoreError::FailClosed`] on the layer | 503 problem+json (gRPC: `UNAVAILABLE`) |
+/// | local fallback | [`RedisStoreBuilder::local_fallback`] on the store | decided by an in-memory [`MemoryStore`] at a fraction of each quota |
+///
+/// In every mode the response carries a
+/// [`SecurityEvent::BackendError`](crate::event::SecurityEvent::BackendError) (component
+/// `rate_limit.redis` for the fallback, `rate_limit.store` for fail open and closed), so
+/// metrics and notifications see the outage; nothing panics and no request waits longer than
+/// the timeout. With `N` replicas, a fallback fraction of `1/N` keeps the fleet near the
+/// shared quota while Redis is away (each replica then counts alone, from an empty state).
+///
+/// # Deployment caveats
+///
+/// - Whoever can write to Redis can reset or exhaust every quota: keep it private.
+/// - Replicas must agree on the prefix and the policy names; different services sharing one
+///   Redis must use different prefixes or they share quotas.
+/// - With [`RedisStoreBuilder::clock`], replicas' clocks must agree; leave it unset in
+///   production.
+///
+/// [`RateLimitLayerBuilder`]: crate::rate_limit::RateLimitLayerBuilder
+/// [`OnStoreError::FailOpen`]: crate::rate_limit::OnStoreError::FailOpen
+/// [`OnStoreError::FailClosed`]: crate::rate_limit::OnStoreError::FailClosed
 ///
 /// Clones share the connection and the availability state.
 #[derive(Clone)]
@@ -229,9 +240,12 @@ impl RedisStore {
     /// Nothing connects until the first decision (or [`RedisStore::preload`]), so a service
     /// starts even while Redis is down.
     pub fn builder(url: &str) -> RedisStoreBuilder {
-        let connection = Client::open(url)
-            .map(Connection::Url)
-            .map_err(|e| ConfigError::new("redis_url", format!("`{url}` is not a Redis URL: {e}")));
+        let connection = Client::open(url).map(Connection::Url).map_err(|e| {
+            ConfigError::new(
+                "rate_limit.redis_store.url",
+                format!("`{url}` is not a Redis URL: {e}"),
+            )
+        });
         RedisStoreBuilder::new(connection)
     }
 
@@ -245,7 +259,7 @@ impl RedisStore {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use tower_fortify::rate_limit::{Key, RedisStore};
+    /// use tower_fortify::rate_limit::{store::RedisStore, Key};
     ///
     /// let store = RedisStore::builder("redis://127.0.0.1/").prefix("shop").build().unwrap();
     /// assert_eq!(store.key_name("per-ip", &Key::ip("203.0.113.7".parse().unwrap(), 64)), "{shop}:per-ip:ip:203.0.113.7");
@@ -451,28 +465,27 @@ impl Fallback {
     async fn decide(&self, cells: &[OwnedCell], consume: bool, failure: &str) -> DecideResult {
         let mut scaled = Vec::with_capacity(cells.len());
         for c in cells {
-            scaled.push(Cell {
-                policy: c.policy,
-                policy_name: &c.name,
-                key: c.key.clone(),
-                gcra: scale(&c.gcra, self.fraction),
-                cost: c.cost,
-            });
+            scaled.push(Cell::new(
+                c.policy,
+                &c.name,
+                c.key.clone(),
+                scale(&c.gcra, self.fraction),
+                c.cost,
+            ));
         }
         let future = if consume {
             self.store.decide(&scaled)
         } else {
             self.store.peek(&scaled)
         };
-        let mut decision = future.await?;
-        decision.degraded = Some(StoreError::new(
+        let decision = future.await?;
+        Ok(decision.degraded_by(StoreError::new(
             COMPONENT,
             format!(
                 "{failure}; decided locally at {} of each quota",
                 self.fraction
             ),
-        ));
-        Ok(decision)
+        )))
     }
 }
 
@@ -509,13 +522,13 @@ fn parse_reply(reply: &[i64], cells: usize) -> Result<Decision, String> {
             cells * 5
         ));
     }
-    let mut decision = Decision::default();
+    let mut decision = Decision::new();
     for v in reply.chunks_exact(5) {
         let get = |i: usize| {
             u64::try_from(v[i])
                 .map_err(|_| format!("the script answered a negative value {}", v[i]))
         };
-        decision.cells.push(CellOutcome {
+        decision.push(CellOutcome {
             allowed: get(0)? == 1,
             remaining: get(1)?,
             reset: Duration::from_nanos(get(2)?),
@@ -579,7 +592,7 @@ impl RedisStoreBuilder {
     /// use tower::{ServiceBuilder, ServiceExt};
     /// use tower_fortify::{
     ///     event::{SecurityEvent, SecurityEvents},
-    ///     rate_limit::{Global, Policy, Quota, RateLimitLayer, RedisStore},
+    ///     rate_limit::{store::RedisStore, Global, Policy, Quota, RateLimitLayer},
     /// };
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -615,7 +628,7 @@ impl RedisStoreBuilder {
             Ok(fraction)
         } else {
             Err(ConfigError::new(
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
                 format!("the fraction of each quota must be in (0, 1], got {fraction}"),
             ))
         });
@@ -623,7 +636,7 @@ impl RedisStoreBuilder {
     }
 
     /// Takes "now" from `clock` instead of Redis `TIME`. For tests and simulations (one
-    /// [`ManualClock`](crate::rate_limit::ManualClock) can drive this store and a
+    /// [`ManualClock`](super::ManualClock) can drive this store and a
     /// [`MemoryStore`] through the same timeline); in production replicas' clocks would have
     /// to agree, which Redis `TIME` makes unnecessary.
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -636,7 +649,7 @@ impl RedisStoreBuilder {
     pub fn build(self) -> Result<RedisStore, ConfigError> {
         if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
             return Err(ConfigError::new(
-                "prefix",
+                "rate_limit.redis_store.prefix",
                 format!(
                     "`{}`: the key prefix is used as a hash tag; it may not be empty nor contain braces",
                     self.prefix
@@ -644,11 +657,14 @@ impl RedisStoreBuilder {
             ));
         }
         if self.timeout.is_zero() {
-            return Err(ConfigError::new("timeout", "must be longer than zero"));
+            return Err(ConfigError::new(
+                "rate_limit.redis_store.timeout",
+                "must be longer than zero",
+            ));
         }
         if self.reprobe.is_zero() {
             return Err(ConfigError::new(
-                "reprobe_interval",
+                "rate_limit.redis_store.reprobe_interval",
                 "must be longer than zero",
             ));
         }
@@ -658,7 +674,7 @@ impl RedisStoreBuilder {
             Connection::Url(client) => {
                 if tokio::runtime::Handle::try_current().is_err() {
                     return Err(ConfigError::new(
-                        "redis_url",
+                        "rate_limit.redis_store.url",
                         "build the Redis store inside a tokio runtime (the connection manager runs a task)",
                     ));
                 }
@@ -668,7 +684,10 @@ impl RedisStoreBuilder {
                     .set_min_delay(Duration::from_millis(10))
                     .set_max_delay(Duration::from_millis(500));
                 ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
-                    ConfigError::new("redis_url", format!("cannot set up the connection: {e}"))
+                    ConfigError::new(
+                        "rate_limit.redis_store.url",
+                        format!("cannot set up the connection: {e}"),
+                    )
                 })?
             }
         };
@@ -748,34 +767,43 @@ mod tests {
         assert!(parse_reply(&[1, -2, 3, 0, 0], 1).is_err());
         let d = parse_reply(&[0, 0, 5, 7, 1], 1).unwrap();
         assert!(!d.allowed());
-        assert_eq!(d.cells[0].retry_after, Duration::from_nanos(7));
-        assert!(d.cells[0].exceeds_burst);
+        assert_eq!(d.cells()[0].retry_after, Duration::from_nanos(7));
+        assert!(d.cells()[0].exceeds_burst);
     }
 
     #[tokio::test]
     async fn configuration_errors_are_values() {
         let e = RedisStore::builder("not a url").build().unwrap_err();
-        assert_eq!(e.setting(), "redis_url");
+        assert_eq!(e.setting(), "rate_limit.redis_store.url");
         let url = "redis://127.0.0.1:1/";
         for (builder, setting) in [
-            (RedisStore::builder(url).prefix("a{b}"), "prefix"),
-            (RedisStore::builder(url).prefix(""), "prefix"),
-            (RedisStore::builder(url).timeout(Duration::ZERO), "timeout"),
+            (
+                RedisStore::builder(url).prefix("a{b}"),
+                "rate_limit.redis_store.prefix",
+            ),
+            (
+                RedisStore::builder(url).prefix(""),
+                "rate_limit.redis_store.prefix",
+            ),
+            (
+                RedisStore::builder(url).timeout(Duration::ZERO),
+                "rate_limit.redis_store.timeout",
+            ),
             (
                 RedisStore::builder(url).reprobe_interval(Duration::ZERO),
-                "reprobe_interval",
+                "rate_limit.redis_store.reprobe_interval",
             ),
             (
                 RedisStore::builder(url).local_fallback(0.0),
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
             ),
             (
                 RedisStore::builder(url).local_fallback(1.5),
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
             ),
             (
                 RedisStore::builder(url).local_fallback(f64::NAN),
-                "local_fallback",
+                "rate_limit.redis_store.local_fallback",
             ),
         ] {
             assert_eq!(builder.build().unwrap_err().setting(), setting);
@@ -793,13 +821,13 @@ mod tests {
     #[tokio::test]
     async fn windows_past_fifty_days_are_refused() {
         let store = RedisStore::builder("redis://127.0.0.1:1/").build().unwrap();
-        let cell = Cell {
-            policy: 0,
-            policy_name: "yearly",
-            key: Key::Global,
-            gcra: Quota::per_day(1).burst(365).validate().unwrap(),
-            cost: 1,
-        };
+        let cell = Cell::new(
+            0,
+            "yearly",
+            Key::Global,
+            Quota::per_day(1).burst(365).validate().unwrap(),
+            1,
+        );
         let e = store.decide(&[cell]).await.unwrap_err();
         assert!(e.message().contains("50 days"), "{e}");
     }
