@@ -45,10 +45,27 @@ pub(crate) static RULES: &[Rule] = &[
         "command.separator_then_command",
         1,
         CRITICAL,
+        // A command in command position: after a separator (`;`, `|`, `&`, `&&`, `||`, a
+        // newline, a backtick, `$(`, `<(`), optionally through a bin/ path. Grammar, not
+        // punctuation: a command whose name is an English word or at most three letters
+        // (`find`, `sort`, `ls`, `id`) needs an argument after it (an option, a path, a
+        // number, a file name, a redirection); an unambiguous name (`wget`, `whoami`) may
+        // stand alone. The bare information probes (`;id`, `|ls`) count at the end of a
+        // value that is otherwise a plain word (`1;id`, `x|ls`), not inside a password.
         concat!(
-            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:\$\w*\s+)?(?:/(?:usr/)?(?:local/)?s?bin/)?",
-            unix_cmds!(),
-            r"(?:\s|$|[;|&<>`)]|\$\{?ifs)"
+            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:\$\w*\s+)?(?:/(?:usr/)?(?:local/)?s?bin/)?(?:",
+            name_commands!(),
+            r"(?:\s|$|[;|&<>`)]|\$\{?ifs)|",
+            word_commands!(),
+            r"(?:\s+(?:-{1,2}[a-z0-9]|[/~.$*\\<>|]|\d|[\w.-]*[./=:@][\w.-]|(?:passwd|shadow|etc|hosts|group|sudoers|id_rsa|authorized_keys|flag)\b)|\s*<<<|\$\{?ifs))",
+            // Inside a command or process substitution the shell reads a command
+            // whatever its name: `$(id)`, `<(cat file)`, `(sh)`.
+            r"|(?:\$\(|<\(|>\(|`|(?:[;|`\n]|&&?)\s*\()\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
+            word_commands!(),
+            r"(?:\s|\)|`|$)",
+            // A pipe into a shell: `... | sh`.
+            r"|\|\s*(?:ba|z|k|da)?sh(?:\s|$|`)",
+            r"|^[\w.@ -]*(?:[;|`\n]|&&?)\s*(?:id|ls|ps|pwd|who|whoami|env|set|dir|uname|ifconfig|hostname)\s*(?:$|[;|&`)])"
         ),
     ),
     rule(
@@ -131,7 +148,7 @@ pub(crate) static RULES: &[Rule] = &[
         "command.option_after_separator",
         1,
         CRITICAL,
-        r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|[\w@*]+)|\bnohup\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
+        r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|[\w@*]+)|\bnohup\s+\w|[;\n]\s*\.(?:shell|system|sh)\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
     ),
     rule(
         "command.leading_command",
@@ -144,3 +161,79 @@ pub(crate) static RULES: &[Rule] = &[
         r"^\s*[;|&]?\s*(?:(?:visudo|cscli|chef-(?:client|solo|shell|apply)|ansible(?:-(?:playbook|galaxy|vault|console|doc|inventory|pull|config))?|ifconfig|ipconfig|whoami|uname|wget|netcat|nmap|chmod|chown|useradd|usermod|iptables|systemctl|journalctl|powershell|certutil|bitsadmin|wmic|regedit|rmt(?:-tar)?|aptitude|apt-get|bcdboot|aa-(?:exec|status|enforce|complain|disable|audit|autodep|cleanprof|genprof|logprof|mergeprof|notify|remove-unknown|teardown|unconfined|easyprof|decode|features-abi))(?:\s|$|[;|&<>`])|perf\s+-|curl\s+\S|nc(?:at)?\s+-|sudo\s|passwd\s|crontab\s|kubectl\s|docker\s|bash\s|sh\s+-|zsh\s|ksh\s+-|python[23]?\s+-|perl\s+-|ruby\s+-|php\s+-|cmd(?:\.exe)?\s*/|ls(?:\s+[-/.~\w]|\s*$)|cat\s+[/.~]|apt\s+(?:install|remove|update)|yum\s|dnf\s|rpm\s+-|dpkg\s+-|c(?:89|99)\s+-|gcc\s+-|tftp\s|telnet\s)",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{Engine, Part};
+
+    fn rules(value: &str) -> Vec<&'static str> {
+        let engine = Engine::get().unwrap();
+        let loc: Arc<str> = Arc::from("v");
+        let mut out = Vec::new();
+        engine.scan(value, Part::Value, 1, &loc, &mut out);
+        out.iter()
+            .filter(|f| f.category == crate::event::Category::CommandInjection)
+            .map(|f| f.rule)
+            .collect()
+    }
+
+    /// Generated variants: every command in command position with command syntax is
+    /// found, whatever the separator; the same words in English sentences are not.
+    #[test]
+    fn vocabulary_in_command_position_only() {
+        let commands = [
+            "cat", "find", "sort", "head", "wget", "curl", "whoami", "uname", "chmod", "nc", "ls",
+            "id", "tar", "python3", "perl", "sleep", "kill", "more", "time",
+        ];
+        for cmd in commands {
+            for v in [
+                format!(";{cmd} -x"),
+                format!("x; {cmd} /etc/hosts"),
+                format!("|{cmd} 1"),
+                format!("1 && {cmd} ./a.sh"),
+                format!("$({cmd})"),
+                format!("`{cmd}`"),
+            ] {
+                assert!(!rules(&v).is_empty(), "not found: {v:?}");
+            }
+            // Only English words must pass in prose: `wget` is no word in any sentence.
+            let word = !matches!(cmd, "wget" | "whoami" | "uname" | "chmod" | "python3");
+            for v in [
+                format!("I would {cmd} it later; sort of"),
+                format!("we {cmd} the {cmd} and then, well, we see"),
+                format!("great product; {cmd} is what I needed"),
+            ]
+            .into_iter()
+            .filter(|_| word)
+            {
+                assert!(
+                    !rules(&v).contains(&"command.separator_then_command"),
+                    "prose flagged: {v:?} {:?}",
+                    rules(&v)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_commands_after_punctuation_in_passwords_are_not_commands() {
+        for v in [
+            "Ue)h4|H^d&m:(2O0h",
+            "pZfBh&y`PS",
+            "cic|Pr;<_<)^tZ",
+            "ab;w)x9",
+            "k[9;ls",
+        ] {
+            assert!(
+                !rules(v).contains(&"command.separator_then_command"),
+                "{v:?} {:?}",
+                rules(v)
+            );
+        }
+        for v in ["1;id", "x|ls", "127.0.0.1; id", "a && whoami"] {
+            assert!(!rules(v).is_empty(), "{v:?}");
+        }
+    }
+}

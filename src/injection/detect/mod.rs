@@ -15,6 +15,8 @@ use crate::event::Category;
 
 use super::decode::{cmd_view, path_view, sql_view};
 
+#[macro_use]
+mod vocab;
 pub(crate) mod command;
 pub(crate) mod java;
 pub(crate) mod other;

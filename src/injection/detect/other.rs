@@ -76,7 +76,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"(?:\brequire\s*\(\s*['\x22`](?:child_process|fs|net|http|vm|os)['\x22`]\s*\)|\bchild_process\b|\bprocess\s*\.\s*(?:mainmodule|binding|env|exit|kill|dlopen)|\b(?:execsync|spawnsync|execfile|spawn)\s*\(|\bglobal\s*\.\s*process|\bthis\s*\.\s*constructor\s*\.\s*constructor|\bconstructor\s*\.\s*constructor\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+process|\bnew\s+function\s*\(\s*['\x22`]return|\bimport\s*\(\s*['\x22`](?:child_process|fs)|\bvm\s*\.\s*runin\w*context|\b_\$\$nd_func\$\$_|\bdeserialize\s*\(|\b(?:localtest\.me|lvh\.me|nip\.io|sslip\.io|xip\.io|vcap\.me)\b)",
+        r"(?:\brequire\s*\(\s*['\x22`](?:child_process|fs|net|http|vm|os)['\x22`]\s*\)|\bchild_process\b|\bprocess\s*\.\s*(?:mainmodule|binding|env|exit|kill|dlopen)|\b(?:execsync|spawnsync|execfile|spawn)\s*\(|\bglobal\s*\.\s*process|\bthis\s*\.\s*constructor\s*\.\s*constructor|\bconstructor\s*\.\s*constructor\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+process|\bnew\s+function\s*\(\s*['\x22`]return|\bimport\s*\(\s*['\x22`](?:child_process|fs)|\bvm\s*\.\s*runin\w*context|\b_\$\$nd_func\$\$_|\bdeserialize\s*\(|\bwhile\s*\(\s*!*\s*(?:\x22\x22|''|``|true|1|\[\]|\{\})\s*\)|\bfor\s*\(\s*;\s*;\s*\)|\b(?:localtest\.me|lvh\.me|nip\.io|sslip\.io|xip\.io|vcap\.me)\b)",
     ),
     rule(
         "generic.prototype_pollution",

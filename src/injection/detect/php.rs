@@ -123,7 +123,11 @@ pub(crate) static RULES: &[Rule] = &[
             1,
             CRITICAL,
             &[],
-            r#"\$+\s*(?:[a-z_$][\w$]*|\{[^}]{0,40}\})(?:\s*[\[{][^()]{0,60}?[\]}])*\s*\(|\$\s*\{\s*['"$@]|::\s*\$\w+\s*\(|\(\s*['"`]?\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|proc_open|phpinfo)\s*['"`]?\s*\)\s*\(|\[\s*(?:system|exec|passthru|shell_exec|eval|assert)\s*\]"#,
+            // A variable called as a function, `$f(...)`, `$_GET[a]($_GET[b])`,
+            // `${'x'}(...)`: the call's arguments must parse (nothing, a quoted string,
+            // a variable or a bare word, then `,` or `)`), so a `$x(` in a random
+            // password is not a call.
+            r#"\$+\s*(?:[a-z_$][\w$]*|\{[^}]{0,40}\})(?:\s*[\[{][^()]{0,60}?[\]}])*\s*\(\s*(?:\)|'[^']{0,200}'\s*[,)]|"[^"]{0,200}"\s*[,)]|\$[\w$]+\s*(?:[\[{][^()]{0,60}?[\]}]\s*)*[,)]|[\w.]+\s*[,)])|\$\s*\{\s*(?:'[^']{0,60}'|"[^"]{0,60}"|\$\w+|@\w*)\s*\}|::\s*\$\w+\s*\(|[)\]'"]\s*\(\s*['"][a-z_]\w*['"]\s*\)\s*(?:;|$)|\(\s*['"`]?\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|proc_open|phpinfo)\s*['"`]?\s*\)\s*\(|\[\s*(?:system|exec|passthru|shell_exec|eval|assert)\s*\]"#,
         )
     },
     rule(

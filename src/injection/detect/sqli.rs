@@ -122,7 +122,14 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.quote_comment",
         1,
         CRITICAL,
-        r#"['"`]\s*\)*\s*(?:--(?:\s|$|[-+])|#|;\s*(?:--|#|$))"#,
+        // The login-bypass shape: a plain value (a user name, an e-mail address, an id),
+        // the quote that closes the application's literal, then a comment or `;` that
+        // ends the statement and nothing after it but the comment's own padding
+        // (`admin'--`, `admin' #`, `jdoe@example.com')-- -`). A quote followed by `#` in
+        // the middle of a random password has neither the plain value before it nor an
+        // empty comment after it; SQL between the quote and the comment is read by the
+        // fingerprint and the tautology rules.
+        r#"^[\w@.+ -]*['"`]\s*\)*\s*(?:--(?:[\s+-][^\n]*)?|#[\s#+-]*|;\s*(?:--[\s+-]*|#[\s+-]*)?)$"#,
     ),
     rule(
         "sqli.stacked_query",
@@ -259,6 +266,27 @@ mod class {
     pub(super) const FUNCTION: u8 = b'f';
     pub(super) const VARIABLE: u8 = b'v';
     pub(super) const COMMENT: u8 = b'c';
+    /// A comment with text in it (`#P-Mo5y`): SQL ignores it as well, but an injection
+    /// ends its statement with an empty one (`--`, `-- -`, `#`).
+    pub(super) const TEXT_COMMENT: u8 = b'C';
+    /// A comparison (`=`, `<`, `>`, `<>`, `!=`, `<=`, `>=`, `<=>`).
+    pub(super) const COMPARISON: u8 = b'=';
+    /// A keyword that starts a statement (`drop`, `insert`, `exec`, ...).
+    pub(super) const STATEMENT: u8 = b'T';
+}
+
+/// Keywords that start a statement: after `;` they make a stacked query.
+const STATEMENTS: &[&str] = &[
+    "insert", "update", "delete", "drop", "exec", "execute", "declare", "create", "alter",
+    "truncate", "shutdown", "show", "grant", "revoke", "waitfor", "set", "call", "begin", "load",
+    "rename", "copy", "do", "handler", "use", "with", "replace",
+];
+
+/// Whether the comment text `body` (after `--` or `#`) is only the padding an injection
+/// puts there (spaces, `-`, `+`).
+fn empty_comment(body: &[u8]) -> bool {
+    body.iter()
+        .all(|c| c.is_ascii_whitespace() || matches!(c, b'-' | b'+' | b'#'))
 }
 
 /// How many tokens form the fingerprint.
@@ -319,6 +347,9 @@ const KEYWORDS: &[&str] = &[
     "asc",
     "join",
     "sounds",
+    "collate",
+    "glob",
+    "escape",
 ];
 
 const FUNCTIONS: &[&str] = &[
@@ -409,7 +440,17 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => i += 1,
             b'\'' | b'"' | b'`' => {
                 let end = b[i + 1..].iter().position(|x| *x == c);
-                out.push(class::STRING);
+                // A string the value leaves open is a string only when it is a plain
+                // word (the `'1` of `'1'='1`); after a random `'` it is just text.
+                let open_plain = end.is_none()
+                    && b[i + 1..]
+                        .iter()
+                        .all(|x| x.is_ascii_alphanumeric() || *x == b'_' || *x == b' ');
+                out.push(if end.is_some() || open_plain {
+                    class::STRING
+                } else {
+                    class::BAREWORD
+                });
                 i = end.map_or(b.len(), |e| i + 1 + e + 1);
             }
             b'0'..=b'9' | b'.' if c != b'.' || b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
@@ -424,11 +465,19 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
                 out.push(class::NUMBER);
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                out.push(class::COMMENT);
+                out.push(if empty_comment(&b[i + 2..]) {
+                    class::COMMENT
+                } else {
+                    class::TEXT_COMMENT
+                });
                 i = b.len();
             }
             b'#' => {
-                out.push(class::COMMENT);
+                out.push(if empty_comment(&b[i + 1..]) {
+                    class::COMMENT
+                } else {
+                    class::TEXT_COMMENT
+                });
                 i = b.len();
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
@@ -457,11 +506,17 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
             }
             b'=' | b'<' | b'>' | b'!' | b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'|' | b'&'
             | b'~' | b':' => {
+                let start = i;
                 i += 1;
                 while i < b.len() && matches!(b[i], b'=' | b'<' | b'>') {
                     i += 1;
                 }
-                out.push(class::OPERATOR);
+                out.push(match &b[start..i] {
+                    b"=" | b"<" | b">" | b"<>" | b"!=" | b"<=" | b">=" | b"<=>" | b"==" => {
+                        class::COMPARISON
+                    }
+                    _ => class::OPERATOR,
+                });
             }
             c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' => {
                 let start = i;
@@ -483,6 +538,7 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
                     "select" => class::SELECT,
                     "and" | "or" | "xor" | "not" | "div" | "mod" => class::LOGIC,
                     w if next_paren && FUNCTIONS.contains(&w) => class::FUNCTION,
+                    w if STATEMENTS.contains(&w) => class::STATEMENT,
                     w if KEYWORDS.contains(&w) => class::KEYWORD,
                     _ => class::BAREWORD,
                 };
@@ -506,38 +562,67 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
 
 /// Whether a fingerprint has a shape only injected SQL has. `quoted` says whether the
 /// value was assumed to start inside a string.
-fn suspicious(fp: &[u8], quoted: bool) -> bool {
+fn suspicious(fp: &[u8], quoted: bool, plain_prefix: bool) -> bool {
     let has = |pat: &[u8]| fp.windows(pat.len()).any(|w| w == pat);
     if has(b"UE") || has(b"U(E") || has(b"1UE") {
         return true;
     }
-    if has(b";E") || has(b";k") {
+    // A stacked query: `;` then a statement, never `;` then any word.
+    if has(b";E") || has(b";T") {
         return true;
     }
+    // Operands and what may follow a complete condition.
+    let operand = |t: Option<u8>| matches!(t, Some(b's' | b'1' | b'n' | b'v'));
+    let ends_condition = |t: Option<u8>| {
+        matches!(
+            t,
+            None | Some(b'o' | b'=' | b'&' | b'c' | b'k' | b'T' | b')' | b';' | b'U')
+        )
+    };
     if quoted {
-        // The value closed the application's string: what follows decides.
+        // The value closed the application's string: what follows decides, and it must
+        // be SQL that parses, not just punctuation.
         let rest = &fp[1..];
         let first = rest.first().copied();
         let second = rest.get(1).copied();
+        let third = rest.get(2).copied();
         return match first {
+            // `' or 1=1`, `' or x`, `' or sleep(5)`, `' || (select ...)`.
             Some(b'&') => {
-                matches!(
-                    second,
-                    Some(b's' | b'1' | b'n' | b'f' | b'(' | b'v' | b'&' | b'E')
-                ) && rest.len() >= 2
+                (operand(second)
+                    && (ends_condition(third)
+                        || rest[2..]
+                            .iter()
+                            .take(3)
+                            .any(|t| matches!(t, b'=' | b'k' | b'c'))))
+                    || matches!(second, Some(b'f' | b'(' | b'&' | b'E'))
+            }
+            // `'='`, `' = 1 or ...`, `'-1=1`: a comparison, or arithmetic that leads
+            // into one or into boolean logic.
+            Some(b'=') => {
+                (matches!(second, Some(b's' | b'1' | b'v'))
+                    && ends_condition(third)
+                    && (third.is_some() || plain_prefix))
+                    || matches!(second, Some(b'f' | b'('))
             }
             Some(b'o') => {
                 matches!(second, Some(b's' | b'1' | b'f' | b'(' | b'v'))
-                    && rest
-                        .get(2)
-                        .is_some_and(|t| matches!(t, b'&' | b'o' | b'c' | b'k'))
+                    && matches!(third, Some(b'&' | b'=' | b'c' | b'k'))
             }
-            Some(b'c') => true,
-            Some(b';') => rest.len() >= 2,
+            // `admin'--`: an empty comment ends the statement.
+            Some(b'c') => plain_prefix,
+            Some(b';') => {
+                matches!(second, Some(b'E' | b'T' | b'c'))
+                    || (second == Some(b'v') && third == Some(b'c'))
+            }
             Some(b')') => matches!(second, Some(b'&' | b';' | b'c' | b'U' | b')')),
             Some(b'U') => true,
-            Some(b'k') => {
-                matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k')) && rest.len() >= 3
+            Some(b'k' | b'T') => {
+                matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k' | b'T'))
+                    && rest.len() >= 3
+                    // `' in progress '...`: a bare word after the keyword must lead on
+                    // into SQL, not into more text.
+                    && (second != Some(b'n') || ends_condition(third))
             }
             _ => false,
         };
@@ -549,12 +634,12 @@ fn suspicious(fp: &[u8], quoted: bool) -> bool {
             b'1' | b'n' | b's',
             b'&',
             b'1' | b's' | b'v',
-            b'o',
+            b'=',
             b'1' | b's' | b'v',
             ..
         ] | [b'1', b'&', b'f', b'(', ..]
             | [b'1', b')', b'&', ..]
-            | [b'1', b';', ..]
+            | [b'1', b';', b'E' | b'T' | b'c', ..]
             | [b'1', b'c']
             | [b'1', b'&', b'1', b'c', ..]
             | [b'f', b'(', b'1' | b'f' | b'v' | b'E', b')', ..]
@@ -599,7 +684,14 @@ pub(crate) fn fingerprint(
             continue;
         }
         let fp = tokens(sql, quote);
-        if fp.len() >= 2 && suspicious(&fp, quote.is_some()) {
+        // Whether what precedes the closing quote is a plain value (a name, an e-mail
+        // address, a number), as in `admin'--`, rather than random punctuation.
+        let plain_prefix = quote.is_some_and(|q| {
+            sql.bytes()
+                .take_while(|c| *c != q)
+                .all(|c| c.is_ascii_alphanumeric() || b"@._- +".contains(&c))
+        });
+        if fp.len() >= 2 && suspicious(&fp, quote.is_some(), plain_prefix) {
             return Some(Finding {
                 category: Category::Sqli,
                 rule: "sqli.fingerprint",
@@ -623,7 +715,7 @@ mod tests {
     #[test]
     fn tokenizer_classes() {
         assert_eq!(fp("1 union select 1,2", None), "1UE1,1");
-        assert_eq!(fp("1' or '1'='1", Some(b'\'')), "s&sos");
+        assert_eq!(fp("1' or '1'='1", Some(b'\'')), "s&s=s");
         assert_eq!(fp("admin'--", Some(b'\'')), "sc");
         assert_eq!(fp("x and sleep(5)", None), "n&f(1)");
         assert_eq!(fp("@@version", None), "v");
@@ -638,6 +730,10 @@ mod tests {
             "1 union select 1,2",
             "1 and 1=1",
             "x'); drop table users",
+            "admin'#",
+            "admin' -- -",
+            "x' or 1=1#",
+            "1; drop table t",
         ] {
             assert!(
                 fingerprint(attack, Part::Value, 1, &loc).is_some(),
@@ -651,6 +747,13 @@ mod tests {
             "2104 grant ave #a",
             "1-2 or 3 days",
             "select c1 from t1 order by c2",
+            // Random passwords: a quote, then punctuation that does not parse as SQL.
+            "N[7]v'#P-Mo5yKyA",
+            "o)`>>EHp,IG^dwVQ\";3R]!k$W",
+            "9#xv`V XqZ6@SMPk:Fb",
+            "c4H<:lVZX3q|d}lG';[QcrFeg+x",
+            // OData: `eq`/`and` between quoted literals is not SQL.
+            "status eq 'in progress' and created ge datetime'2024-01-01'",
         ] {
             assert!(
                 fingerprint(benign, Part::Value, 1, &loc).is_none(),

@@ -24,6 +24,14 @@ const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static st
 
 pub(crate) static RULES: &[Rule] = &[
     rule(
+        "xss.ssi_directive",
+        1,
+        CRITICAL,
+        // A server-side include directive (Apache mod_include, nginx ssi): `<!--#exec
+        // cmd=...-->`, `<!--#include virtual=...-->`, `<!--#set var=... value=...-->`.
+        r"<!--\s*#\s*(?:exec|include|echo|set|config|fsize|flastmod|printenv|if|elif)\s+(?:cmd|cgi|virtual|file|var|value|encoding|expr|errmsg|sizefmt|timefmt)\s*=",
+    ),
+    rule(
         "xss.script_tag",
         1,
         CRITICAL,
