@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Injection detection gates (issue #12). Called by .ci/run after the tests.
-# 1. injection_eval thresholds on the whole shared corpus (only when ../shared/corpus exists
-#    beside the clone) and on the real-world benign suite (always);
+# 1. injection_eval thresholds on the whole shared corpus (only when $CORPUS_DIR exists;
+#    default ../shared/corpus beside the clone) and on the real-world benign suite (always);
 # 2. prose (Debian fortunes) and random passwords/identifiers, measured with injection_eval;
 # 3. sqlmap against the deliberately injectable example, unprotected (must be found
 #    injectable: proves the harness works) and behind the layer (must find nothing).
@@ -34,11 +34,14 @@ trap cleanup EXIT
 # regressions; the validation part is reported, never tuned on.
 gate=(--min-recall 90 --min-recall sqli=95 --min-recall xss=95 --min-recall path-traversal=95
       --min-recall command-injection=95 --max-fp 0.05 --strict-min-recall 90 --strict-max-fp 0.5)
-if [ -d ../shared/corpus ]; then
-  step "gate: whole shared corpus"
-  timeout 600 "$eval_bin" "${gate[@]}" ../shared/corpus/crs-requests.jsonl ../shared/corpus/benign-requests.jsonl
+corpus="${CORPUS_DIR:-../shared/corpus}"
+if [ -d "$corpus" ]; then
+  step "gate: whole shared corpus ($corpus)"
+  timeout 600 "$eval_bin" "${gate[@]}" "$corpus/crs-requests.jsonl" "$corpus/benign-requests.jsonl"
   step "measure: validation part (reported, not a gate)"
-  timeout 600 "$eval_bin" --part validation ../shared/corpus/crs-requests.jsonl ../shared/corpus/benign-requests.jsonl
+  timeout 600 "$eval_bin" --part validation "$corpus/crs-requests.jsonl" "$corpus/benign-requests.jsonl"
+else
+  step "no shared corpus at $corpus: its gate is skipped"
 fi
 step "gate: real-world benign suite (none blocked under balanced)"
 timeout 600 "$eval_bin" --profile balanced --max-fp 0 tests/fixtures/benign/*.jsonl
