@@ -21,6 +21,8 @@ pin_project! {
     pub struct RateLimitFuture<F, B, E> {
         #[pin]
         kind: Kind<F, B, E>,
+        // Set once the future returned `Ready` (cheaper than replacing `kind`).
+        finished: bool,
     }
 }
 
@@ -44,7 +46,6 @@ pin_project! {
         Boxed {
             fut: BoxFuture<B, E>,
         },
-        Finished,
     }
 }
 
@@ -52,6 +53,7 @@ impl<F, B, E> RateLimitFuture<F, B, E> {
     pub(crate) fn plain(fut: F) -> Self {
         Self {
             kind: Kind::Plain { fut },
+            finished: false,
         }
     }
 
@@ -65,12 +67,14 @@ impl<F, B, E> RateLimitFuture<F, B, E> {
                 headers,
                 events,
             },
+            finished: false,
         }
     }
 
     pub(crate) fn done(res: Response<GuardBody<B>>) -> Self {
         Self {
             kind: Kind::Done { res: Some(res) },
+            finished: false,
         }
     }
 
@@ -80,6 +84,7 @@ impl<F, B, E> RateLimitFuture<F, B, E> {
     {
         Self {
             kind: Kind::Boxed { fut: Box::pin(fut) },
+            finished: false,
         }
     }
 }
@@ -87,10 +92,10 @@ impl<F, B, E> RateLimitFuture<F, B, E> {
 impl<F, B, E> fmt::Debug for RateLimitFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.kind {
+            _ if self.finished => "finished",
             Kind::Plain { .. } | Kind::Inner { .. } => "inner",
             Kind::Done { .. } => "rejected",
             Kind::Boxed { .. } => "deciding",
-            Kind::Finished => "finished",
         };
         f.debug_struct("RateLimitFuture")
             .field("state", &state)
@@ -105,8 +110,11 @@ where
     type Output = Result<Response<GuardBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut kind = self.project().kind;
-        let out = match kind.as_mut().project() {
+        let this = self.project();
+        if *this.finished {
+            crate::polled_after_completion("RateLimitFuture");
+        }
+        let out = match this.kind.project() {
             KindProj::Plain { fut } => ready!(fut.poll(cx)).map(|res| res.map(GuardBody::new)),
             KindProj::Inner {
                 fut,
@@ -125,9 +133,8 @@ where
                 None => crate::polled_after_completion("RateLimitFuture"),
             },
             KindProj::Boxed { fut } => ready!(fut.as_mut().poll(cx)),
-            KindProj::Finished => crate::polled_after_completion("RateLimitFuture"),
         };
-        kind.set(Kind::Finished);
+        *this.finished = true;
         Poll::Ready(out)
     }
 }

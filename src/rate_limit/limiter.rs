@@ -122,6 +122,8 @@ pub(crate) type TierList = SmallVec<[usize; 3]>;
 
 /// What [`Limiter::decide_single`] concluded.
 pub(crate) enum Single<'a> {
+    /// Allowed with nothing to add (the hot path: no [`Verdict`] to move).
+    Pass,
     Decided(Verdict),
     /// The store cannot decide at once: decide this cell (of this tier) the general way.
     Undecided(Cell<'a>, usize),
@@ -162,10 +164,10 @@ impl Limiter {
     pub(crate) fn decide_single<'a>(&'a self, info: &RequestInfo<'a>) -> Single<'a> {
         let p = &self.policies[0].policy;
         let Some(key) = p.key.extract(info) else {
-            return Single::Decided(
-                self.missing_key(0, is_grpc(info.headers()))
-                    .unwrap_or(Verdict::PASS),
-            );
+            return match self.missing_key(0, is_grpc(info.headers())) {
+                Some(v) => Single::Decided(v),
+                None => Single::Pass,
+            };
         };
         let (gcra, tier) = p.quota_for(info);
         let cell = Cell::new(0, p.name(), key, gcra, p.cost_of(info));
@@ -175,7 +177,7 @@ impl Limiter {
                     && self.headers == RateLimitHeaders::None
                     && !self.store_failing.load(Ordering::Relaxed) =>
             {
-                Single::Decided(Verdict::PASS)
+                Single::Pass
             }
             Some(result) => Single::Decided(self.conclude(
                 std::slice::from_ref(&cell),
@@ -468,6 +470,7 @@ mod tests {
 
     fn single(l: &Limiter, req: &Request<()>) -> Verdict {
         match l.decide_single(&RequestInfo::new(req)) {
+            Single::Pass => Verdict::PASS,
             Single::Decided(v) => v,
             Single::Undecided(..) => panic!("the memory store decides at once"),
         }

@@ -54,9 +54,38 @@ impl<S> RateLimit<S> {
     }
 }
 
+/// Where a request goes once the layer has looked at it (everything but a plain pass).
 enum Next {
     Decided(Verdict),
     Later(DecideFuture, Vec<Planned>),
+}
+
+impl<S> RateLimit<S> {
+    /// Every policy of a multi-policy layer: plan the cells, decide, conclude.
+    #[inline(never)]
+    fn plan_and_decide<B>(&self, req: &Request<B>) -> Next {
+        let limiter = &*self.limiter;
+        let info = RequestInfo::new(req);
+        let mut cells = Cells::new();
+        let mut tiers = TierList::new();
+        if let Some(v) = limiter.plan(&info, &mut cells, &mut tiers) {
+            return Next::Decided(v);
+        }
+        if cells.is_empty() {
+            return Next::Decided(Verdict::PASS);
+        }
+        Self::decide(limiter, cells, tiers, req)
+    }
+
+    fn decide<B>(limiter: &Limiter, cells: Cells<'_>, tiers: TierList, req: &Request<B>) -> Next {
+        let mut decide = limiter.store.decide(&cells);
+        match decide.try_take() {
+            Some(result) => Next::Decided(limiter.conclude(&cells, &tiers, result, req.headers())),
+            // An asynchronous store: keep owned keys and finish in a boxed future (its
+            // I/O dominates the cost of the allocation).
+            None => Next::Later(decide, Planned::from_cells(cells, tiers)),
+        }
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
@@ -76,39 +105,45 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let limiter = &*self.limiter;
-        let next = {
-            let info = RequestInfo::new(&req);
-            let mut cells = Cells::new();
-            let mut tiers = TierList::new();
-            let planned = if limiter.policies.len() == 1 {
-                match limiter.decide_single(&info) {
-                    Single::Decided(v) => Some(v),
-                    Single::Undecided(cell, tier) => {
-                        cells.push(cell);
-                        tiers.push(tier);
-                        None
-                    }
+        // One policy: decide it alone; an allowed request with nothing to add goes straight
+        // to the inner service (the hot path moves no verdict and builds no cell list).
+        let next = if self.limiter.policies.len() == 1 {
+            let next = match self.limiter.decide_single(&RequestInfo::new(&req)) {
+                Single::Pass => None,
+                Single::Decided(v) => Some(Next::Decided(v)),
+                Single::Undecided(cell, tier) => {
+                    let (mut cells, mut tiers) = (Cells::new(), TierList::new());
+                    cells.push(cell);
+                    tiers.push(tier);
+                    Some(Self::decide(&self.limiter, cells, tiers, &req))
                 }
-            } else {
-                limiter.plan(&info, &mut cells, &mut tiers)
             };
-            match planned {
-                Some(v) => Next::Decided(v),
-                None if cells.is_empty() => Next::Decided(Verdict::PASS),
-                None => {
-                    let mut decide = limiter.store.decide(&cells);
-                    match decide.try_take() {
-                        Some(result) => {
-                            Next::Decided(limiter.conclude(&cells, &tiers, result, req.headers()))
-                        }
-                        // An asynchronous store: keep owned keys and finish in a boxed
-                        // future (its I/O dominates the cost of the allocation).
-                        None => Next::Later(decide, Planned::from_cells(cells, tiers)),
-                    }
-                }
+            match next {
+                None => return RateLimitFuture::plain(self.inner.call(req)),
+                Some(next) => next,
             }
+        } else {
+            self.plan_and_decide(&req)
         };
+        self.respond(req, next)
+    }
+}
+
+impl<S> RateLimit<S> {
+    /// The future for a request the layer refused, decorates, or decides later.
+    #[inline(never)]
+    fn respond<ReqBody, ResBody>(
+        &mut self,
+        req: Request<ReqBody>,
+        next: Next,
+    ) -> RateLimitFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+        ReqBody: Send + 'static,
+        ResBody: Send + 'static,
+    {
         match next {
             Next::Decided(Verdict::Pass { headers, events }) => {
                 RateLimitFuture::inner(self.inner.call(req), headers, events)

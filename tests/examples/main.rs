@@ -3,6 +3,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod hyper_server;
 mod metrics;
 mod notify;
 mod security_headers;
+mod tonic_grpc;

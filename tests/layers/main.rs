@@ -4,6 +4,7 @@
 mod support;
 
 mod cors_presets;
+mod hyper;
 mod injection;
 mod injection_benign;
 mod injection_rules;
