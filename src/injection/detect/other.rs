@@ -68,7 +68,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"(?:\{\{[^}]{0,200}?(?:__\w+__|\bconfig\b|\bself\b|\brequest\b|\blipsum\b|\bcycler\b|\bjoiner\b|\bnamespace\b|\bget_flashed_messages|\burl_for|\bsettings\b|\bconstructor\b|\d+\s*[*+/-]\s*\d+|['\x22]\s*\|\s*\w+|\[\s*['\x22]|\|\s*(?:attr|join|safe|e|map|select)\b|\.\s*(?:__class__|mro|subclasses|globals|popen|system|exec|read\s*\())|\{%\s*(?:import|include|extends|set|for|if|macro|call|from|raw|debug|block|filter|with|exec)\b|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|<%=?\s*[^%]{0,200}%>|\{\{\s*\d+\s*[*+/-]\s*['\x22]?\d+|\$\{\s*(?:t\s*\(|@|\x22|new\s)|\*\{[^}]{0,100}\bt\s*\(|@\{[^}]{0,100}\}|\[\[\s*\$\{)",
+        r"(?:\{\{[^}]{0,200}?(?:__\w+__|\bconfig\b|\bself\b|\brequest\b|\blipsum\b|\bcycler\b|\bjoiner\b|\bnamespace\b|\bget_flashed_messages|\burl_for|\bsettings\b|\bconstructor\b|\d+\s*[*+/-]\s*\d+|['\x22]\s*\|\s*\w+|\[\s*['\x22]|\|\s*(?:attr|join|safe|e|map|select)\b|\.\s*(?:__class__|mro|subclasses|globals|popen|system|exec|read\s*\())|\{%\s*(?:import|include|extends|set|for|if|macro|call|from|raw|debug|block|filter|with|exec)\b|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|<%=?\s*[^%]{0,200}%>|\{\{\s*\d+\s*[*+/-]\s*['\x22]?\d+|\$\{\s*(?:t\s*\(|@|\x22|new\s)|\*\{[^}]{0,100}\bt\s*\(|@\{[^}]{0,100}(?:\$\{|__|\bt\s*\()|@+\{\s*\[|\[\[\s*\$\{)",
     ),
     rule(
         "generic.nodejs",

@@ -32,9 +32,11 @@ pub(crate) static RULES: &[Rule] = &[
         &[],
         // `<?xml ...?>`, `<?xml-stylesheet ...?>` and every other XML processing instruction
         // (`<?target ...?>`, XML 1.0 section 2.6) are not PHP: only `<?php`, the short
-        // echo tag `<?=`, a bare `<?` followed by space, and a closing `?>` ending a value
-        // that opened no processing instruction of its own.
-        r"(?:<\?(?:php\b|=|\s)|^(?:[^<]|<[^?])*\?>\s*$|<\?$|\[\?php\b|<script\s+language\s*=\s*['\x22]?php)",
+        // echo tag `<?=` and a bare `<?` followed by code (a call, an assignment, a
+        // variable), and a statement closed by `?>` at the end of a value that opened no
+        // processing instruction of its own. A `<?` or `?>` with no code beside it runs
+        // nothing (random passwords end in `<?`).
+        r"(?:<\?(?:php\b|=\s*[\w$'\x22(`]|\s+(?:[\w$]+\s*[(=;'\x22`]|\$|(?:php|echo|print|include|require|eval|system|exec|passthru)\b))|^(?:[^<]|<[^?])*;\s*\?>\s*$|\[\?php\b|<script\s+language\s*=\s*['\x22]?php)",
     ),
     rule(
         "php.function_call",
@@ -90,7 +92,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r#"\$\w+\s*(?:\[[^\]]{0,40}\]\s*)*\(\s*(?:['"`$]|\w+\s*\()|\$\w+\s*=\s*['"`]\w*(?:ass|sys|exe|eva|bas|cre)"#,
+        r#"\$\w+\s*(?:\[[^\]]{0,40}\]\s*)*\(\s*(?:'[^']*'|"[^"]*"|`[^`]*`|\$\w+\s*[\[,)]|\w+\s*\([^()]*\))|\$\w+\s*=\s*['"`]\w*(?:ass|sys|exe|eva|bas|cre)"#,
     ),
     rule(
         "php.variable",
@@ -113,7 +115,7 @@ pub(crate) static RULES: &[Rule] = &[
             1,
             CRITICAL,
             &[],
-            r"\b(?:base64_(?:en|de)code|bzdecompress|bzopen|gzdecode|gzinflate|gzuncompress|gzopen|zlib_decode|zlib_encode|str_rot13|convert_uudecode|get_defined_(?:vars|functions|constants)|print_r|var_dump|var_export|debug_zval_dump|file_exists|file_get_contents|file_put_contents|is_array|is_file|is_dir|is_readable|is_writable|assert_options|assert|exec|system|passthru|shell_exec|popen|proc_open|pcntl_exec|eval|unpack|pack|strip_tags|serialize|unserialize|array_map|array_walk|array_filter|call_user_func(?:_array)?|create_function|func_get_args|forward_static_call(?:_array)?|register_(?:shutdown|tick)_function|preg_replace(?:_callback)?|mb_ereg_replace|ob_start|highlight_file|show_source|php_uname|phpinfo|phpversion|getenv|putenv|ini_get|ini_set|ini_restore|ini_alter|set_time_limit|ignore_user_abort|fopen|fread|fwrite|fputs|fgets|fgetc|file|readfile|readdir|opendir|scandir|glob|unlink|rmdir|mkdir|chmod|chown|copy|rename|symlink|link|tempnam|tmpfile|move_uploaded_file|curl_init|curl_exec|fsockopen|pfsockopen|stream_socket_client|socket_create|mail|header|setcookie|session_start|extract|parse_str|import_request_variables|compact|define|constant|get_class|class_exists|function_exists|method_exists|iterator_apply|usort|uasort|uksort|array_diff_ukey|array_udiff|hex2bin|bin2hex|chr|ord|strrev|str_replace|substr|strtolower|strtoupper|sprintf|printf|vsprintf|implode|explode|join|escapeshellarg|escapeshellcmd|dl|posix_\w+|proc_\w+|openssl_\w+|mcrypt_\w+)\s*\(",
+            r"\b(?:base64_(?:en|de)code|bzdecompress|bzopen|gzdecode|gzinflate|gzuncompress|gzopen|zlib_decode|zlib_encode|str_rot13|convert_uudecode|get_defined_(?:vars|functions|constants)|print_r|var_dump|var_export|debug_zval_dump|file_exists|file_get_contents|file_put_contents|is_array|is_file|is_dir|is_readable|is_writable|assert_options|assert|exec|system|passthru|shell_exec|popen|proc_open|pcntl_exec|eval|unpack|pack|strip_tags|serialize|unserialize|array_map|array_walk|array_filter|call_user_func(?:_array)?|create_function|func_get_args|forward_static_call(?:_array)?|register_(?:shutdown|tick)_function|preg_replace(?:_callback)?|mb_ereg_replace|ob_start|highlight_file|show_source|php_uname|phpinfo|phpversion|getenv|putenv|ini_get|ini_set|ini_restore|ini_alter|set_time_limit|ignore_user_abort|fopen|fread|fwrite|fputs|fgets|fgetc|file|readfile|readdir|opendir|scandir|glob|unlink|rmdir|mkdir|chmod|chown|copy|rename|symlink|link|tempnam|tmpfile|move_uploaded_file|curl_init|curl_exec|fsockopen|pfsockopen|stream_socket_client|socket_create|mail|header|setcookie|session_start|extract|parse_str|import_request_variables|compact|define|constant|get_class|class_exists|function_exists|method_exists|iterator_apply|usort|uasort|uksort|array_diff_ukey|array_udiff|hex2bin|bin2hex|chr|ord|strrev|str_replace|substr|strtolower|strtoupper|sprintf|printf|vsprintf|implode|explode|join|escapeshellarg|escapeshellcmd|dl|posix_\w+|proc_\w+|openssl_\w+|mcrypt_\w+)\s*\((?:[^()]|\([^()]*\))*\)",
         )
     },
     Rule {

@@ -113,9 +113,11 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         concat!(
             r#"(?:^|[\s(])(?:or|and|xor|&&|\|\|)\s+\(?['"`]?[\w@.]+['"`]?\s*"#,
-            // Equality-like operators only: `and rating > 4` is ordinary text.
-            r"(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b|\bin\s*\()",
-            r#"\s*\(?['"`]?[\w@.-]+"#
+            // Equality-like operators only: `and rating > 4` is ordinary text. `is`
+            // takes what SQL's `IS` takes (`null`, `true`, `false`, `unknown`: "and
+            // perfection is no trifle" is prose), `like`/`rlike`/`regexp` a quoted
+            // pattern or a number ("and it feels like home" is prose), `in` a list.
+            r#"(?:(?:=|<=>|<>|!=)\s*\(?['"`]?[\w@.-]+|\bis\s+(?:not\s+)?(?:null|true|false|unknown)\b|(?:\blike|\brlike|\bregexp)\s*\(?\s*(?:['"`]|\d)|\bin\s*\(\s*['"`]?[\w@.-]+['"`]?\s*[,)])"#
         ),
     ),
     rule(
@@ -165,7 +167,7 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.comment_evasion",
         1,
         CRITICAL,
-        r"(?:/\*\s*[+!]|/\*!\d*\s*(?:union|select|and|or|from|where|insert|update|delete|drop|sleep|concat)|(?:union|select|from|where|and|or)/\*|\*/(?:union|select|from|where|and|or)\b)",
+        r"(?:/\*\s*[+!][^*]{0,200}\*/|/\*!\d*\s*(?:union|select|and|or|from|where|insert|update|delete|drop|sleep|concat)|(?:union|select|from|where|and|or)/\*|\*/(?:union|select|from|where|and|or)\b)",
     ),
     rule(
         "sqli.hex_or_char_literal",
@@ -189,7 +191,15 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.function_call",
         1,
         CRITICAL,
-        r"(?:^|[^\w.])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_(?:and|count|length|or|xor)|cast|ceil(?:ing)?|char(?:_length|acter_length)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|crc32|curdate|current_(?:date|time|timestamp|user)|curtime|database|datediff|date_(?:add|format|sub)|db_name|decode|degrees|des_(?:de|en)crypt|elt|encode|encrypt|exp|export_set|extractvalue|field|find_in_set|floor|format|found_rows|from_(?:base64|days|unixtime)|get_lock|greatest|group_concat|hex|if|ifnull|inet_aton|inet_ntoa|insert|instr|is_(?:free|used)_lock|isnull|last_insert_id|lcase|least|left|length|ln|load_file|locate|log(?:2|10)?|lower|lpad|ltrim|make_set|master_pos_wait|md5|mid|mod|name_const|now|nullif|oct|old_password|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|randomblob|release_lock|repeat|replace|reverse|right|round|row_count|rpad|rtrim|schema|sec_to_time|session_user|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|str_to_date|subdate|substr(?:ing)?(?:_index)?|sum|sysdate|system_user|tan|time_format|to_(?:base64|char|days|number)|trim|truncate|ucase|uncompress(?:ed_length)?|unhex|unix_timestamp|updatexml|upper|user|utl_inaddr\.\w+|uuid|variance|version|weight_string|xmltype|jsonb?_\w+|div|lo_(?:get|import|export|open|from_bytea)|starts_with|pg_\w+|dbms_\w+\.\w+|sys_context|user_name|suser_s?name|host_name|is_srvrolemember|openquery|openrowset)\s*\\?\(",
+        // A SQL function called where SQL reads it: at the start of the value (the value is
+        // the operand: `id=sleep(5)`), or after a quote, an operator with an operand
+        // before it, `(`, `,`, `;` or a SQL keyword (`1 and user(`, `concat(0x7e,version(`).
+        // The arguments, up to the next parenthesis, must be SQL: a spreadsheet range
+        // (`=SUM(B2:B10)`, a formula starting with `=`), a PromQL range vector
+        // (`sum(rate(x[5m]))`), or a CSS `format('woff2')` after a `url(...)` are not.
+        // A function name after any other character (`\ln(`, `}pi(` in a random
+        // password) is not a call.
+        r"(?:^\s*|['\x22`(,;|&!+*/%^~-]\s*|[\w)'\x22]\s*(?:=|<>|!=|<=?|>=?)\s*|\b(?:select|and|or|xor|not|where|having|by|then|else|when|union|all|from|in|is|like|case|return|div|mod|between|values|exec|execute|call)\s+)(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_(?:and|count|length|or|xor)|cast|ceil(?:ing)?|char(?:_length|acter_length)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|crc32|curdate|current_(?:date|time|timestamp|user)|curtime|database|datediff|date_(?:add|format|sub)|db_name|decode|degrees|des_(?:de|en)crypt|elt|encode|encrypt|exp|export_set|extractvalue|field|find_in_set|floor|format|found_rows|from_(?:base64|days|unixtime)|get_lock|greatest|group_concat|hex|if|ifnull|inet_aton|inet_ntoa|insert|instr|is_(?:free|used)_lock|isnull|last_insert_id|lcase|least|left|length|ln|load_file|locate|log(?:2|10)?|lower|lpad|ltrim|make_set|master_pos_wait|md5|mid|mod|name_const|now|nullif|oct|old_password|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|randomblob|release_lock|repeat|replace|reverse|right|round|row_count|rpad|rtrim|schema|sec_to_time|session_user|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|str_to_date|subdate|substr(?:ing)?(?:_index)?|sum|sysdate|system_user|tan|time_format|to_(?:base64|char|days|number)|trim|truncate|ucase|uncompress(?:ed_length)?|unhex|unix_timestamp|updatexml|upper|user|utl_inaddr\.\w+|uuid|variance|version|weight_string|xmltype|jsonb?_\w+|div|lo_(?:get|import|export|open|from_bytea)|starts_with|pg_\w+|dbms_\w+\.\w+|sys_context|user_name|suser_s?name|host_name|is_srvrolemember|openquery|openrowset)\s*\\?\((?:[^():\[\]{}]*(?:\)|$)|[^():\[\]{}]*\([^():\[\]{}]*(?:[()]|$))",
     ),
     rule(
         "sqli.database_names",
@@ -560,6 +570,54 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
     out
 }
 
+/// Whether the tokens `t` that follow a complete condition (`' = 1`, `' or x`) continue it
+/// as SQL does: nothing, an empty comment, a stacked statement, `UNION`, a keyword
+/// (`order by`, `limit`), boolean logic into another operand, a closing parenthesis, or
+/// an operator into another operand. A bare word, a string, a number or a `(` right after
+/// a complete condition is no SQL (it is the rest of a random password). A fingerprint
+/// is [`FINGERPRINT_LEN`] tokens at most: running out of tokens counts as continuing.
+fn continues(t: &[u8]) -> bool {
+    let operand = |x: Option<&u8>| matches!(x, Some(b's' | b'1' | b'n' | b'v'));
+    match t.first() {
+        None | Some(b'c' | b'U' | b'k' | b'T') => true,
+        Some(b';') => matches!(t.get(1), None | Some(b'E' | b'T' | b'c')),
+        Some(b')') => continues(&t[1..]),
+        Some(b'&') => match t.get(1) {
+            None | Some(b'f' | b'(' | b'E') => true,
+            x if operand(x) => after_operand(&t[2..]),
+            _ => false,
+        },
+        Some(b'=' | b'o') => match t.get(1) {
+            None | Some(b'f' | b'(') => true,
+            // A call of a function the tokenizer does not know (`~all(array[...])`).
+            Some(b'n') if t.get(2) == Some(&b'(') => true,
+            // Arithmetic goes on into numbers, strings and variables; a bare word after
+            // an operator after a complete condition is text (`... >51~og<8`).
+            Some(b'n') => false,
+            x if operand(x) => continues(&t[2..]),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// After an operand of boolean logic (`' or x`, `' and 1`): the end, or a comparison or
+/// arithmetic into another operand, or what may follow a complete condition.
+fn after_operand(t: &[u8]) -> bool {
+    match t.first() {
+        Some(b'=' | b'o') => {
+            matches!(
+                t.get(1),
+                None | Some(b's' | b'1' | b'n' | b'v' | b'f' | b'(')
+            ) && (t.len() < 2
+                || matches!(t[1], b'f' | b'(')
+                || (t[1] == b'n' && t.get(2) == Some(&b'('))
+                || continues(&t[2..]))
+        }
+        _ => continues(t),
+    }
+}
+
 /// Whether a fingerprint has a shape only injected SQL has. `quoted` says whether the
 /// value was assumed to start inside a string.
 fn suspicious(fp: &[u8], quoted: bool, plain_prefix: bool) -> bool {
@@ -589,25 +647,30 @@ fn suspicious(fp: &[u8], quoted: bool, plain_prefix: bool) -> bool {
         return match first {
             // `' or 1=1`, `' or x`, `' or sleep(5)`, `' || (select ...)`.
             Some(b'&') => {
-                (operand(second)
-                    && (ends_condition(third)
-                        || rest[2..]
-                            .iter()
-                            .take(3)
-                            .any(|t| matches!(t, b'=' | b'k' | b'c'))))
-                    || matches!(second, Some(b'f' | b'(' | b'&' | b'E'))
+                (operand(second) && after_operand(&rest[2..]))
+                    || matches!(second, Some(b'f' | b'&' | b'E'))
+                    // `' or (select ...`, `' or (1=1`: the parenthesis opens SQL.
+                    || (second == Some(b'(')
+                        && (matches!(third, Some(b'E' | b'f' | b'('))
+                            || (operand(third) && after_operand(&rest[3..]))))
             }
             // `'='`, `' = 1 or ...`, `'-1=1`: a comparison, or arithmetic that leads
             // into one or into boolean logic.
             Some(b'=') => {
                 (matches!(second, Some(b's' | b'1' | b'v'))
                     && ends_condition(third)
+                    && continues(&rest[2..])
                     && (third.is_some() || plain_prefix))
-                    || matches!(second, Some(b'f' | b'('))
+                    || second == Some(b'f')
+                    // `'=(select ...`, `'=(1)`: a subquery or a parenthesised operand.
+                    || (second == Some(b'(')
+                        && (third == Some(b'E')
+                            || (operand(third) && rest.get(3) == Some(&b')'))))
             }
             Some(b'o') => {
                 matches!(second, Some(b's' | b'1' | b'f' | b'(' | b'v'))
                     && matches!(third, Some(b'&' | b'=' | b'c' | b'k'))
+                    && continues(&rest[2..])
             }
             // `admin'--`: an empty comment ends the statement.
             Some(b'c') => plain_prefix,
@@ -615,7 +678,11 @@ fn suspicious(fp: &[u8], quoted: bool, plain_prefix: bool) -> bool {
                 matches!(second, Some(b'E' | b'T' | b'c'))
                     || (second == Some(b'v') && third == Some(b'c'))
             }
-            Some(b')') => matches!(second, Some(b'&' | b';' | b'c' | b'U' | b')')),
+            // `')) or 1=1`, `') union ...`: parentheses closed, then SQL goes on.
+            Some(b')') => {
+                let after = &rest[rest.iter().take_while(|t| **t == b')').count()..];
+                !after.is_empty() && continues(after)
+            }
             Some(b'U') => true,
             Some(b'k' | b'T') => {
                 matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k' | b'T'))

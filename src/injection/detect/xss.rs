@@ -35,7 +35,10 @@ pub(crate) static RULES: &[Rule] = &[
         "xss.script_tag",
         1,
         CRITICAL,
-        r"<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|base|meta|svg|math|isindex|xml|import|vmlframe|xss|template|noscript|portal|set|animate|handler|listener)\b",
+        // `<svg` whose first attribute is its namespace is an SVG document (an uploaded
+        // logo, a `data:image/svg+xml` URL): what makes one active, `<script>`, event
+        // handlers and `javascript:` URLs, is read by the other rules and the tokenizer.
+        r"<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|base|meta|math|isindex|xml|import|vmlframe|xss|template|noscript|portal|set|animate|handler|listener)\b|<\s*svg(?:\s*[/>]|\s*$|\s+(?:[^x\s/>]|x(?:[^m]|$)|xm(?:[^l]|$)|xml(?:[^n]|$)|xmln(?:[^s]|$)))",
     ),
     rule(
         "xss.event_handler",
@@ -179,6 +182,7 @@ pub(crate) fn tokenize(text: &str, paranoia: u8, location: &Arc<str>) -> Option<
 fn scan_tags(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut i = 0;
+    let mut in_svg_document = false;
     while let Some(off) = b[i..].iter().position(|c| *c == b'<') {
         i += off + 1;
         // Tag name (a closing `/` allowed), separated by whitespace, `/` or control bytes.
@@ -193,7 +197,18 @@ fn scan_tags(s: &str) -> Option<String> {
             continue;
         }
         let tag = &s[start..i];
-        if SCRIPT_TAGS.contains(&tag) {
+        // An SVG document's root (`<svg xmlns=...`) is read attribute by attribute like
+        // any tag, its closing `</svg>` is harmless; a bare `<svg>` or `<svg/onload=...>` is
+        // a script tag.
+        let closing = s[..start]
+            .trim_end_matches(|c: char| c.is_ascii_whitespace() || c == '\0')
+            .ends_with('/');
+        let svg_document = tag == "svg" && (closing || s[i..].trim_start().starts_with("xmlns"));
+        in_svg_document |= svg_document && !closing;
+        // Inside an SVG document, `<style>` holds the drawing's CSS; the CSS that runs
+        // script (`expression(`, `javascript:` URLs) is read by the other rules.
+        let svg_style = in_svg_document && tag == "style";
+        if SCRIPT_TAGS.contains(&tag) && !svg_document && !svg_style {
             return Some(format!("<{tag}"));
         }
         // Attributes until `>` or the next `<`.
