@@ -146,9 +146,7 @@ pub(crate) static RULES: &[Rule] = &[
         // segments or more (`/etc/pas[s]wd`, `/[e]tc/`) or with a name after the bracket,
         // `?` in a system path, process substitution of a word (`<(cat x)`, `>(cmd)`), `${var}` / `$[n]` / `${v#p}`
         // closed as the shell requires (an unclosed `${` or `$[` is a syntax error).
-        concat!(
-            r"/[\w.?*-]+/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*/|/\[[!^]?[\w?*/ -]{1,10}\][\w?*]+|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|[<>]\(\s*(?:/(?:usr/)?s?bin/)?[a-z]\w+(?:[\s$][^)]*)?\)|\$\{\s*[a-z_]\w*\s*\}|\$\[\s*[\d\s+*/-]+\]|\$\{[a-z_]\w*[#%][^}]*\}"
-        ),
+        r"/[\w.?*-]+/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*/|/\[[!^]?[\w?*/ -]{1,10}\][\w?*]+|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|[<>]\(\s*(?:/(?:usr/)?s?bin/)?[a-z]\w+(?:[\s$][^)]*)?\)|\$\{\s*[a-z_]\w*\s*\}|\$\[\s*[\d\s+*/-]+\]|\$\{[a-z_]\w*[#%][^}]*\}",
     ),
     rule(
         "command.shell_function_and_alias",
