@@ -2,9 +2,12 @@
 
 use std::{fmt, sync::Arc};
 
+use http::StatusCode;
 use tower_layer::Layer;
 
 use crate::{
+    event::Category,
+    openapi::{LayerDoc, MemberDoc, ResponseDoc},
     rejection::{DefaultResponder, Responder},
     ConfigError,
 };
@@ -16,6 +19,20 @@ use super::{
     rejection::InjectionRejection,
     service::Injection,
 };
+
+/// Every attack family a 403 can name.
+const CATEGORIES: [Category; 10] = [
+    Category::Sqli,
+    Category::Xss,
+    Category::PathTraversal,
+    Category::RemoteFileInclusion,
+    Category::CommandInjection,
+    Category::PhpInjection,
+    Category::JavaInjection,
+    Category::GenericInjection,
+    Category::SessionFixation,
+    Category::Protocol,
+];
 
 /// The setting names of [`InjectionLayerBuilder`]'s detection settings.
 const LAYER_SETTINGS: SettingNames = SettingNames {
@@ -54,6 +71,71 @@ impl InjectionLayer {
     /// settings.
     pub fn detector(&self) -> &Detector {
         &self.shared.detector
+    }
+
+    /// What this layer answers, for an OpenAPI document
+    /// ([`FortifyDocs::injection`](crate::openapi::FortifyDocs::injection)): 403 in
+    /// [`Mode::Block`], 413 with [`OversizedBody::Reject`], 415 with
+    /// [`UnknownEncoding::Reject`], each problem+json. Routes an [`Exclusion`] takes out
+    /// of inspection (or out of body buffering, for 413 and 415) are listed as skipped
+    /// routes, which only per-route documents read.
+    pub fn openapi_doc(&self) -> LayerDoc {
+        let s = &self.shared;
+        let config = &s.detector.config;
+        let skipped = |body: bool| -> Vec<String> {
+            config
+                .exclusions
+                .iter()
+                .filter(|e| {
+                    if body {
+                        e.skips_body()
+                    } else {
+                        e.skips_request()
+                    }
+                })
+                .map(Exclusion::route_pattern)
+                .collect()
+        };
+        let mut doc = LayerDoc::new();
+        let mut add = |mut r: ResponseDoc, body: bool| {
+            r.skipped_routes = skipped(body);
+            doc.responses.push(r);
+        };
+        if s.mode == Mode::Block {
+            add(
+                ResponseDoc::new(
+                    StatusCode::FORBIDDEN,
+                    "Blocked: the request looks like an injection attack. The body names the attack families, never the payload.",
+                )
+                .member(
+                    MemberDoc::new("categories", "The attack families found, each once.")
+                        .values(CATEGORIES.iter().map(|c| c.as_str())),
+                ),
+                false,
+            );
+        }
+        if s.oversized == OversizedBody::Reject {
+            add(
+                ResponseDoc::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "The request body is larger than the {} bytes this endpoint inspects.",
+                        config.body_limit
+                    ),
+                ),
+                true,
+            );
+        }
+        if s.unknown_encoding == UnknownEncoding::Reject {
+            add(
+                ResponseDoc::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "The request body's Content-Encoding cannot be inspected (only gzip, deflate and identity can).",
+                ),
+                true,
+            );
+        }
+        doc
     }
 }
 

@@ -1,0 +1,132 @@
+//! [`FortifyDocs::apply_aide`] and [`FortifyDocs::aide_transform`] (feature `aide`).
+
+use ::aide::{
+    openapi::{OpenApi, Operation, PathItem, ReferenceOr, Response, StatusCode},
+    transform::TransformOpenApi,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::docs::{FortifyDocs, OperationPlan};
+use crate::rejection::PROBLEM_JSON;
+
+/// One of the JSON pieces as an aide type. The pieces are written for OpenAPI 3.1 and
+/// tested to deserialise; a piece that would not is left out rather than panicking.
+fn typed<T: DeserializeOwned>(v: &Value) -> Option<T> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+impl FortifyDocs {
+    /// Adds the guard layers' responses, headers and components to an aide document
+    /// (after the router's paths are in it).
+    #[cfg_attr(docsrs, doc(cfg(feature = "aide")))]
+    pub fn apply_aide(&self, api: &mut OpenApi) {
+        let comps = api.components.get_or_insert_with(Default::default);
+        for (name, v) in self.schemas() {
+            if let (false, Some(t)) = (comps.schemas.contains_key(&name), typed(&v)) {
+                comps.schemas.insert(name, t);
+            }
+        }
+        for (name, v) in self.headers() {
+            if let (false, Some(t)) = (comps.headers.contains_key(&name), typed(&v)) {
+                comps.headers.insert(name, t);
+            }
+        }
+        for (name, v) in self.security_schemes() {
+            if let (false, Some(t)) = (comps.security_schemes.contains_key(&name), typed(&v)) {
+                comps.security_schemes.insert(name, t);
+            }
+        }
+        let paths = api.paths.get_or_insert_with(Default::default);
+        for (path, item) in paths.paths.iter_mut() {
+            let ReferenceOr::Item(item) = item else {
+                continue;
+            };
+            let plan = self.plan(path);
+            for op in operations(item) {
+                apply(op, &plan);
+            }
+        }
+        for (path, v) in self.monitoring_paths() {
+            if let (false, Some(item)) = (paths.paths.contains_key(&path), typed(&v)) {
+                paths.paths.insert(path, ReferenceOr::Item(item));
+            }
+        }
+    }
+
+    /// [`apply_aide`](Self::apply_aide) as an aide transform, for
+    /// `ApiRouter::finish_api_with(&mut api, docs.aide_transform())`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "aide")))]
+    pub fn aide_transform<'t>(
+        &self,
+    ) -> impl FnOnce(TransformOpenApi<'t>) -> TransformOpenApi<'t> + '_ {
+        move |mut t| {
+            self.apply_aide(t.inner_mut());
+            t
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn apply(op: &mut Operation, plan: &OperationPlan) {
+    let all = op.responses.get_or_insert_with(Default::default);
+    if let Some(ReferenceOr::Item(r)) = all.default.as_mut() {
+        add_headers(r, plan);
+    }
+    let responses = &mut all.responses;
+    for (status, v) in &plan.responses {
+        let Ok(code) = status.parse::<u16>() else {
+            continue;
+        };
+        let code = StatusCode::Code(code);
+        match responses.get_mut(&code) {
+            None => {
+                if let Some(r) = typed::<Response>(v) {
+                    responses.insert(code, ReferenceOr::Item(r));
+                }
+            }
+            Some(ReferenceOr::Item(existing)) => {
+                if !existing.content.contains_key(PROBLEM_JSON) {
+                    if let Some(c) = typed(&v["content"][PROBLEM_JSON]) {
+                        existing.content.insert(PROBLEM_JSON.to_owned(), c);
+                    }
+                }
+                if let Some(hs) = v["headers"].as_object() {
+                    for (n, h) in hs {
+                        if let (false, Some(h)) = (existing.headers.contains_key(n), typed(h)) {
+                            existing.headers.insert(n.clone(), h);
+                        }
+                    }
+                }
+            }
+            Some(ReferenceOr::Reference { .. }) => {}
+        }
+    }
+    for r in responses.values_mut() {
+        if let ReferenceOr::Item(r) = r {
+            add_headers(r, plan);
+        }
+    }
+}
+
+fn add_headers(r: &mut Response, plan: &OperationPlan) {
+    for (n, h) in &plan.headers {
+        if let (false, Some(h)) = (r.headers.contains_key(n), typed(h)) {
+            r.headers.insert(n.clone(), h);
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! [`FortifyDocs`]: the configured stack, and what it adds to each operation and to the
+//! components, as JSON pieces the utoipa and aide generators deserialise into their own
+//! types.
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::{
+    components::{
+        bearer_scheme, guard_response, header_component, header_ref, problem_ref, problem_schema,
+        BEARER_SCHEME, PROBLEM_SCHEMA,
+    },
+    model::{HeaderDoc, LayerDoc},
+};
+use crate::rejection::PROBLEM_JSON;
+
+/// The guard layers in front of an application, for its OpenAPI document.
+///
+/// Give it the same layer values the service runs with; with feature `utoipa` it is a
+/// `utoipa::Modify`, with feature `aide` it transforms an `aide::openapi::OpenApi`
+/// ([`FortifyDocs::apply_aide`], [`FortifyDocs::aide_transform`]). Every operation of the
+/// document then lists each layer's responses (429 with `Retry-After`, 403, 413, 415,
+/// 400, 503 as configured, problem+json bodies of the shared `Problem` schema), and every
+/// response of it lists each layer's headers (`RateLimit`, `RateLimit-Policy`, the
+/// security headers), as references to header components.
+///
+/// By default every operation gets every layer's responses, so a public document does not
+/// tell which routes skip the injection checks; [`per_route`](Self::per_route) leaves out
+/// a response on the routes where the layer never gives it (for internal documents).
+///
+/// What the application already documents wins: a component of the same name is kept, a
+/// response with the same status keeps its description and content and gains the
+/// `application/problem+json` body and the headers it does not list yet.
+///
+/// ```
+/// use tower_fortify::openapi::FortifyDocs;
+/// use tower_fortify::rate_limit::{PeerIp, Policy, Quota, RateLimitLayer};
+///
+/// let limit = RateLimitLayer::builder()
+///     .policy(Policy::new("ip", PeerIp::new(), Quota::per_second(10).burst(20))?)
+///     .build()?;
+/// let docs = FortifyDocs::new().rate_limit(&limit);
+/// let statuses: Vec<u16> = docs.responses_for("/items").iter().map(|r| r.status.as_u16()).collect();
+/// assert_eq!(statuses, [429]);
+/// # Ok::<(), tower_fortify::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct FortifyDocs {
+    layers: Vec<LayerDoc>,
+    per_route: bool,
+    monitoring: Option<(String, Bytes)>,
+}
+
+/// What the document gains for one operation.
+pub(crate) struct OperationPlan {
+    /// Status code -> response object.
+    pub(crate) responses: Vec<(String, Value)>,
+    /// Header name -> header reference, for every response of the operation.
+    pub(crate) headers: Vec<(String, Value)>,
+}
+
+impl FortifyDocs {
+    /// No layers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Documents the rate-limit layer ([`RateLimitLayer::openapi_doc`](crate::rate_limit::RateLimitLayer::openapi_doc)).
+    #[cfg(feature = "rate-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+    pub fn rate_limit(self, layer: &crate::rate_limit::RateLimitLayer) -> Self {
+        self.layer(layer.openapi_doc())
+    }
+
+    /// Documents the injection layer ([`InjectionLayer::openapi_doc`](crate::injection::InjectionLayer::openapi_doc)).
+    #[cfg(feature = "injection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "injection")))]
+    pub fn injection(self, layer: &crate::injection::InjectionLayer) -> Self {
+        self.layer(layer.openapi_doc())
+    }
+
+    /// Documents the trusted-host layer ([`TrustedHostLayer::openapi_doc`](crate::trusted_host::TrustedHostLayer::openapi_doc)).
+    #[cfg(feature = "security-headers")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+    pub fn trusted_host(self, layer: &crate::trusted_host::TrustedHostLayer) -> Self {
+        self.layer(layer.openapi_doc())
+    }
+
+    /// Lists the security headers layer's headers on every response
+    /// ([`SecurityHeadersLayer::openapi_doc`](crate::security_headers::SecurityHeadersLayer::openapi_doc)).
+    /// Optional: leave it out to keep the document short.
+    #[cfg(feature = "security-headers")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "security-headers")))]
+    pub fn security_headers(self, layer: &crate::security_headers::SecurityHeadersLayer) -> Self {
+        self.layer(layer.openapi_doc())
+    }
+
+    /// Adds the monitoring service's paths under `mount` (where the application nests it,
+    /// `""` for none), each secured by the `bearer` scheme unless the service documents it
+    /// as open (the probes), with its schemas and the `bearer` security scheme. The paths
+    /// are taken as the service documents them; the guard layers' responses are not added
+    /// to them.
+    #[cfg(feature = "monitoring")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "monitoring")))]
+    pub fn monitoring(
+        mut self,
+        service: &crate::monitoring::MonitoringService,
+        mount: &str,
+    ) -> Self {
+        self.monitoring = Some((
+            mount.trim_end_matches('/').to_owned(),
+            service.openapi_json(),
+        ));
+        self
+    }
+
+    /// Documents a layer of your own, or a [`LayerDoc`] adjusted by hand.
+    pub fn layer(mut self, doc: LayerDoc) -> Self {
+        self.layers.push(doc);
+        self
+    }
+
+    /// Leaves a response out of the operations whose path is one of the routes where the
+    /// layer never gives it (for example no 403 on a route an injection
+    /// [`Exclusion`](crate::injection::Exclusion) skips). Paths are compared as the
+    /// document writes them (`/items/{id}`). Default `false`: a public document should not
+    /// map which routes skip a check.
+    pub fn per_route(mut self, per_route: bool) -> Self {
+        self.per_route = per_route;
+        self
+    }
+
+    /// The responses added to an operation on `path`, in layer order, one per status
+    /// (the first layer's for a status two layers give).
+    pub fn responses_for(&self, path: &str) -> Vec<super::ResponseDoc> {
+        let mut out: Vec<super::ResponseDoc> = Vec::new();
+        for r in self.layers.iter().flat_map(|l| &l.responses) {
+            if self.per_route && !r.applies_to(path) {
+                continue;
+            }
+            if !out.iter().any(|o| o.status == r.status) {
+                out.push(r.clone());
+            }
+        }
+        out
+    }
+
+    fn every_response_headers(&self) -> impl Iterator<Item = &HeaderDoc> {
+        self.layers.iter().flat_map(|l| &l.headers)
+    }
+
+    /// What an operation on `path` gains.
+    pub(crate) fn plan(&self, path: &str) -> OperationPlan {
+        let mut responses: Vec<(String, Value)> = Vec::new();
+        for r in self.layers.iter().flat_map(|l| &l.responses) {
+            if self.per_route && !r.applies_to(path) {
+                continue;
+            }
+            let status = r.status.as_str().to_owned();
+            match responses.iter_mut().find(|(s, _)| *s == status) {
+                // Two layers answer with this status: one response, both descriptions,
+                // the plain Problem schema, every header.
+                Some((_, existing)) => {
+                    let description = format!(
+                        "{} Or: {}",
+                        existing["description"].as_str().unwrap_or_default(),
+                        r.description
+                    );
+                    existing["description"] = description.into();
+                    existing["content"][PROBLEM_JSON]["schema"] = problem_ref();
+                    for h in &r.headers {
+                        let name = h.component_name();
+                        existing["headers"][&name] = header_ref(&name);
+                    }
+                }
+                None => responses.push((status, guard_response(r))),
+            }
+        }
+        let mut headers: Vec<(String, Value)> = Vec::new();
+        for h in self.every_response_headers() {
+            let name = h.component_name();
+            if !headers.iter().any(|(n, _)| *n == name) {
+                headers.push((name.clone(), header_ref(&name)));
+            }
+        }
+        OperationPlan { responses, headers }
+    }
+
+    /// Schema components: `Problem` (and the monitoring service's).
+    pub(crate) fn schemas(&self) -> Vec<(String, Value)> {
+        let mut out = vec![(PROBLEM_SCHEMA.to_owned(), problem_schema())];
+        if let Some(doc) = self.monitoring_doc() {
+            if let Some(schemas) = doc["components"]["schemas"].as_object() {
+                for (name, schema) in schemas {
+                    if name != PROBLEM_SCHEMA {
+                        out.push((name.clone(), schema.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Header components, one per header name (the first layer's description wins).
+    pub(crate) fn headers(&self) -> Vec<(String, Value)> {
+        let mut out: Vec<(String, Value)> = Vec::new();
+        let all = self.layers.iter().flat_map(|l| {
+            l.responses
+                .iter()
+                .flat_map(|r| &r.headers)
+                .chain(&l.headers)
+        });
+        for h in all {
+            let name = h.component_name();
+            if !out.iter().any(|(n, _)| *n == name) {
+                out.push((name, header_component(h)));
+            }
+        }
+        out
+    }
+
+    /// Security scheme components: `bearer` with the monitoring service.
+    pub(crate) fn security_schemes(&self) -> Vec<(String, Value)> {
+        match self.monitoring {
+            Some(_) => vec![(BEARER_SCHEME.to_owned(), bearer_scheme())],
+            None => Vec::new(),
+        }
+    }
+
+    fn monitoring_doc(&self) -> Option<Value> {
+        let (_, json) = self.monitoring.as_ref()?;
+        serde_json::from_slice(json).ok()
+    }
+
+    /// The monitoring service's path items under the mount point, each operation with an
+    /// explicit security requirement (the service's document sets it at the top level).
+    pub(crate) fn monitoring_paths(&self) -> Vec<(String, Value)> {
+        let (Some(doc), Some((mount, _))) = (self.monitoring_doc(), self.monitoring.as_ref())
+        else {
+            return Vec::new();
+        };
+        let default_security = doc.get("security").cloned().unwrap_or(json!([]));
+        let Some(paths) = doc["paths"].as_object() else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .map(|(path, item)| {
+                let mut item = item.clone();
+                if let Some(ops) = item.as_object_mut() {
+                    for op in ops.values_mut().filter_map(Value::as_object_mut) {
+                        op.entry("security")
+                            .or_insert_with(|| default_security.clone());
+                        op.entry("tags").or_insert_with(|| json!(["monitoring"]));
+                    }
+                }
+                (format!("{mount}{path}"), item)
+            })
+            .collect()
+    }
+
+    /// Applies everything to a JSON document: the reference the typed generators are
+    /// tested against.
+    #[cfg(test)]
+    pub(crate) fn apply_json(&self, doc: &mut Value) {
+        let comps = doc
+            .as_object_mut()
+            .map(|d| d.entry("components").or_insert_with(|| json!({})))
+            .and_then(Value::as_object_mut)
+            .expect("a JSON object");
+        for (kind, entries) in [
+            ("schemas", self.schemas()),
+            ("headers", self.headers()),
+            ("securitySchemes", self.security_schemes()),
+        ] {
+            let map = comps
+                .entry(kind)
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("an object");
+            for (name, v) in entries {
+                map.entry(name).or_insert(v);
+            }
+        }
+        let Some(paths) = doc["paths"].as_object_mut() else {
+            return;
+        };
+        for (path, item) in paths.iter_mut() {
+            let plan = self.plan(path);
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                if !METHODS.contains(&method.as_str()) {
+                    continue;
+                }
+                let responses = op["responses"]
+                    .as_object_mut()
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                op["responses"] = Value::Object(apply_to_responses(responses, &plan));
+            }
+        }
+        for (path, item) in self.monitoring_paths() {
+            paths.entry(path).or_insert(item);
+        }
+    }
+}
+
+#[cfg(test)]
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[cfg(test)]
+fn apply_to_responses(
+    mut responses: serde_json::Map<String, Value>,
+    plan: &OperationPlan,
+) -> serde_json::Map<String, Value> {
+    for (status, r) in &plan.responses {
+        match responses.get_mut(status) {
+            None => {
+                responses.insert(status.clone(), r.clone());
+            }
+            Some(existing) if existing.get("$ref").is_none() => {
+                if existing["content"].get(PROBLEM_JSON).is_none() {
+                    existing["content"][PROBLEM_JSON] = r["content"][PROBLEM_JSON].clone();
+                }
+                if let Some(hs) = r["headers"].as_object() {
+                    for (n, h) in hs {
+                        if existing["headers"].get(n).is_none() {
+                            existing["headers"][n] = h.clone();
+                        }
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for r in responses.values_mut() {
+        if r.get("$ref").is_some() {
+            continue;
+        }
+        for (n, h) in &plan.headers {
+            if r["headers"].get(n).is_none() {
+                r["headers"][n] = h.clone();
+            }
+        }
+    }
+    responses
+}
