@@ -130,3 +130,70 @@ fn add_headers(r: &mut Response, plan: &OperationPlan) {
         }
     }
 }
+
+#[cfg(all(
+    test,
+    feature = "rate-limit",
+    feature = "injection",
+    feature = "security-headers",
+    feature = "monitoring"
+))]
+mod tests {
+    use super::*;
+    use crate::openapi::docs::tests::{app_document, docs};
+
+    fn aide_doc(v: &Value) -> OpenApi {
+        // `OpenApi::openapi` is a `Cow<'static, str>` that only deserialises borrowed.
+        serde_json::from_str(Box::leak(v.to_string().into_boxed_str())).unwrap()
+    }
+
+    #[test]
+    fn apply_aide_adds_what_the_json_reference_adds() {
+        let svc = crate::monitoring::MonitoringService::builder()
+            .bearer_token("s3cret-token-of-32-characters-xx")
+            .build()
+            .unwrap();
+        for docs in [
+            docs(),
+            docs().per_route(true),
+            docs().monitoring(&svc, "/admin"),
+        ] {
+            let mut api = aide_doc(&app_document());
+            docs.apply_aide(&mut api);
+            let mut reference = app_document();
+            docs.apply_json(&mut reference);
+            assert_eq!(
+                serde_json::to_value(&api).unwrap(),
+                serde_json::to_value(aide_doc(&reference)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn exact_additions() {
+        let mut api = aide_doc(&app_document());
+        docs().per_route(true).apply_aide(&mut api);
+        let paths = api.paths.as_ref().unwrap();
+        let ReferenceOr::Item(items) = &paths.paths["/items/{id}"] else {
+            panic!("inline")
+        };
+        let get = items.get.as_ref().unwrap().responses.as_ref().unwrap();
+        let mut statuses: Vec<String> = get.responses.keys().map(|s| s.to_string()).collect();
+        statuses.sort();
+        assert_eq!(statuses, ["200", "400", "403", "413", "429"]);
+        let ReferenceOr::Item(limited) = &get.responses[&StatusCode::Code(429)] else {
+            panic!("inline")
+        };
+        assert!(limited.headers.contains_key("Retry-After"));
+        assert!(limited.headers.contains_key("RateLimit"));
+        assert!(limited.content.contains_key("application/problem+json"));
+        let ReferenceOr::Item(raw) = &paths.paths["/raw"] else {
+            panic!("inline")
+        };
+        let raw = raw.post.as_ref().unwrap().responses.as_ref().unwrap();
+        assert!(!raw.responses.contains_key(&StatusCode::Code(403)));
+        let comps = api.components.as_ref().unwrap();
+        assert!(comps.schemas.contains_key("Problem"));
+        assert!(comps.headers.contains_key("RateLimit-Policy"));
+    }
+}

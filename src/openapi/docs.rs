@@ -350,3 +350,327 @@ fn apply_to_responses(
     }
     responses
 }
+
+#[cfg(all(
+    test,
+    feature = "rate-limit",
+    feature = "injection",
+    feature = "security-headers"
+))]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{
+        injection::{Exclusion, InjectionLayer, Mode, OversizedBody, UnknownEncoding},
+        rate_limit::{
+            Global, OnStoreError, PeerIp, Policy, Quota, RateLimitHeaders, RateLimitLayer,
+            QUOTA_EXCEEDED_TYPE,
+        },
+        security_headers::SecurityHeadersLayer,
+        trusted_host::TrustedHostLayer,
+    };
+
+    pub(crate) fn limit() -> RateLimitLayer {
+        RateLimitLayer::builder()
+            .policy(Policy::new("ip", PeerIp::new(), Quota::per_second(10).burst(20)).unwrap())
+            .policy(Policy::new("global", Global, Quota::per_minute(600)).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    pub(crate) fn injection() -> InjectionLayer {
+        InjectionLayer::builder()
+            .oversized_body(OversizedBody::Reject)
+            .exclude(Exclusion::route("/raw").unwrap())
+            .exclude(Exclusion::route("/upload/*").unwrap().body())
+            .build()
+            .unwrap()
+    }
+
+    /// The stack the generator tests document.
+    pub(crate) fn docs() -> FortifyDocs {
+        FortifyDocs::new()
+            .trusted_host(
+                &TrustedHostLayer::builder(["api.example.com"])
+                    .build()
+                    .unwrap(),
+            )
+            .rate_limit(&limit())
+            .injection(&injection())
+            .security_headers(&SecurityHeadersLayer::strict().build().unwrap())
+    }
+
+    /// A small document: two operations on `/items/{id}`, one on `/raw`, one on `/upload/{name}`.
+    pub(crate) fn app_document() -> Value {
+        let ok = json!({ "200": { "description": "ok", "content": { "application/json": { "schema": { "type": "object" } } } } });
+        json!({
+            "openapi": "3.1.0",
+            "info": { "title": "app", "version": "1" },
+            "paths": {
+                "/items/{id}": {
+                    "get": { "responses": ok },
+                    "delete": { "responses": { "204": { "description": "gone" }, "400": { "description": "bad id", "content": { "application/json": { "schema": { "type": "string" } } } } } }
+                },
+                "/raw": { "post": { "responses": ok } },
+                "/upload/{name}": { "put": { "responses": ok } }
+            }
+        })
+    }
+
+    #[test]
+    fn rate_limit_doc_follows_the_configuration() {
+        let doc = limit().openapi_doc();
+        assert_eq!(doc.responses.len(), 1);
+        let r = &doc.responses[0];
+        assert_eq!(r.status, http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.problem_type.as_deref(), Some(QUOTA_EXCEEDED_TYPE));
+        assert_eq!(r.members[0].name, "violated-policies");
+        assert_eq!(r.members[0].values, ["ip", "global"]);
+        assert_eq!(r.headers[0].name, "retry-after");
+        let names: Vec<&str> = doc.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["ratelimit-policy", "ratelimit"]);
+        assert_eq!(
+            doc.headers[0].example.as_deref(),
+            Some(r#""ip";q=20;w=2, "global";q=600;w=60"#)
+        );
+        assert_eq!(
+            doc.headers[1].example.as_deref(),
+            Some(r#""ip";r=19;t=2, "global";r=599;t=60"#)
+        );
+
+        // Shadow mode never refuses; failing closed adds 503; legacy headers; no headers.
+        let p = || Policy::new("ip", PeerIp::new(), Quota::per_second(1)).unwrap();
+        let shadow = RateLimitLayer::builder()
+            .policy(p())
+            .shadow(true)
+            .build()
+            .unwrap();
+        assert!(shadow.openapi_doc().responses.is_empty());
+        let closed = RateLimitLayer::builder()
+            .policy(p())
+            .on_store_error(OnStoreError::FailClosed)
+            .headers(RateLimitHeaders::IetfAndLegacy)
+            .build()
+            .unwrap()
+            .openapi_doc();
+        let statuses: Vec<u16> = closed.responses.iter().map(|r| r.status.as_u16()).collect();
+        assert_eq!(statuses, [429, 503]);
+        assert_eq!(closed.headers.len(), 5);
+        assert_eq!(closed.headers[4].component_name(), "X-RateLimit-Reset");
+        let none = RateLimitLayer::builder()
+            .policy(p())
+            .headers(RateLimitHeaders::None)
+            .build()
+            .unwrap();
+        assert!(none.openapi_doc().headers.is_empty());
+        assert_eq!(none.openapi_doc().responses.len(), 1);
+    }
+
+    #[test]
+    fn injection_doc_follows_the_configuration() {
+        let doc = injection().openapi_doc();
+        let statuses: Vec<u16> = doc.responses.iter().map(|r| r.status.as_u16()).collect();
+        assert_eq!(statuses, [403, 413]);
+        assert_eq!(doc.responses[0].skipped_routes, ["/raw"]);
+        assert_eq!(doc.responses[1].skipped_routes, ["/raw", "/upload/*"]);
+        assert_eq!(doc.responses[0].members[0].name, "categories");
+        assert!(doc.responses[0].members[0]
+            .values
+            .contains(&"sqli".to_owned()));
+        assert!(doc.headers.is_empty());
+
+        let monitor = InjectionLayer::builder()
+            .mode(Mode::Monitor)
+            .unknown_encoding(UnknownEncoding::Reject)
+            .build()
+            .unwrap()
+            .openapi_doc();
+        let statuses: Vec<u16> = monitor
+            .responses
+            .iter()
+            .map(|r| r.status.as_u16())
+            .collect();
+        assert_eq!(statuses, [415]);
+        let default = InjectionLayer::builder().build().unwrap().openapi_doc();
+        let statuses: Vec<u16> = default
+            .responses
+            .iter()
+            .map(|r| r.status.as_u16())
+            .collect();
+        assert_eq!(statuses, [403]);
+    }
+
+    #[test]
+    fn trusted_host_and_security_headers_docs() {
+        let host = TrustedHostLayer::builder(["a.example"])
+            .build()
+            .unwrap()
+            .openapi_doc();
+        assert_eq!(host.responses.len(), 1);
+        assert_eq!(host.responses[0].status, http::StatusCode::BAD_REQUEST);
+        assert!(host.headers.is_empty());
+
+        let sh = SecurityHeadersLayer::strict()
+            .build()
+            .unwrap()
+            .openapi_doc();
+        assert!(sh.responses.is_empty());
+        let xfo = sh
+            .headers
+            .iter()
+            .find(|h| h.name == "x-frame-options")
+            .expect("strict sends X-Frame-Options");
+        assert_eq!(xfo.example.as_deref(), Some("DENY"));
+        let hsts = sh
+            .headers
+            .iter()
+            .find(|h| h.name == "strict-transport-security")
+            .expect("strict sends HSTS on HTTPS");
+        assert!(hsts.description.contains("HTTPS"));
+        assert!(sh
+            .headers
+            .iter()
+            .any(|h| h.name == "content-security-policy"));
+        let none = SecurityHeadersLayer::builder()
+            .build()
+            .unwrap()
+            .openapi_doc();
+        assert!(none.headers.is_empty());
+    }
+
+    #[test]
+    fn every_operation_gets_every_response_by_default() {
+        let mut doc = app_document();
+        docs().apply_json(&mut doc);
+        for (path, method) in [
+            ("/items/{id}", "get"),
+            ("/items/{id}", "delete"),
+            ("/raw", "post"),
+            ("/upload/{name}", "put"),
+        ] {
+            let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+            for status in ["400", "403", "413", "429"] {
+                assert!(responses.contains_key(status), "{method} {path} {status}");
+            }
+        }
+        let get = &doc["paths"]["/items/{id}"]["get"]["responses"];
+        assert_eq!(
+            get["429"]["headers"]["Retry-After"]["$ref"],
+            "#/components/headers/Retry-After"
+        );
+        assert_eq!(
+            get["429"]["content"]["application/problem+json"]["schema"]["allOf"][0]["$ref"],
+            "#/components/schemas/Problem"
+        );
+        assert_eq!(
+            get["403"]["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]
+                ["categories"]["items"]["enum"][0],
+            "sqli"
+        );
+        assert_eq!(
+            get["400"]["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem"
+        );
+        // Every response, the application's 200 included, lists the every-response headers.
+        for status in ["200", "400", "403", "413", "429"] {
+            for h in ["RateLimit", "RateLimit-Policy", "X-Frame-Options"] {
+                assert_eq!(
+                    get[status]["headers"][h]["$ref"],
+                    format!("#/components/headers/{h}"),
+                    "{status} {h}"
+                );
+            }
+        }
+        // The application's own 400 keeps its description and content, and gains problem+json.
+        let bad = &doc["paths"]["/items/{id}"]["delete"]["responses"]["400"];
+        assert_eq!(bad["description"], "bad id");
+        assert_eq!(
+            bad["content"]["application/json"]["schema"]["type"],
+            "string"
+        );
+        assert_eq!(
+            bad["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem"
+        );
+        let c = &doc["components"];
+        assert_eq!(c["schemas"]["Problem"], problem_schema());
+        assert_eq!(c["headers"]["Retry-After"]["schema"]["type"], "integer");
+        assert_eq!(
+            c["headers"]["RateLimit-Policy"]["example"],
+            r#""ip";q=20;w=2, "global";q=600;w=60"#
+        );
+        assert!(c
+            .get("securitySchemes")
+            .is_none_or(|s| s.as_object().unwrap().is_empty()));
+    }
+
+    #[test]
+    fn per_route_leaves_out_what_an_exclusion_skips() {
+        let mut doc = app_document();
+        docs().per_route(true).apply_json(&mut doc);
+        let has = |path: &str, method: &str, status: &str| {
+            doc["paths"][path][method]["responses"]
+                .as_object()
+                .unwrap()
+                .contains_key(status)
+        };
+        assert!(has("/items/{id}", "get", "403") && has("/items/{id}", "get", "413"));
+        assert!(!has("/raw", "post", "403") && !has("/raw", "post", "413"));
+        assert!(has("/raw", "post", "429") && has("/raw", "post", "400"));
+        assert!(has("/upload/{name}", "put", "403"));
+        assert!(!has("/upload/{name}", "put", "413"));
+    }
+
+    #[test]
+    fn two_layers_with_one_status_make_one_response() {
+        let teapot = |d: &str| {
+            LayerDoc::new().response(
+                super::super::ResponseDoc::new(http::StatusCode::IM_A_TEAPOT, d)
+                    .problem_type("urn:a"),
+            )
+        };
+        let plan = FortifyDocs::new()
+            .layer(teapot("A."))
+            .layer(teapot("B."))
+            .plan("/x");
+        assert_eq!(plan.responses.len(), 1);
+        assert_eq!(plan.responses[0].1["description"], "A. Or: B.");
+        assert_eq!(
+            plan.responses[0].1["content"][PROBLEM_JSON]["schema"],
+            problem_ref()
+        );
+    }
+
+    #[cfg(feature = "monitoring")]
+    #[test]
+    fn monitoring_paths_are_mounted_and_secured() {
+        let svc = crate::monitoring::MonitoringService::builder()
+            .bearer_token("s3cret-token-of-32-characters-xx")
+            .build()
+            .unwrap();
+        let mut doc = app_document();
+        FortifyDocs::new()
+            .monitoring(&svc, "/admin/")
+            .apply_json(&mut doc);
+        let p = &doc["paths"];
+        assert_eq!(
+            p["/admin/health"]["get"]["security"],
+            json!([{ "bearer": [] }])
+        );
+        assert_eq!(p["/admin/health/live"]["get"]["security"], json!([]));
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"],
+            bearer_scheme()
+        );
+        assert!(doc["components"]["schemas"]["HealthReport"].is_object());
+        // The monitoring document and the application's share one Problem schema.
+        let own: Value = serde_json::from_slice(&svc.openapi_json()).unwrap();
+        assert_eq!(
+            own["components"]["schemas"]["Problem"],
+            doc["components"]["schemas"]["Problem"]
+        );
+        assert_eq!(
+            own["components"]["securitySchemes"]["bearer"],
+            bearer_scheme()
+        );
+    }
+}

@@ -99,3 +99,73 @@ fn apply(op: &mut Operation, plan: &OperationPlan) {
         }
     }
 }
+
+#[cfg(all(
+    test,
+    feature = "rate-limit",
+    feature = "injection",
+    feature = "security-headers",
+    feature = "monitoring"
+))]
+mod tests {
+    use ::utoipa::Modify;
+
+    use super::*;
+    use crate::openapi::docs::tests::{app_document, docs};
+
+    fn utoipa_doc(v: &Value) -> OpenApi {
+        serde_json::from_value(v.clone()).unwrap()
+    }
+
+    #[test]
+    fn modify_adds_what_the_json_reference_adds() {
+        let svc = crate::monitoring::MonitoringService::builder()
+            .bearer_token("s3cret-token-of-32-characters-xx")
+            .build()
+            .unwrap();
+        for docs in [
+            docs(),
+            docs().per_route(true),
+            docs().monitoring(&svc, "/admin"),
+        ] {
+            let mut api = utoipa_doc(&app_document());
+            docs.modify(&mut api);
+            let mut reference = app_document();
+            docs.apply_json(&mut reference);
+            assert_eq!(
+                serde_json::to_value(&api).unwrap(),
+                serde_json::to_value(utoipa_doc(&reference)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn exact_additions() {
+        let mut api = utoipa_doc(&app_document());
+        docs().per_route(true).modify(&mut api);
+        let get = api
+            .paths
+            .get_path_operation("/items/{id}", ::utoipa::openapi::HttpMethod::Get)
+            .unwrap();
+        let statuses: Vec<&str> = get.responses.responses.keys().map(String::as_str).collect();
+        assert_eq!(statuses, ["200", "400", "403", "413", "429"]);
+        let RefOr::T(limited) = &get.responses.responses["429"] else {
+            panic!("inline")
+        };
+        let headers: Vec<&str> = limited.headers.keys().map(String::as_str).collect();
+        assert!(headers.contains(&"Retry-After") && headers.contains(&"RateLimit-Policy"));
+        assert!(limited.content.contains_key("application/problem+json"));
+        let raw = api
+            .paths
+            .get_path_operation("/raw", ::utoipa::openapi::HttpMethod::Post)
+            .unwrap();
+        let statuses: Vec<&str> = raw.responses.responses.keys().map(String::as_str).collect();
+        assert_eq!(statuses, ["200", "400", "429"]);
+        let comps = api.components.unwrap();
+        assert!(comps.schemas.contains_key("Problem"));
+        assert!(
+            comps.headers.contains_key("Retry-After")
+                && comps.headers.contains_key("X-Frame-Options")
+        );
+    }
+}
