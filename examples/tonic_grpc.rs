@@ -133,10 +133,14 @@ pub(crate) async fn app(settings: Settings) -> Result<App, ConfigError> {
         .policy(Policy::new("per-ip", PeerIp::new(), settings.per_ip)?)
         .store(settings.store)
         .build()?;
-    // The path and the metadata (HTTP/2 headers) of every call are inspected. A gRPC body
-    // is binary protobuf: the layer recognises the call by its content type and does not
-    // read it as text, so the service validates the string fields of its own messages.
-    let injection = InjectionLayer::builder().build()?;
+    // The path and the metadata (HTTP/2 headers) of every call are inspected. The body of
+    // a call to a declared gRPC route is binary protobuf: it is neither buffered nor read as
+    // text (so streaming calls stream), and the service validates the string fields of its
+    // own messages. A request that merely claims `application/grpc` on any other route has
+    // its body inspected like any other.
+    let injection = InjectionLayer::builder()
+        .grpc_routes(["/grpc.health.v1.Health/"])
+        .build()?;
 
     let grpc = ServiceBuilder::new()
         .map_response(|res: Response<_>| res.map(GrpcBody::new))

@@ -210,6 +210,8 @@ impl Problem {
 pub enum GrpcCode {
     /// 3: the request was malformed or carried an attack.
     InvalidArgument = 3,
+    /// 4: the call did not complete in time (a request body that arrived too slowly).
+    DeadlineExceeded = 4,
     /// 7: the caller is not allowed to make this call.
     PermissionDenied = 7,
     /// 8: a quota or rate limit is exhausted.

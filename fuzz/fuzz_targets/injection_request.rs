@@ -2,11 +2,17 @@
 //! headers and body. The layer must never panic, and when the inner service is reached
 //! it must receive exactly the body that was sent.
 //!
+//! The selector byte also picks a body shape, so the body paths are reached without the
+//! fuzzer having to discover them: a `Content-Encoding` (gzip, deflate, br, a stack of
+//! them, an unknown one, a lie), a multipart or an XML content type, a gRPC content type
+//! on a declared or an undeclared gRPC route.
+//!
 //! Run with `cargo fuzz run -s none injection_request` (stable toolchain).
 #![no_main]
 
 use std::{
     convert::Infallible,
+    io::Write,
     future::Future,
     pin::pin,
     sync::{Arc, Mutex},
@@ -32,6 +38,18 @@ fn run<F: Future>(fut: F) -> Option<F::Output> {
     None
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
 /// Percent-encodes what the `http` crate refuses in a request target.
 fn target(bytes: &[u8]) -> String {
     let mut out = String::from("/");
@@ -53,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let method =
         [Method::GET, Method::POST, Method::PUT, Method::PATCH][usize::from(selector % 4)].clone();
+    let shape = selector / 4;
     let mut lines = rest.splitn(2, |b| *b == b'\n');
     let uri = lines.next().unwrap_or_default();
     let rest = lines.next().unwrap_or_default();
@@ -72,7 +91,31 @@ fuzz_target!(|data: &[u8]| {
             builder = builder.header(name, value);
         }
     }
-    let sent = Bytes::copy_from_slice(body);
+    let (extra, body): (&[(&str, &str)], Vec<u8>) = match shape % 16 {
+        1 => (&[("content-encoding", "gzip")], gzip(body)),
+        2 => (&[("content-encoding", "deflate")], deflate(body)),
+        3 => (&[("content-encoding", "gzip, deflate")], deflate(&gzip(body))),
+        4 => (&[("content-encoding", "br")], body.to_vec()),
+        5 => (&[("content-encoding", "gzip")], body.to_vec()),
+        6 => (&[("content-encoding", "gzip"), ("content-encoding", "gzip, gzip, gzip")], body.to_vec()),
+        7 => (&[("content-encoding", "zstd")], body.to_vec()),
+        8 | 9 => (
+            &[("content-type", "multipart/form-data; boundary=b")],
+            body.to_vec(),
+        ),
+        10 => (
+            &[("content-type", "multipart/form-data; boundary=b"), ("content-encoding", "gzip")],
+            gzip(body),
+        ),
+        11 | 12 => (&[("content-type", "application/xml")], body.to_vec()),
+        13 => (&[("content-type", "application/json")], body.to_vec()),
+        14 => (&[("content-type", "application/grpc")], body.to_vec()),
+        _ => (&[], body.to_vec()),
+    };
+    for (name, value) in extra {
+        builder = builder.header(*name, *value);
+    }
+    let sent = Bytes::from(body);
     let Ok(req) = builder.body(sent.clone()) else {
         return;
     };
@@ -83,7 +126,11 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // The layer, with a small limit so the prefix path is exercised too.
-    let Ok(layer) = InjectionLayer::builder().body_limit(512).build() else {
+    let Ok(layer) = InjectionLayer::builder()
+        .body_limit(512)
+        .grpc_routes(["/g/"])
+        .build()
+    else {
         return;
     };
     let received = Arc::new(Mutex::new(None::<Bytes>));

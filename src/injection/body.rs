@@ -11,6 +11,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use super::config::Reservation;
+
 pin_project! {
     /// The request body handed to the inner service: either the original body untouched
     /// (nothing was buffered), or the frames the layer buffered, replayed byte for byte
@@ -32,6 +34,9 @@ pin_project! {
             // only requests whose body was buffered pay this allocation.
             rest: Option<Pin<Box<B>>>,
             error: Option<B::Error>,
+            // The share of the layer's total buffer limit the buffered frames hold, given
+            // back once the inner service has taken the last of them.
+            reservation: Option<Reservation>,
         },
     }
 }
@@ -45,17 +50,19 @@ impl<B: Body> InspectedBody<B> {
     }
 
     /// Buffered frames, then `rest` (if the body was not read to its end), then `error`
-    /// (if reading failed).
+    /// (if reading failed). `reservation` is released when the frames are handed on.
     pub(crate) fn replay(
         frames: Vec<Frame<Bytes>>,
         rest: Option<Pin<Box<B>>>,
         error: Option<B::Error>,
+        reservation: Option<Reservation>,
     ) -> Self {
         Self {
             kind: Kind::Replay {
                 frames: frames.into(),
                 rest,
                 error,
+                reservation,
             },
         }
     }
@@ -76,6 +83,7 @@ impl<B: Body> fmt::Debug for InspectedBody<B> {
                 frames,
                 rest,
                 error,
+                ..
             } => f
                 .debug_struct("InspectedBody::Replay")
                 .field("buffered_frames", &frames.len())
@@ -103,10 +111,15 @@ where
                 frames,
                 rest,
                 error,
+                reservation,
             } => {
                 if let Some(frame) = frames.pop_front() {
+                    if frames.is_empty() {
+                        *reservation = None;
+                    }
                     return Poll::Ready(Some(Ok(frame)));
                 }
+                *reservation = None;
                 if let Some(e) = error.take() {
                     return Poll::Ready(Some(Err(e)));
                 }
@@ -131,6 +144,7 @@ where
                 frames,
                 rest,
                 error,
+                ..
             } => {
                 frames.is_empty()
                     && error.is_none()

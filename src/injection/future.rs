@@ -17,12 +17,12 @@ use tower_service::Service;
 
 use crate::{
     body::GuardBody,
-    event::{SecurityEvent, SecurityEvents},
+    event::{Category, SecurityEvent, SecurityEvents},
 };
 
 use super::{
     body::InspectedBody,
-    config::{Mode, OversizedBody, Shared},
+    config::{Mode, OversizedBody, Reservation, Shared},
     inspect::Verdict,
     rejection::InjectionRejection,
 };
@@ -38,6 +38,31 @@ struct Buffering<S, B: Body> {
     parts: request::Parts,
     inner: S,
     shared: Arc<Shared>,
+    /// Whether the request claims gRPC (it is answered in gRPC).
+    grpc: bool,
+    /// The bytes held from the layer's total buffer limit.
+    reservation: Reservation,
+    /// When reading started; the body timeout counts from here.
+    started: tokio::time::Instant,
+    /// The body timeout, armed the first time the body makes us wait.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S, B: Body> Buffering<S, B> {
+    /// Whether the body timeout has passed; arms it (registering `cx`) on first call.
+    /// Without a Tokio runtime there is no timer and no timeout.
+    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.deadline.is_none() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return false;
+            }
+            let at = self.started + self.shared.body_timeout;
+            self.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
+        }
+        self.deadline
+            .as_mut()
+            .is_some_and(|d| d.as_mut().poll(cx).is_ready())
+    }
 }
 
 pin_project! {
@@ -97,7 +122,14 @@ where
     }
 
     /// Reads the body of the request made of `parts` and `body` before deciding.
-    pub(crate) fn buffering(inner: S, shared: Arc<Shared>, parts: request::Parts, body: B) -> Self {
+    pub(crate) fn buffering(
+        inner: S,
+        shared: Arc<Shared>,
+        parts: request::Parts,
+        body: B,
+        grpc: bool,
+    ) -> Self {
+        let reservation = Reservation::new(shared.budget.clone());
         Self {
             state: State::Buffering {
                 buffering: Some(Buffering {
@@ -107,6 +139,10 @@ where
                     parts,
                     inner,
                     shared,
+                    grpc,
+                    reservation,
+                    started: tokio::time::Instant::now(),
+                    deadline: None,
                 }),
             },
         }
@@ -219,12 +255,22 @@ where
                         if b.data_len > limit {
                             break Read::Over;
                         }
-                        match ready!(b.body.as_mut().poll_frame(cx)) {
+                        let Poll::Ready(frame) = b.body.as_mut().poll_frame(cx) else {
+                            if b.timed_out(cx) {
+                                break Read::TimedOut;
+                            }
+                            return Poll::Pending;
+                        };
+                        match frame {
                             Some(Ok(frame)) => {
-                                if let Some(data) = frame.data_ref() {
-                                    b.data_len += data.len();
-                                }
+                                let len = frame.data_ref().map_or(0, Bytes::len);
+                                b.data_len += len;
                                 b.frames.push(frame);
+                                // The frame is in memory either way; past the total
+                                // limit, stop reading more.
+                                if !b.reservation.grow(len) {
+                                    break Read::NoBudget;
+                                }
                             }
                             Some(Err(e)) => break Read::Failed(e),
                             None => break Read::Done,
@@ -244,7 +290,12 @@ where
 /// How reading the body ended.
 enum Read<E> {
     Done,
+    /// Past the body limit.
     Over,
+    /// Past the layer's total buffer limit.
+    NoBudget,
+    /// Past the body timeout.
+    TimedOut,
     Failed(E),
 }
 
@@ -261,24 +312,48 @@ where
             parts,
             mut inner,
             shared,
+            grpc,
+            reservation,
+            ..
         } = self;
         let limit = shared.detector.config.body_limit;
-        if matches!(outcome, Read::Over) && shared.oversized == OversizedBody::Reject {
-            let rejection = InjectionRejection::BodyTooLarge { limit, grpc: false };
+        let reject = shared.oversized == OversizedBody::Reject;
+        let refusal = match outcome {
+            Read::Over if reject => Some(InjectionRejection::BodyTooLarge { limit, grpc }),
+            Read::NoBudget if reject => Some(InjectionRejection::Overloaded { grpc }),
+            Read::TimedOut => Some(InjectionRejection::BodyTimeout {
+                timeout: shared.body_timeout,
+                grpc,
+            }),
+            _ => None,
+        };
+        if let Some(rejection) = refusal {
             return InjectionFuture::<S, B>::refused(&shared, rejection, Vec::new()).state;
+        }
+        let mut events = Vec::new();
+        let truncated = data_len > limit || matches!(outcome, Read::NoBudget);
+        if matches!(outcome, Read::NoBudget) {
+            events.push(SecurityEvent::InjectionDetected {
+                category: Category::Protocol,
+                location: Arc::from("body"),
+                rule: "protocol.buffer_budget_exhausted",
+                score: 0,
+                blocked: false,
+            });
         }
         let bytes = concat_prefix(&frames, data_len.min(limit));
         let verdict =
             shared
                 .detector
-                .inspect_parts(&parts.uri, &parts.headers, Some(&bytes), false);
+                .inspect_body_prefix(&parts.uri, &parts.headers, &bytes, truncated);
         let (rest, error) = match outcome {
             Read::Done => (None, None),
-            Read::Over => (Some(body), None),
+            Read::Over | Read::NoBudget | Read::TimedOut => (Some(body), None),
             Read::Failed(e) => (None, Some(e)),
         };
-        let req = Request::from_parts(parts, InspectedBody::replay(frames, rest, error));
-        InjectionFuture::decide(&mut inner, &shared, verdict, false, req, Vec::new()).state
+        let body = InspectedBody::replay(frames, rest, error, Some(reservation));
+        let req = Request::from_parts(parts, body);
+        InjectionFuture::decide(&mut inner, &shared, verdict, grpc, req, events).state
     }
 }
 /// The first `len` data bytes of `frames`, copied only when there is more than one frame.
@@ -317,6 +392,9 @@ mod tests {
             mode: Mode::Block,
             oversized: OversizedBody::Reject,
             unknown_encoding: UnknownEncoding::Reject,
+            grpc_routes: Vec::new(),
+            budget: crate::injection::config::BufferBudget::new(1 << 20),
+            body_timeout: std::time::Duration::from_secs(30),
             responder: Arc::new(DefaultResponder),
         }
     }

@@ -2,17 +2,19 @@
 //! layer, with the settings the layer shares ([`Profile`], threshold, limits, skipped
 //! headers, exclusions).
 
-use std::{io::Read, sync::Arc};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, Request, Uri};
+use http::{HeaderMap, Request, Uri};
 
 use crate::{event::Category, ConfigError};
 
 use super::{
     decode::Source,
     detect::{Engine, Finding, Part, NOTICE},
+    encoding::{codings, decode},
     exclusion::Exclusion,
+    headers::{free_text, FreeText},
     walk::Walk,
 };
 
@@ -54,22 +56,26 @@ impl Profile {
     }
 }
 
-/// Headers not inspected by default: their values are structured and set by browsers
-/// and proxies, and the `Cookie` header is inspected cookie by cookie instead.
+/// Headers not inspected by default: the hop-by-hop and framing headers, which the
+/// server consumes and the application never sees as data (`Cookie` is inspected cookie
+/// by cookie instead of as one value; HTTP/2 pseudo-headers are not headers here, the
+/// path and authority are inspected from the URI).
+///
+/// Every other header is inspected. Headers with a fixed grammar (`Accept*`,
+/// `Cache-Control`, `Pragma`, `If-None-Match`, `If-Match`, dates, client hints
+/// `Sec-CH-UA*`, `Host`) are parsed first and only their free-text parts (quoted strings,
+/// parameters, anything off-grammar) are inspected, so `*/*;q=0.8` is not read as SQL
+/// and a payload in them is still found.
 pub const DEFAULT_SKIPPED_HEADERS: &[&str] = &[
-    "accept",
-    "accept-charset",
-    "accept-encoding",
-    "accept-language",
-    "cache-control",
     "connection",
     "content-length",
     "cookie",
-    "host",
-    "if-modified-since",
-    "if-none-match",
-    "pragma",
-    "upgrade-insecure-requests",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
 /// The outcome of inspecting one request.
@@ -326,6 +332,18 @@ impl Detector {
         self.inspect_parts(req.uri(), req.headers(), body.as_ref(), false)
     }
 
+    /// Inspects the request head and the first bytes of its (still encoded) body;
+    /// `truncated` says more of the body was not read.
+    pub(crate) fn inspect_body_prefix(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+        truncated: bool,
+    ) -> Verdict {
+        self.inspect_request(uri, headers, Some((body, truncated)))
+    }
+
     /// Whether an exclusion skips the whole request on `path`.
     pub(crate) fn skips_request(&self, path: &str) -> bool {
         self.config
@@ -342,14 +360,25 @@ impl Detector {
             .any(|e| e.skips_body() && e.matches_route(path))
     }
 
-    /// Inspects the request head and, if given, the (possibly truncated, still encoded)
-    /// body.
+    /// Inspects the request head and, if given, the (still encoded) body, up to the
+    /// limit. A gRPC body (`grpc`) is not inspected.
     pub(crate) fn inspect_parts(
         &self,
         uri: &Uri,
         headers: &HeaderMap,
         body: Option<&Bytes>,
         grpc: bool,
+    ) -> Verdict {
+        let limit = self.config.body_limit;
+        let body = body.filter(|_| !grpc).map(|b| (b, b.len() > limit));
+        self.inspect_request(uri, headers, body)
+    }
+
+    fn inspect_request(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Option<(&Bytes, bool)>,
     ) -> Verdict {
         let path = uri.path();
         if self.skips_request(path) {
@@ -380,24 +409,41 @@ impl Detector {
             } else {
                 Part::Header
             };
-            walk.value(&format!("header:{name}"), &text, Source::Raw, part);
+            let location = format!("header:{name}");
+            match free_text(name, &text) {
+                FreeText::Whole => walk.value(&location, &text, Source::Raw, part),
+                FreeText::Parts(parts) => {
+                    for p in parts {
+                        walk.value(&location, p, Source::Raw, part);
+                    }
+                }
+            }
         }
-        if let Some(body) = body.filter(|b| !b.is_empty() && !grpc) {
+        if let Some((body, truncated)) = body.filter(|(b, _)| !b.is_empty()) {
             let limit = self.config.body_limit;
             let body = if body.len() > limit {
                 body.slice(..limit)
             } else {
                 body.clone()
             };
-            match decode_content(headers, &body, limit) {
-                Ok(decoded) => walk.body(headers, &decoded),
-                Err(reason) => walk.findings.push(Finding {
+            // The layer refuses unknown and too many codings before this runs; the
+            // standalone detector inspects such a body as it is.
+            let codings = codings(headers).unwrap_or_default();
+            let decoded = decode(&codings, &body, limit, truncated);
+            if !decoded.bytes.is_empty() {
+                walk.body(headers, &decoded.bytes);
+            }
+            if decoded.failed {
+                // Not what its header says: inspect the bytes as sent, as an application
+                // that ignores the header would read them.
+                walk.findings.push(Finding {
                     category: Category::Protocol,
-                    rule: reason,
+                    rule: "protocol.undecodable_body",
                     location: Arc::from("body"),
                     score: NOTICE,
                     evidence: String::new(),
-                }),
+                });
+                walk.body(headers, &body);
             }
         }
         let mut findings = walk.findings;
@@ -416,43 +462,6 @@ impl Detector {
             findings,
             score,
         }
-    }
-}
-
-/// Undoes `Content-Encoding: gzip`/`deflate`, reading at most `limit` decoded bytes (so
-/// a decompression bomb costs at most `limit` bytes of memory). Unknown encodings are
-/// decided by the layer before this runs; here they are inspected as they are.
-fn decode_content(headers: &HeaderMap, body: &Bytes, limit: usize) -> Result<Bytes, &'static str> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase());
-    let mut out = Vec::new();
-    let read = match encoding.as_deref() {
-        Some("gzip" | "x-gzip") => flate2::read::MultiGzDecoder::new(&body[..])
-            .take(limit as u64)
-            .read_to_end(&mut out),
-        Some("deflate") => {
-            // `deflate` is zlib-wrapped by the standard, raw in some clients: try both.
-            let zlib = flate2::read::ZlibDecoder::new(&body[..])
-                .take(limit as u64)
-                .read_to_end(&mut out);
-            if zlib.is_err() {
-                out.clear();
-                flate2::read::DeflateDecoder::new(&body[..])
-                    .take(limit as u64)
-                    .read_to_end(&mut out)
-            } else {
-                zlib
-            }
-        }
-        _ => return Ok(body.clone()),
-    };
-    match read {
-        Ok(_) => Ok(Bytes::from(out)),
-        // A truncated prefix (an oversized body) still inspects what decoded.
-        Err(_) if !out.is_empty() => Ok(Bytes::from(out)),
-        Err(_) => Err("protocol.undecodable_body"),
     }
 }
 

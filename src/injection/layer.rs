@@ -1,6 +1,6 @@
 //! [`InjectionLayer`] and its [`InjectionLayerBuilder`].
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use http::StatusCode;
 use tower_layer::Layer;
@@ -13,7 +13,10 @@ use crate::{
 };
 
 use super::{
-    config::{Mode, OversizedBody, Shared, UnknownEncoding},
+    config::{
+        BufferBudget, Mode, OversizedBody, Shared, UnknownEncoding, DEFAULT_BODY_TIMEOUT,
+        DEFAULT_TOTAL_BUFFER_LIMIT,
+    },
     exclusion::Exclusion,
     inspect::{Detector, DetectorBuilder, Profile, SettingNames},
     rejection::InjectionRejection,
@@ -56,13 +59,18 @@ pub struct InjectionLayer {
 impl InjectionLayer {
     /// Starts a configuration with the defaults: [`Profile::Balanced`], [`Mode::Block`],
     /// a 64 KiB body limit (larger bodies inspected up to the limit), undecodable
-    /// encodings passed with an event, the default responder.
+    /// encodings refused with 415, no gRPC routes (every body is inspected), 64 MiB
+    /// buffered at most across all requests ([`DEFAULT_TOTAL_BUFFER_LIMIT`]), a 30 s body
+    /// read timeout ([`DEFAULT_BODY_TIMEOUT`]), the default responder.
     pub fn builder() -> InjectionLayerBuilder {
         InjectionLayerBuilder {
             detector: Detector::builder(),
             mode: Mode::Block,
             oversized: OversizedBody::InspectPrefix,
-            unknown_encoding: UnknownEncoding::PassUninspected,
+            unknown_encoding: UnknownEncoding::Reject,
+            grpc_routes: Vec::new(),
+            total_buffer_limit: DEFAULT_TOTAL_BUFFER_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             responder: Arc::new(DefaultResponder),
         }
     }
@@ -178,6 +186,9 @@ pub struct InjectionLayerBuilder {
     mode: Mode,
     oversized: OversizedBody,
     unknown_encoding: UnknownEncoding,
+    grpc_routes: Vec<String>,
+    total_buffer_limit: usize,
+    body_timeout: Duration,
     responder: Arc<dyn Responder<InjectionRejection>>,
 }
 
@@ -188,6 +199,9 @@ impl fmt::Debug for InjectionLayerBuilder {
             .field("mode", &self.mode)
             .field("oversized", &self.oversized)
             .field("unknown_encoding", &self.unknown_encoding)
+            .field("grpc_routes", &self.grpc_routes)
+            .field("total_buffer_limit", &self.total_buffer_limit)
+            .field("body_timeout", &self.body_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -226,10 +240,59 @@ impl InjectionLayerBuilder {
         self
     }
 
-    /// What to do with a content encoding other than gzip/deflate (default: pass it
-    /// uninspected with an event).
+    /// What to do with a content encoding other than gzip, deflate and br (default:
+    /// refuse with 415). Every `Content-Encoding` value is honoured in order; more than
+    /// three stacked codings are refused with 415 whatever this policy.
     pub fn unknown_encoding(mut self, policy: UnknownEncoding) -> Self {
         self.unknown_encoding = policy;
+        self
+    }
+
+    /// Declares the routes that serve gRPC: path prefixes such as `"/pkg.Service/"` (or
+    /// `"/"` for a server that only speaks gRPC). On these routes a gRPC call's body
+    /// (binary protobuf) is neither buffered nor inspected, so streaming calls stream;
+    /// its path and metadata still are. A request claiming `application/grpc` on any
+    /// other route has its body inspected like any body (and is answered in gRPC). Each
+    /// prefix must start with `/`. Adds to the routes already given.
+    ///
+    /// ```
+    /// use tower_fortify::injection::InjectionLayer;
+    ///
+    /// // A tonic server with two services behind the layer.
+    /// let layer = InjectionLayer::builder()
+    ///     .grpc_routes(["/shop.v1.Orders/", "/grpc.health.v1.Health/"])
+    ///     .build()?;
+    /// # let _ = layer;
+    /// let err = InjectionLayer::builder().grpc_routes(["shop.v1.Orders/"]).build().unwrap_err();
+    /// assert_eq!(err.setting(), "injection.grpc_routes");
+    /// # Ok::<(), tower_fortify::ConfigError>(())
+    /// ```
+    pub fn grpc_routes<I>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.grpc_routes
+            .extend(prefixes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Bound on the body bytes held by all the in-flight inspections of this layer and
+    /// its clones together (default [`DEFAULT_TOTAL_BUFFER_LIMIT`], 64 MiB). A body that
+    /// does not fit in what is left is handled by the [`oversized_body`](Self::oversized_body)
+    /// policy: inspected as far as it was read and passed on (with an event), or refused
+    /// with 503. Must be at least the body limit.
+    pub fn total_buffer_limit(mut self, bytes: usize) -> Self {
+        self.total_buffer_limit = bytes;
+        self
+    }
+
+    /// Bound on the time to read a body up to the inspection limit (default
+    /// [`DEFAULT_BODY_TIMEOUT`], 30 s); a slower body is refused with 408 (gRPC:
+    /// `DEADLINE_EXCEEDED`) in both modes. Needs a Tokio runtime with its time driver,
+    /// as hyper, axum and tonic servers have. Must be more than zero.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -290,12 +353,34 @@ impl InjectionLayerBuilder {
 
     /// Builds the layer, or names the first invalid setting (`injection.<setter>`).
     pub fn build(self) -> Result<InjectionLayer, ConfigError> {
+        let detector = self.detector.build_named(&LAYER_SETTINGS)?;
+        if let Some(bad) = self.grpc_routes.iter().find(|p| !p.starts_with('/')) {
+            return Err(ConfigError::new(
+                "injection.grpc_routes",
+                format!("{bad:?} must start with '/'"),
+            ));
+        }
+        if self.total_buffer_limit < detector.config.body_limit {
+            return Err(ConfigError::new(
+                "injection.total_buffer_limit",
+                "must be at least the body limit, or no body could be read whole",
+            ));
+        }
+        if self.body_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "injection.body_timeout",
+                "must be more than zero",
+            ));
+        }
         Ok(InjectionLayer {
             shared: Arc::new(Shared {
-                detector: self.detector.build_named(&LAYER_SETTINGS)?,
+                detector,
                 mode: self.mode,
                 oversized: self.oversized,
                 unknown_encoding: self.unknown_encoding,
+                grpc_routes: self.grpc_routes,
+                budget: BufferBudget::new(self.total_buffer_limit),
+                body_timeout: self.body_timeout,
                 responder: self.responder,
             }),
         })

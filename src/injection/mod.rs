@@ -39,21 +39,26 @@
 //! | `path`, `path[i]` | the path, and each unusual segment on its own |
 //! | `query:NAME`, `query-name:NAME` | query values and names |
 //! | `cookie:NAME`, `cookie-name:NAME` | cookies |
-//! | `header:NAME` | every header except [`DEFAULT_SKIPPED_HEADERS`] (configurable) |
+//! | `header:NAME` | every header except [`DEFAULT_SKIPPED_HEADERS`] (hop-by-hop and framing; configurable); fixed-grammar headers (`Accept*`, `Cache-Control`, `If-None-Match`, `Sec-CH-UA*`, `Host`, dates) by their free-text parts |
 //! | `form:NAME`, `form-name:NAME` | `application/x-www-form-urlencoded` bodies |
-//! | `json:$.a[0].b`, `json-key:$.a` | every string leaf and key of JSON bodies, depth bounded |
-//! | `multipart:NAME`, `multipart-name:NAME`, `multipart-filename:NAME` | multipart fields and file names (not file contents) |
-//! | `xml:/a/b`, `xml:/a/@attr`, `xml:declaration` | XML text, attributes and declarations |
+//! | `json:$.a[0].b`, `json-key:$.a` | every string leaf and key of JSON bodies (past the depth bound, located at the bound) |
+//! | `multipart:NAME`, `multipart-name:NAME`, `multipart-filename:NAME` | multipart contents (whatever their file name, unless their bytes are binary), names and file names |
+//! | `xml:/a/b`, `xml:/a/@attr`, `xml:declaration` | XML text (joined across CDATA and comments), attributes and declarations |
 //! | `body` | bodies with no, plain or unknown content type, as raw text (and as a form, JSON or XML when they parse as one) |
 //!
 //! Bodies are buffered up to a limit (64 KiB by default) and handed to the inner service
 //! byte-identical, trailers included ([`InspectedBody`]). A body over the limit is
 //! inspected up to the limit and passed on whole, or refused with 413
 //! ([`OversizedBody`]); a body that fails mid-stream reaches the inner service with the
-//! same error. `gzip` and `deflate` bodies are inspected decompressed, with the
-//! decompressed size bounded by the same limit; other encodings pass uninspected with an
-//! event or are refused with 415 ([`UnknownEncoding`]). gRPC bodies (binary protobuf)
-//! are not inspected; their path and metadata are.
+//! same error. Every `Content-Encoding` is undone in order (`gzip`, `x-gzip`, `deflate`,
+//! `br`), each step bounded by the same limit; a body that fails to decode is inspected
+//! as sent; other encodings and more than three stacked codings are refused with 415
+//! (or, for unknown ones, passed uninspected if you choose so: [`UnknownEncoding`]).
+//! gRPC bodies (binary protobuf) are skipped only on the routes you declare with
+//! [`InjectionLayerBuilder::grpc_routes`]; their path and metadata are inspected.
+//! Buffering is bounded as a whole: at most [`DEFAULT_TOTAL_BUFFER_LIMIT`] bytes across
+//! every in-flight request of the layer, and [`DEFAULT_BODY_TIMEOUT`] to read a body
+//! (then 408).
 //!
 //! # Normalisation
 //!
@@ -103,8 +108,8 @@
 //! - Place the layer after the cheap guards (rate limiting) and before the handler: it
 //!   reads bodies.
 //! - It inspects what it can parse; an application that parses a format the layer does
-//!   not (protobuf, YAML, a custom encoding) sees values the layer did not. Encodings
-//!   other than gzip/deflate are not inspected unless you refuse them.
+//!   not (protobuf, YAML, base64 multipart parts) sees values the layer read only as raw
+//!   text.
 //! - A body over the limit is inspected only up to the limit unless you choose
 //!   [`OversizedBody::Reject`].
 //! - No detector is perfect: run in [`Mode::Monitor`] on real traffic first, add
@@ -114,17 +119,22 @@ mod body;
 mod config;
 mod decode;
 mod detect;
+mod encoding;
 mod exclusion;
 mod future;
+mod headers;
 mod inspect;
 mod layer;
+mod multipart;
 mod rejection;
 mod service;
 mod value;
 mod walk;
 
 pub use body::InspectedBody;
-pub use config::{Mode, OversizedBody, UnknownEncoding};
+pub use config::{
+    Mode, OversizedBody, UnknownEncoding, DEFAULT_BODY_TIMEOUT, DEFAULT_TOTAL_BUFFER_LIMIT,
+};
 pub use decode::{normalize, Normalized, Source};
 pub use detect::Finding;
 pub use exclusion::Exclusion;

@@ -1,6 +1,6 @@
 //! [`InjectionRejection`]: why the layer refused a request, and the default answer.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -22,10 +22,13 @@ use crate::{
 /// | [`Blocked`](Self::Blocked) | 403 Forbidden, `categories` member | `PERMISSION_DENIED` (7) |
 /// | [`BodyTooLarge`](Self::BodyTooLarge) | 413 Content Too Large | `RESOURCE_EXHAUSTED` (8) |
 /// | [`UnsupportedEncoding`](Self::UnsupportedEncoding) | 415 Unsupported Media Type | `INVALID_ARGUMENT` (3) |
+/// | [`BodyTimeout`](Self::BodyTimeout) | 408 Request Timeout | `DEADLINE_EXCEEDED` (4) |
+/// | [`Overloaded`](Self::Overloaded) | 503 Service Unavailable | `UNAVAILABLE` (14) |
 ///
-/// HTTP responses are `application/problem+json` and never echo the payload. gRPC bodies
-/// are not buffered, so a gRPC call is only ever refused as `Blocked` (its path or
-/// metadata carried the attack).
+/// HTTP responses are `application/problem+json` and never echo the payload. A request
+/// is answered in gRPC when it claims `application/grpc`; its body is buffered (and can
+/// be refused for it) unless its route is one of the
+/// [`grpc_routes`](super::InjectionLayerBuilder::grpc_routes).
 ///
 /// ```
 /// use bytes::Bytes;
@@ -90,16 +93,36 @@ pub enum InjectionRejection {
         /// Whether the request was a gRPC call.
         grpc: bool,
     },
+    /// The body did not arrive (up to the inspection limit) within the
+    /// [`body_timeout`](super::InjectionLayerBuilder::body_timeout). Refused in both
+    /// modes: a slow body holds memory.
+    #[non_exhaustive]
+    BodyTimeout {
+        /// The configured timeout.
+        timeout: Duration,
+        /// Whether the request was a gRPC call.
+        grpc: bool,
+    },
+    /// The layer already holds its
+    /// [`total_buffer_limit`](super::InjectionLayerBuilder::total_buffer_limit) of bodies
+    /// and [`OversizedBody::Reject`](super::OversizedBody::Reject) is set.
+    #[non_exhaustive]
+    Overloaded {
+        /// Whether the request was a gRPC call.
+        grpc: bool,
+    },
 }
 
 impl InjectionRejection {
-    /// The HTTP status of the default response (403, 413 or 415; a gRPC answer is HTTP
-    /// 200 with the matching `grpc-status`).
+    /// The HTTP status of the default response (403, 408, 413, 415 or 503; a gRPC
+    /// answer is HTTP 200 with the matching `grpc-status`).
     pub fn status(&self) -> StatusCode {
         match self {
             InjectionRejection::Blocked { .. } => StatusCode::FORBIDDEN,
             InjectionRejection::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             InjectionRejection::UnsupportedEncoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InjectionRejection::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            InjectionRejection::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -109,7 +132,9 @@ impl Rejection for InjectionRejection {
         match self {
             InjectionRejection::Blocked { grpc, .. }
             | InjectionRejection::BodyTooLarge { grpc, .. }
-            | InjectionRejection::UnsupportedEncoding { grpc, .. } => *grpc,
+            | InjectionRejection::UnsupportedEncoding { grpc, .. }
+            | InjectionRejection::BodyTimeout { grpc, .. }
+            | InjectionRejection::Overloaded { grpc, .. } => *grpc,
         }
     }
 
@@ -133,6 +158,16 @@ impl Rejection for InjectionRejection {
                     .detail("The request body uses a content encoding that cannot be inspected.")
                     .render(grpc, GrpcCode::InvalidArgument)
             }
+            InjectionRejection::BodyTimeout { .. } => {
+                Problem::new(StatusCode::REQUEST_TIMEOUT, "Request Timeout")
+                    .detail("The request body arrived too slowly.")
+                    .render(grpc, GrpcCode::DeadlineExceeded)
+            }
+            InjectionRejection::Overloaded { .. } => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+                    .detail("Too many request bodies are being inspected; retry later.")
+                    .render(grpc, GrpcCode::Unavailable)
+            }
         }
     }
 }
@@ -141,7 +176,7 @@ impl Rejection for InjectionRejection {
 mod tests {
     use super::*;
 
-    fn all(grpc: bool) -> [InjectionRejection; 3] {
+    fn all(grpc: bool) -> [InjectionRejection; 5] {
         [
             InjectionRejection::Blocked {
                 category: Category::Sqli,
@@ -156,12 +191,17 @@ mod tests {
                 encoding: Arc::from("br"),
                 grpc,
             },
+            InjectionRejection::BodyTimeout {
+                timeout: Duration::from_secs(30),
+                grpc,
+            },
+            InjectionRejection::Overloaded { grpc },
         ]
     }
 
     #[test]
     fn http_responses_follow_the_table() {
-        for (rejection, status) in all(false).into_iter().zip([403, 413, 415]) {
+        for (rejection, status) in all(false).into_iter().zip([403, 413, 415, 408, 503]) {
             assert!(!rejection.is_grpc());
             assert_eq!(rejection.status().as_u16(), status);
             let res = rejection.default_response();
@@ -179,7 +219,7 @@ mod tests {
 
     #[test]
     fn grpc_responses_follow_the_table() {
-        for (rejection, code) in all(true).into_iter().zip(["7", "8", "3"]) {
+        for (rejection, code) in all(true).into_iter().zip(["7", "8", "3", "4", "14"]) {
             assert!(rejection.is_grpc());
             let res = rejection.default_response();
             assert_eq!(res.status(), StatusCode::OK);

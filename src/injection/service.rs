@@ -21,6 +21,7 @@ use crate::{
 use super::{
     body::InspectedBody,
     config::{OversizedBody, Shared, UnknownEncoding},
+    encoding::{codings, CodingError},
     future::InjectionFuture,
     rejection::InjectionRejection,
 };
@@ -82,20 +83,6 @@ where
     }
 }
 
-/// Encodings the layer decodes before inspection.
-fn encoding_is_known(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONTENT_ENCODING).iter().all(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',').all(|e| {
-                matches!(
-                    e.trim().to_ascii_lowercase().as_str(),
-                    "gzip" | "x-gzip" | "deflate" | "identity" | ""
-                )
-            })
-        })
-    })
-}
-
 fn start<S, B, R>(mut inner: S, shared: Arc<Shared>, req: Request<B>) -> InjectionFuture<S, B>
 where
     S: Service<Request<InspectedBody<B>>, Response = Response<R>>,
@@ -109,29 +96,31 @@ where
     }
     let grpc = is_grpc(req.headers());
     let mut extra = Vec::new();
-    let buffer = !grpc && !detector.skips_body(path) && !req.body().is_end_stream();
+    // Only the routes the user declared gRPC skip the body: anyone can claim
+    // `application/grpc`.
+    let grpc_body = grpc && shared.is_grpc_route(path);
+    let buffer = !grpc_body && !detector.skips_body(path) && !req.body().is_end_stream();
     let buffer = buffer
-        && if encoding_is_known(req.headers()) {
-            true
-        } else {
-            match shared.unknown_encoding {
-                UnknownEncoding::Reject => {
-                    let rejection = InjectionRejection::UnsupportedEncoding {
-                        encoding: content_encoding(req.headers()),
-                        grpc,
-                    };
-                    return InjectionFuture::refused(&shared, rejection, Vec::new());
-                }
-                UnknownEncoding::PassUninspected => {
-                    extra.push(SecurityEvent::InjectionDetected {
-                        category: Category::Protocol,
-                        location: Arc::from("body"),
-                        rule: "protocol.uninspected_encoding",
-                        score: 0,
-                        blocked: false,
-                    });
-                    false
-                }
+        && match codings(req.headers()) {
+            Ok(_) => true,
+            Err(CodingError::Unknown)
+                if shared.unknown_encoding == UnknownEncoding::PassUninspected =>
+            {
+                extra.push(SecurityEvent::InjectionDetected {
+                    category: Category::Protocol,
+                    location: Arc::from("body"),
+                    rule: "protocol.uninspected_encoding",
+                    score: 0,
+                    blocked: false,
+                });
+                false
+            }
+            Err(_) => {
+                let rejection = InjectionRejection::UnsupportedEncoding {
+                    encoding: content_encoding(req.headers()),
+                    grpc,
+                };
+                return InjectionFuture::refused(&shared, rejection, Vec::new());
             }
         };
     let limit = detector.config.body_limit;
@@ -154,7 +143,7 @@ where
         );
     }
     let (parts, body) = req.into_parts();
-    InjectionFuture::buffering(inner, shared, parts, body)
+    InjectionFuture::buffering(inner, shared, parts, body, grpc)
 }
 
 /// The `Content-Encoding` as sent, for the rejection: lossy, at most 64 characters.
@@ -182,18 +171,6 @@ mod tests {
             h.append(header::CONTENT_ENCODING, e.parse().unwrap());
         }
         h
-    }
-
-    #[test]
-    fn known_encodings() {
-        assert!(encoding_is_known(&headers(&[])));
-        assert!(encoding_is_known(&headers(&["gzip"])));
-        assert!(encoding_is_known(&headers(&[
-            "identity",
-            "X-Gzip, deflate"
-        ])));
-        assert!(!encoding_is_known(&headers(&["br"])));
-        assert!(!encoding_is_known(&headers(&["gzip", "zstd"])));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`Walk`]: splits a request into located values (path, query, cookies, headers, and
 //! form, JSON, multipart and XML bodies), normalises each and runs the detectors on it.
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderMap};
@@ -11,6 +11,7 @@ use crate::event::Category;
 use super::{
     decode::{normalize, utf8_lossy_with_overlong, Source},
     detect::{Engine, Finding, Part, CRITICAL, NOTICE},
+    multipart,
 };
 
 /// At most this many values are inspected per request; the rest are counted as a
@@ -195,15 +196,14 @@ impl Walk {
 
     fn json_value(&mut self, v: &serde_json::Value, path: &mut String, depth: usize) {
         if depth > self.max_depth {
-            if depth == self.max_depth + 1 {
-                self.findings.push(Finding {
-                    category: Category::Protocol,
-                    rule: "protocol.nesting_too_deep",
-                    location: Arc::from(format!("json:{path}")),
-                    score: NOTICE,
-                    evidence: String::new(),
-                });
-            }
+            self.findings.push(Finding {
+                category: Category::Protocol,
+                rule: "protocol.nesting_too_deep",
+                location: Arc::from(format!("json:{path}")),
+                score: NOTICE,
+                evidence: String::new(),
+            });
+            self.json_flat(v, path);
             return;
         }
         let len = path.len();
@@ -231,85 +231,95 @@ impl Walk {
         }
     }
 
-    /// Field names, text values and file names (not file contents) of a multipart body;
-    /// `false` when it does not parse.
+    /// Past the depth bound: every key and string leaf under `v`, each inspected on its
+    /// own but located where the bound was reached (never skipped). Iterative, so no
+    /// depth costs stack.
+    fn json_flat(&mut self, v: &serde_json::Value, path: &str) {
+        let value_loc = format!("json:{path}");
+        let key_loc = format!("json-key:{path}");
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            match v {
+                serde_json::Value::String(s) => {
+                    self.value(&value_loc, s, Source::Decoded, Part::Value)
+                }
+                serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
+                serde_json::Value::Object(map) => {
+                    for (k, item) in map.iter().rev() {
+                        self.value(&key_loc, k, Source::Decoded, Part::Name);
+                        stack.push(item);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Field names, file names and contents of a multipart body, every part's content
+    /// read as text unless its bytes are binary (whatever its `filename` or declared
+    /// type); `false` when no part was found.
     fn multipart(&mut self, content_type: &str, body: &Bytes) -> bool {
-        let Ok(boundary) = multer::parse_boundary(content_type) else {
+        let Some(boundary) = multipart::boundary(content_type) else {
             return false;
         };
-        let stream = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(body.clone())]);
-        let mut mp = multer::Multipart::new(stream, boundary);
-        // The whole body is in memory, so every future below is ready at its first poll.
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut parsed_any = false;
-        loop {
-            let next = std::pin::pin!(mp.next_field());
-            let field = match next.poll(&mut cx) {
-                std::task::Poll::Ready(Ok(Some(field))) => field,
-                std::task::Poll::Ready(Ok(None)) => return parsed_any,
-                _ => return parsed_any,
-            };
-            parsed_any = true;
-            let name: String = field.name().unwrap_or("").chars().take(64).collect();
+        let parts = multipart::parts(body, boundary);
+        for part in &parts {
+            let name: String = part.name.chars().take(64).collect();
             self.value(
                 &format!("multipart-name:{name}"),
                 &name,
                 Source::Decoded,
                 Part::Name,
             );
-            if let Some(file) = field.file_name().map(str::to_owned) {
+            if let Some(file) = &part.filename {
                 self.value(
                     &format!("multipart-filename:{name}"),
-                    &file,
+                    file,
                     Source::Decoded,
                     Part::FileName,
                 );
-                // File contents are not inspected; drain the field.
-                let mut field = field;
-                loop {
-                    let chunk = std::pin::pin!(field.chunk());
-                    match chunk.poll(&mut cx) {
-                        std::task::Poll::Ready(Ok(Some(_))) => continue,
-                        _ => break,
-                    }
-                }
-                continue;
             }
-            let text = std::pin::pin!(field.text());
-            match text.poll(&mut cx) {
-                std::task::Poll::Ready(Ok(text)) => self.value(
+            if !multipart::is_binary(part.content) {
+                let text = utf8_lossy_with_overlong(part.content);
+                self.value(
                     &format!("multipart:{name}"),
                     &text,
                     Source::Decoded,
                     Part::Value,
-                ),
-                _ => return parsed_any,
+                );
             }
         }
+        !parts.is_empty()
     }
 
     /// Text, CDATA and attribute values of an XML document, plus its declarations (where
     /// external entities live). A tolerant scanner rather than a parser: attack payloads
     /// are often not well-formed, and the application's parser may accept what a strict
-    /// one refuses.
+    /// one refuses. An element's text is joined across CDATA sections, comments and
+    /// processing instructions before it is inspected, as a parser hands it to the
+    /// application (`SEL<!-- -->ECT` is `SELECT`).
     fn xml(&mut self, text: &str) {
         let mut rest = text;
         let mut stack: Vec<String> = Vec::new();
+        let mut pending = String::new();
         let loc = |stack: &Vec<String>| format!("xml:/{}", stack.join("/"));
+        let flush = |w: &mut Self, pending: &mut String, stack: &Vec<String>| {
+            let t = pending.trim();
+            if !t.is_empty() {
+                w.value(&loc(stack), t, Source::Decoded, Part::Value);
+            }
+            pending.clear();
+        };
         while !rest.is_empty() {
             let Some(lt) = rest.find('<') else {
-                self.value(&loc(&stack), rest, Source::Decoded, Part::Value);
+                pending.push_str(rest);
                 break;
             };
-            let before = rest[..lt].trim();
-            if !before.is_empty() {
-                self.value(&loc(&stack), before, Source::Decoded, Part::Value);
-            }
+            pending.push_str(&rest[..lt]);
             rest = &rest[lt..];
             if let Some(after) = rest.strip_prefix("<![CDATA[") {
                 let end = after.find("]]>").unwrap_or(after.len());
-                self.value(&loc(&stack), &after[..end], Source::Decoded, Part::Value);
+                pending.push_str(&after[..end]);
                 rest = after.get(end + 3..).unwrap_or("");
                 continue;
             }
@@ -330,6 +340,7 @@ impl Walk {
                 rest = &rest[end..];
                 continue;
             }
+            flush(self, &mut pending, &stack);
             // `rest` starts with `<` (one byte); the tag runs to `>` or to the end.
             let (tag, after) = match rest.find('>') {
                 Some(gt) => (&rest[1..gt], &rest[gt + 1..]),
@@ -358,6 +369,7 @@ impl Walk {
                 stack.pop();
             }
         }
+        flush(self, &mut pending, &stack);
     }
 
     fn xml_attributes(&mut self, mut attrs: &str, location: &str) {
