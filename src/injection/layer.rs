@@ -83,10 +83,11 @@ impl InjectionLayer {
 
     /// What this layer answers, for an OpenAPI document
     /// ([`FortifyDocs::injection`](crate::openapi::FortifyDocs::injection)): 403 in
-    /// [`Mode::Block`], 413 with [`OversizedBody::Reject`], 415 with
-    /// [`UnknownEncoding::Reject`], each problem+json. Routes an [`Exclusion`] takes out
-    /// of inspection (or out of body buffering, for 413 and 415) are listed as skipped
-    /// routes, which only per-route documents read.
+    /// [`Mode::Block`], 408 when a body is too slow, 413 and 503 with
+    /// [`OversizedBody::Reject`], 415 with [`UnknownEncoding::Reject`], each
+    /// problem+json. Routes an [`Exclusion`] takes out of inspection (or out of body
+    /// buffering, for all but 403) are listed as skipped routes, which only per-route
+    /// documents read.
     pub fn openapi_doc(&self) -> LayerDoc {
         let s = &self.shared;
         let config = &s.detector.config;
@@ -122,6 +123,16 @@ impl InjectionLayer {
                 false,
             );
         }
+        add(
+            ResponseDoc::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "The request body did not arrive within {} s.",
+                    s.body_timeout.as_secs_f64()
+                ),
+            ),
+            true,
+        );
         if s.oversized == OversizedBody::Reject {
             add(
                 ResponseDoc::new(
@@ -138,7 +149,16 @@ impl InjectionLayer {
             add(
                 ResponseDoc::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "The request body's Content-Encoding cannot be inspected (only gzip, deflate and identity can).",
+                    "The request body's Content-Encoding cannot be inspected (gzip, deflate, br and identity can).",
+                ),
+                true,
+            );
+        }
+        if s.oversized == OversizedBody::Reject {
+            add(
+                ResponseDoc::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server holds as many request bodies as it inspects at once; retry later.",
                 ),
                 true,
             );

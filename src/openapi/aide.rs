@@ -180,7 +180,10 @@ mod tests {
         let get = items.get.as_ref().unwrap().responses.as_ref().unwrap();
         let mut statuses: Vec<String> = get.responses.keys().map(|s| s.to_string()).collect();
         statuses.sort();
-        assert_eq!(statuses, ["200", "400", "403", "413", "429"]);
+        assert_eq!(
+            statuses,
+            ["200", "400", "403", "408", "413", "415", "429", "503"]
+        );
         let ReferenceOr::Item(limited) = &get.responses[&StatusCode::Code(429)] else {
             panic!("inline")
         };

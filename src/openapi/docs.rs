@@ -469,9 +469,11 @@ pub(crate) mod tests {
     fn injection_doc_follows_the_configuration() {
         let doc = injection().openapi_doc();
         let statuses: Vec<u16> = doc.responses.iter().map(|r| r.status.as_u16()).collect();
-        assert_eq!(statuses, [403, 413]);
+        assert_eq!(statuses, [403, 408, 413, 415, 503]);
         assert_eq!(doc.responses[0].skipped_routes, ["/raw"]);
-        assert_eq!(doc.responses[1].skipped_routes, ["/raw", "/upload/*"]);
+        for r in &doc.responses[1..] {
+            assert_eq!(r.skipped_routes, ["/raw", "/upload/*"]);
+        }
         assert_eq!(doc.responses[0].members[0].name, "categories");
         assert!(doc.responses[0].members[0]
             .values
@@ -548,7 +550,7 @@ pub(crate) mod tests {
             ("/upload/{name}", "put"),
         ] {
             let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
-            for status in ["400", "403", "413", "429"] {
+            for status in ["400", "403", "408", "413", "415", "429", "503"] {
                 assert!(responses.contains_key(status), "{method} {path} {status}");
             }
         }
@@ -617,7 +619,10 @@ pub(crate) mod tests {
         assert!(!has("/raw", "post", "403") && !has("/raw", "post", "413"));
         assert!(has("/raw", "post", "429") && has("/raw", "post", "400"));
         assert!(has("/upload/{name}", "put", "403"));
-        assert!(!has("/upload/{name}", "put", "413"));
+        for status in ["408", "413", "415", "503"] {
+            assert!(!has("/upload/{name}", "put", status), "{status}");
+            assert!(!has("/raw", "post", status), "{status}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //!
 //! let docs = FortifyDocs::new().trusted_host(&hosts).rate_limit(&limit).injection(&injection);
 //! let added: Vec<u16> = docs.responses_for("/items").iter().map(|r| r.status.as_u16()).collect();
-//! assert_eq!(added, [400, 429, 403]);
+//! assert_eq!(added, [400, 429, 403, 408, 415]);
 //! let rate_limited = &docs.responses_for("/items")[1];
 //! assert_eq!(rate_limited.headers[0].name, "retry-after");
 //! assert_eq!(rate_limited.members[0].values, ["ip"]);
@@ -35,7 +35,7 @@
 //! | layer | responses | headers on every response |
 //! |---|---|---|
 //! | [`rate_limit`](crate::rate_limit) | 429 (not in shadow mode) with `Retry-After`, problem type `quota-exceeded`, `violated-policies` from the configured policy names; 503 when the store fails closed | `RateLimit-Policy` (the configured quotas as example), `RateLimit`; `X-RateLimit-*` with the legacy headers |
-//! | [`injection`](crate::injection) | 403 in `Mode::Block` with `categories`; 413 with `OversizedBody::Reject`; 415 with `UnknownEncoding::Reject` | |
+//! | [`injection`](crate::injection) | 403 in `Mode::Block` with `categories`; 408 (slow body); 413 and 503 with `OversizedBody::Reject`; 415 with `UnknownEncoding::Reject` (the default) | |
 //! | [`trusted_host`](crate::trusted_host) | 400 | |
 //! | [`security_headers`](crate::security_headers) (optional) | | each configured header, its value as example |
 //! | [`monitoring`](crate::monitoring) | its paths under the mount point, `bearer` security scheme | |

@@ -148,7 +148,10 @@ mod tests {
             .get_path_operation("/items/{id}", ::utoipa::openapi::HttpMethod::Get)
             .unwrap();
         let statuses: Vec<&str> = get.responses.responses.keys().map(String::as_str).collect();
-        assert_eq!(statuses, ["200", "400", "403", "413", "429"]);
+        assert_eq!(
+            statuses,
+            ["200", "400", "403", "408", "413", "415", "429", "503"]
+        );
         let RefOr::T(limited) = &get.responses.responses["429"] else {
             panic!("inline")
         };
