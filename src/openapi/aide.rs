@@ -57,10 +57,10 @@ impl FortifyDocs {
     /// [`apply_aide`](Self::apply_aide) as an aide transform, for
     /// `ApiRouter::finish_api_with(&mut api, docs.aide_transform())`.
     #[cfg_attr(docsrs, doc(cfg(feature = "aide")))]
-    pub fn aide_transform<'t>(
+    pub fn aide_transform(
         &self,
-    ) -> impl FnOnce(TransformOpenApi<'t>) -> TransformOpenApi<'t> + '_ {
-        move |mut t| {
+    ) -> impl for<'t> FnOnce(TransformOpenApi<'t>) -> TransformOpenApi<'t> + '_ {
+        move |mut t: TransformOpenApi<'_>| {
             self.apply_aide(t.inner_mut());
             t
         }
