@@ -480,25 +480,25 @@ pub(crate) mod tests {
             .contains(&"sqli".to_owned()));
         assert!(doc.headers.is_empty());
 
+        let statuses = |layer: InjectionLayer| -> Vec<u16> {
+            let doc = layer.openapi_doc();
+            doc.responses.iter().map(|r| r.status.as_u16()).collect()
+        };
+        // The defaults: block, refuse undecodable encodings, inspect a prefix of large bodies.
+        let default = InjectionLayer::builder().build().unwrap();
+        assert_eq!(statuses(default), [403, 408, 415]);
+        // Monitor mode never answers 403; a slow body is refused in both modes.
         let monitor = InjectionLayer::builder()
             .mode(Mode::Monitor)
-            .unknown_encoding(UnknownEncoding::Reject)
             .build()
-            .unwrap()
-            .openapi_doc();
-        let statuses: Vec<u16> = monitor
-            .responses
-            .iter()
-            .map(|r| r.status.as_u16())
-            .collect();
-        assert_eq!(statuses, [415]);
-        let default = InjectionLayer::builder().build().unwrap().openapi_doc();
-        let statuses: Vec<u16> = default
-            .responses
-            .iter()
-            .map(|r| r.status.as_u16())
-            .collect();
-        assert_eq!(statuses, [403]);
+            .unwrap();
+        assert_eq!(statuses(monitor), [408, 415]);
+        let pass = InjectionLayer::builder()
+            .mode(Mode::Monitor)
+            .unknown_encoding(UnknownEncoding::PassUninspected)
+            .build()
+            .unwrap();
+        assert_eq!(statuses(pass), [408]);
     }
 
     #[test]
