@@ -47,4 +47,4 @@ pub use decision::{
 pub use memory::{AtCapacity, MemoryStore, MemoryStoreStats};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{RedisStore, RedisStoreBuilder};
+pub use redis::{RedisStore, RedisStoreBuilder, RedisStoreStats};
