@@ -12,10 +12,11 @@
 //! | [`metrics`] | `metrics` | OpenTelemetry-named request metrics, Prometheus/OpenMetrics exposition, percentiles, health checks |
 //! | [`notify`] | `notify` | batched, prioritised notification delivery with retries, dead-letter queue and drain |
 //! | [`monitoring`] | `monitoring` | `/metrics`, `/health` and a dashboard as one tower `Service` behind a bearer token |
+//! | [`openapi`] | always; `utoipa`, `aide` | the layers' responses and headers in the application's OpenAPI document |
 //! | [`event`], [`body`], [`rejection`], [`proxy`] | always | what the layers share |
 //!
 //! Adapter features: `axum` (read `ConnectInfo` and `MatchedPath`), `tonic` (read
-//! `TcpConnectInfo`); backends: `redis`, `webhook`. `full` enables everything.
+//! `TcpConnectInfo`); backends: `redis`, `webhook`; OpenAPI generators: `utoipa`, `aide`. `full` enables everything.
 //!
 //! # Example
 //!
@@ -70,6 +71,7 @@ pub mod injection;
 #[cfg(feature = "notify")]
 #[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
 pub mod notify;
+pub mod openapi;
 pub mod proxy;
 pub mod rejection;
 

@@ -124,6 +124,15 @@ impl Exclusion {
         self
     }
 
+    /// The route as it was given (`/api/posts`, `/upload/*`).
+    pub(crate) fn route_pattern(&self) -> String {
+        if self.prefix {
+            format!("{}*", self.route)
+        } else {
+            self.route.clone()
+        }
+    }
+
     pub(crate) fn matches_route(&self, path: &str) -> bool {
         if self.prefix {
             path.starts_with(&self.route) || path == &self.route[..self.route.len() - 1]

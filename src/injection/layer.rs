@@ -2,9 +2,12 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
+use http::StatusCode;
 use tower_layer::Layer;
 
 use crate::{
+    event::Category,
+    openapi::{LayerDoc, MemberDoc, ResponseDoc},
     rejection::{DefaultResponder, Responder},
     ConfigError,
 };
@@ -19,6 +22,20 @@ use super::{
     rejection::InjectionRejection,
     service::Injection,
 };
+
+/// Every attack family a 403 can name.
+const CATEGORIES: [Category; 10] = [
+    Category::Sqli,
+    Category::Xss,
+    Category::PathTraversal,
+    Category::RemoteFileInclusion,
+    Category::CommandInjection,
+    Category::PhpInjection,
+    Category::JavaInjection,
+    Category::GenericInjection,
+    Category::SessionFixation,
+    Category::Protocol,
+];
 
 /// The setting names of [`InjectionLayerBuilder`]'s detection settings.
 const LAYER_SETTINGS: SettingNames = SettingNames {
@@ -62,6 +79,91 @@ impl InjectionLayer {
     /// settings.
     pub fn detector(&self) -> &Detector {
         &self.shared.detector
+    }
+
+    /// What this layer answers, for an OpenAPI document
+    /// ([`FortifyDocs::injection`](crate::openapi::FortifyDocs::injection)): 403 in
+    /// [`Mode::Block`], 408 when a body is too slow, 413 and 503 with
+    /// [`OversizedBody::Reject`], 415 with [`UnknownEncoding::Reject`], each
+    /// problem+json. Routes an [`Exclusion`] takes out of inspection (or out of body
+    /// buffering, for all but 403) are listed as skipped routes, which only per-route
+    /// documents read.
+    pub fn openapi_doc(&self) -> LayerDoc {
+        let s = &self.shared;
+        let config = &s.detector.config;
+        let skipped = |body: bool| -> Vec<String> {
+            config
+                .exclusions
+                .iter()
+                .filter(|e| {
+                    if body {
+                        e.skips_body()
+                    } else {
+                        e.skips_request()
+                    }
+                })
+                .map(Exclusion::route_pattern)
+                .collect()
+        };
+        let mut doc = LayerDoc::new();
+        let mut add = |mut r: ResponseDoc, body: bool| {
+            r.skipped_routes = skipped(body);
+            doc.responses.push(r);
+        };
+        if s.mode == Mode::Block {
+            add(
+                ResponseDoc::new(
+                    StatusCode::FORBIDDEN,
+                    "Blocked: the request looks like an injection attack. The body names the attack families, never the payload.",
+                )
+                .member(
+                    MemberDoc::new("categories", "The attack families found, each once.")
+                        .values(CATEGORIES.iter().map(|c| c.as_str())),
+                ),
+                false,
+            );
+        }
+        add(
+            ResponseDoc::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "The request body did not arrive within {} s.",
+                    s.body_timeout.as_secs_f64()
+                ),
+            ),
+            true,
+        );
+        if s.oversized == OversizedBody::Reject {
+            add(
+                ResponseDoc::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "The request body is larger than the {} bytes this endpoint inspects.",
+                        config.body_limit
+                    ),
+                ),
+                true,
+            );
+        }
+        if s.unknown_encoding == UnknownEncoding::Reject {
+            add(
+                ResponseDoc::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "The request body's Content-Encoding cannot be inspected (gzip, deflate, br and identity can).",
+                ),
+                true,
+            );
+        }
+        if s.oversized == OversizedBody::Reject {
+            add(
+                ResponseDoc::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server holds as many request bodies as it inspects at once; retry later.",
+                ),
+                true,
+            );
+        }
+        doc
     }
 }
 

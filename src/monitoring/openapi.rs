@@ -5,6 +5,9 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::extension::MonitoringExtension;
+use crate::openapi::components::{
+    bearer_scheme, problem_response, problem_schema, BEARER_SCHEME, PROBLEM_SCHEMA,
+};
 
 /// The document of the service's own endpoints (`/metrics` only `with_metrics`) and the
 /// extensions' path items (an extension cannot replace a path already described).
@@ -12,12 +15,6 @@ pub(super) fn openapi_document(
     with_metrics: bool,
     extensions: &[Arc<dyn MonitoringExtension>],
 ) -> Value {
-    let problem_response = |description: &str| {
-        json!({
-            "description": description,
-            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
-        })
-    };
     let health_op = |summary: &str, secured: bool, description: &str| {
         let mut op = json!({
             "summary": summary,
@@ -112,10 +109,10 @@ pub(super) fn openapi_document(
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Metrics, health and dashboard endpoints of a service guarded by tower-fortify. Paths are relative to where the service is mounted."
         },
-        "security": [ { "bearer": [] } ],
+        "security": [ { BEARER_SCHEME: [] } ],
         "paths": paths,
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": { BEARER_SCHEME: bearer_scheme() },
             "schemas": {
                 "Status": {
                     "type": "object",
@@ -141,15 +138,7 @@ pub(super) fn openapi_document(
                         } }
                     }
                 },
-                "Problem": {
-                    "type": "object",
-                    "properties": {
-                        "type": { "type": "string" },
-                        "title": { "type": "string" },
-                        "status": { "type": "integer" },
-                        "detail": { "type": "string" }
-                    }
-                }
+                PROBLEM_SCHEMA: problem_schema()
             }
         }
     })

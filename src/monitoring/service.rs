@@ -49,6 +49,13 @@ impl fmt::Debug for MonitoringService {
 }
 
 impl MonitoringService {
+    /// The service's OpenAPI 3.1 document (what `/openapi.json` serves), as JSON. Merge
+    /// it into an application's document with
+    /// [`FortifyDocs::monitoring`](crate::openapi::FortifyDocs::monitoring).
+    pub fn openapi_json(&self) -> Bytes {
+        self.shared.openapi.clone()
+    }
+
     fn authorized(&self, headers: &http::HeaderMap) -> Auth {
         authorize(headers, &self.shared.token)
     }

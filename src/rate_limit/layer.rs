@@ -6,18 +6,20 @@ use std::{
     sync::{atomic::AtomicBool, Arc},
 };
 
+use http::{header, HeaderName, StatusCode};
 use tower_layer::Layer;
 
 use super::{
-    headers::{policy_item, RateLimitHeaders},
+    headers::{ceil_secs, policy_item, RateLimitHeaders, RATELIMIT, RATELIMIT_POLICY},
     key::{KeyExtractor, PeerIp},
     limiter::{Limiter, MissingKey, OnStoreError, PolicyEntry},
     policy::Policy,
-    rejection::RateLimitRejection,
+    rejection::{RateLimitRejection, QUOTA_EXCEEDED_TYPE},
     service::RateLimit,
     store::{MemoryStore, RateLimitStore, MAX_POLICIES},
 };
 use crate::{
+    openapi::{HeaderDoc, HeaderValueType, LayerDoc, MemberDoc, ResponseDoc},
     rejection::{DefaultResponder, Responder},
     ConfigError,
 };
@@ -41,6 +43,105 @@ impl RateLimitLayer {
     /// A builder; add at least one [`Policy`].
     pub fn builder() -> RateLimitLayerBuilder {
         RateLimitLayerBuilder::default()
+    }
+
+    /// What this layer answers and adds, for an OpenAPI document
+    /// ([`FortifyDocs::rate_limit`](crate::openapi::FortifyDocs::rate_limit)): 429 with
+    /// `Retry-After` and the `quota-exceeded` problem naming the configured policies (none
+    /// in shadow mode), 503 when the store fails closed, and the rate-limit headers the
+    /// configured [`RateLimitHeaders`] put on every response.
+    pub fn openapi_doc(&self) -> LayerDoc {
+        let l = &self.limiter;
+        let items: Vec<&str> = l
+            .policies
+            .iter()
+            .flat_map(|p| p.items.iter().map(String::as_str))
+            .collect();
+        let names: Vec<&str> = l.policies.iter().map(|p| p.policy.name()).collect();
+        let mut doc = LayerDoc::new();
+        if !l.shadow {
+            doc = doc.response(
+                ResponseDoc::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Rate limited: a quota of policy {} is exhausted. Retry after `Retry-After` seconds.",
+                        names.join(", ")
+                    ),
+                )
+                .problem_type(QUOTA_EXCEEDED_TYPE)
+                .member(
+                    MemberDoc::new("violated-policies", "The policies that refused the request.")
+                        .values(names.iter().copied()),
+                )
+                .header(
+                    HeaderDoc::new(
+                        header::RETRY_AFTER,
+                        "Seconds until every policy allows the request again (rounded up, at least 1).",
+                    )
+                    .example("1")
+                    .value_type(HeaderValueType::Integer),
+                ),
+            );
+        }
+        if l.on_store_error == OnStoreError::FailClosed {
+            doc = doc.response(ResponseDoc::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The rate limiter's store is unavailable and the limiter fails closed.",
+            ));
+        }
+        if l.headers != RateLimitHeaders::None {
+            let state = l
+                .policies
+                .iter()
+                .filter_map(|p| {
+                    let (_, g) = p.policy.quotas().into_iter().next()?;
+                    Some(format!(
+                        "\"{}\";r={};t={}",
+                        p.policy.name(),
+                        g.burst().saturating_sub(1),
+                        ceil_secs(g.window(), true)
+                    ))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            doc = doc
+                .header(
+                    HeaderDoc::new(
+                        RATELIMIT_POLICY.clone(),
+                        format!(
+                            "The quota of each policy that applied (draft-ietf-httpapi-ratelimit-headers): `q` requests per window of `w` seconds. Configured: {}.",
+                            items.join(", ")
+                        ),
+                    )
+                    .example(items.join(", ")),
+                )
+                .header(
+                    HeaderDoc::new(
+                        RATELIMIT.clone(),
+                        "What is left of each policy's quota: `r` requests now, `t` seconds until the full quota is back.",
+                    )
+                    .example(state),
+                );
+        }
+        if l.headers == RateLimitHeaders::IetfAndLegacy {
+            for (name, description) in [
+                (
+                    "x-ratelimit-limit",
+                    "The burst of the policy with the fewest requests left.",
+                ),
+                ("x-ratelimit-remaining", "Requests left under that policy."),
+                (
+                    "x-ratelimit-reset",
+                    "Seconds from now until that policy's full quota is back.",
+                ),
+            ] {
+                doc = doc.header(
+                    HeaderDoc::new(HeaderName::from_static(name), description)
+                        .value_type(HeaderValueType::Integer),
+                );
+            }
+        }
+        doc
     }
 
     #[cfg(test)]

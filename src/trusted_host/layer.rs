@@ -2,10 +2,12 @@
 
 use std::{fmt, sync::Arc};
 
+use http::StatusCode;
 use tower_layer::Layer;
 
 use super::{host::AllowList, service::Shared, HostRejection, TrustedHost};
 use crate::{
+    openapi::{LayerDoc, ResponseDoc},
     proxy::TrustedProxies,
     rejection::{DefaultResponder, Responder},
     ConfigError,
@@ -44,6 +46,16 @@ impl TrustedHostLayer {
             proxies: TrustedProxies::none(),
             responder: Arc::new(DefaultResponder),
         }
+    }
+
+    /// What this layer answers, for an OpenAPI document
+    /// ([`FortifyDocs::trusted_host`](crate::openapi::FortifyDocs::trusted_host)): 400
+    /// problem+json for a missing, conflicting, malformed or foreign host, on every route.
+    pub fn openapi_doc(&self) -> LayerDoc {
+        LayerDoc::new().response(ResponseDoc::new(
+            StatusCode::BAD_REQUEST,
+            "The request's host is missing, conflicting, malformed or not served here.",
+        ))
     }
 }
 

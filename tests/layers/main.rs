@@ -16,6 +16,7 @@ mod notify;
 mod notify_layer;
 mod notify_monitoring;
 mod notify_webhook;
+mod openapi;
 mod rate_limit;
 mod security_headers;
 mod trusted_host;
