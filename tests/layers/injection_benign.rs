@@ -160,7 +160,10 @@ async fn no_request_of_the_real_world_suite_is_blocked() {
 
 /// The ids of `tests/fixtures/benign/known_blocked.txt`.
 fn known_blocked() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/benign/known_blocked.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/benign/known_blocked.txt"
+    );
     std::fs::read_to_string(path)
         .expect("known_blocked.txt")
         .lines()
