@@ -14,7 +14,7 @@ use super::{
     policy::Policy,
     rejection::RateLimitRejection,
     service::RateLimit,
-    store::{MemoryStore, RateLimitStore, MAX_POLICIES},
+    store::{LayerStore, RateLimitStore, MAX_POLICIES},
 };
 use crate::{
     rejection::{DefaultResponder, Responder},
@@ -62,7 +62,7 @@ impl<S> Layer<S> for RateLimitLayer {
 #[must_use]
 pub struct RateLimitLayerBuilder {
     policies: Vec<Policy>,
-    store: Option<Arc<dyn RateLimitStore>>,
+    store: Option<LayerStore>,
     headers: RateLimitHeaders,
     shadow: bool,
     missing_key: MissingKey,
@@ -93,7 +93,7 @@ impl RateLimitLayerBuilder {
     /// Keeps state in `store` (default: a new [`MemoryStore`]). A store belongs to one
     /// layer: policies are identified by their position in it.
     pub fn store(mut self, store: impl RateLimitStore) -> Self {
-        self.store = Some(Arc::new(store));
+        self.store = Some(LayerStore::new(store));
         self
     }
 
@@ -179,7 +179,7 @@ impl RateLimitLayerBuilder {
         Ok(RateLimitLayer {
             limiter: Arc::new(Limiter {
                 policies,
-                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                store: self.store.unwrap_or_default(),
                 headers: self.headers,
                 shadow: self.shadow,
                 missing_key: self.missing_key,

@@ -1,6 +1,7 @@
 //! The clocks a store reads "now" from.
 
 use std::{
+    any::Any,
     fmt,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -142,6 +143,45 @@ impl Clock for ManualClock {
     }
 }
 
+/// A store's clock: the default [`MonotonicClock`] held inline (read without an indirect
+/// call, inlined into the store), any other clock behind a trait object.
+#[derive(Debug, Clone)]
+pub(crate) enum StoreClock {
+    Monotonic(MonotonicClock),
+    Dyn(Arc<dyn Clock>),
+}
+
+impl StoreClock {
+    /// `clock`, inline if it is a [`MonotonicClock`].
+    pub(crate) fn new<C: Clock>(clock: C) -> Self {
+        let mut slot = Some(clock);
+        if let Some(m) = (&mut slot as &mut dyn Any)
+            .downcast_mut::<Option<MonotonicClock>>()
+            .and_then(Option::take)
+        {
+            return Self::Monotonic(m);
+        }
+        match slot {
+            Some(c) => Self::Dyn(Arc::new(c)),
+            None => Self::default(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        match self {
+            Self::Monotonic(c) => c.now(),
+            Self::Dyn(c) => c.now(),
+        }
+    }
+}
+
+impl Default for StoreClock {
+    fn default() -> Self {
+        Self::Monotonic(MonotonicClock::default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +191,19 @@ mod tests {
         let (clock, mock) = quanta::Clock::mock();
         mock.increment(1_000_000_000u64);
         (MonotonicClock::from_quanta(clock), mock)
+    }
+
+    #[test]
+    fn the_monotonic_clock_is_held_inline_and_others_behind_a_pointer() {
+        assert!(matches!(
+            StoreClock::new(MonotonicClock::default()),
+            StoreClock::Monotonic(_)
+        ));
+        let manual = ManualClock::new();
+        let clock = StoreClock::new(manual.clone());
+        assert!(matches!(clock, StoreClock::Dyn(_)));
+        manual.advance(Duration::from_nanos(42));
+        assert_eq!(clock.now(), 42);
     }
 
     #[test]

@@ -35,12 +35,14 @@
 
 mod clock;
 mod decision;
+mod layer_store;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
 pub use clock::{Clock, ManualClock, MonotonicClock, TokioClock};
 pub(crate) use decision::MAX_POLICIES;
+pub(crate) use layer_store::LayerStore;
 pub use decision::{
     Cell, CellOutcome, DecideFuture, DecideResult, Decision, RateLimitStore, StoreError,
 };
