@@ -85,7 +85,13 @@ mod tests {
         let clock = ManualClock::new();
         let store = LayerStore::new(MemoryStore::new().clock(clock));
         assert!(matches!(store, LayerStore::Memory(_)));
-        let cell = Cell::new(0, "p", Key::Global, Quota::per_second(1).validate().unwrap(), 1);
+        let cell = Cell::new(
+            0,
+            "p",
+            Key::Global,
+            Quota::per_second(1).validate().unwrap(),
+            1,
+        );
         assert!(store.decide_one(&cell).unwrap().unwrap().allowed);
         assert!(!store.decide_one(&cell).unwrap().unwrap().allowed);
 
@@ -93,6 +99,14 @@ mod tests {
         assert!(matches!(custom, LayerStore::Dyn(_)));
         assert!(custom.decide_one(&cell).is_none());
         let err = custom.decide(&[cell]).try_take().unwrap().unwrap_err();
-        assert_eq!(err.to_string(), Custom.decide(&[]).try_take().unwrap().unwrap_err().to_string());
+        assert_eq!(
+            err.to_string(),
+            Custom
+                .decide(&[])
+                .try_take()
+                .unwrap()
+                .unwrap_err()
+                .to_string()
+        );
     }
 }

@@ -42,10 +42,10 @@ mod redis;
 
 pub use clock::{Clock, ManualClock, MonotonicClock, TokioClock};
 pub(crate) use decision::MAX_POLICIES;
-pub(crate) use layer_store::LayerStore;
 pub use decision::{
     Cell, CellOutcome, DecideFuture, DecideResult, Decision, RateLimitStore, StoreError,
 };
+pub(crate) use layer_store::LayerStore;
 pub use memory::{AtCapacity, MemoryStore, MemoryStoreStats};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
