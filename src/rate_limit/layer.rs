@@ -90,7 +90,7 @@ impl RateLimitLayerBuilder {
         self
     }
 
-    /// Keeps state in `store` (default: a new [`MemoryStore`]). A store belongs to one
+    /// Keeps state in `store` (default: a new [`MemoryStore`](super::store::MemoryStore)). A store belongs to one
     /// layer: policies are identified by their position in it.
     pub fn store(mut self, store: impl RateLimitStore) -> Self {
         self.store = Some(LayerStore::new(store));
