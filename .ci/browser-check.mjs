@@ -13,6 +13,7 @@
 //   EXPECT_TRAFFIC    1 (default): traffic was sent, so a route row and a request count > 0 must show
 //   EXPECT_NOTIFY     1: the notify extension is mounted, its queue and sinks must show (default 0)
 //   EXPECT_INJECTION  1: an injection was blocked, a category row with a count > 0 must show (default 0)
+//   EXPECT_EXTENSION  NAME: an extension section NAME with at least one figure > 0 must show (default none)
 //   MIN_POLLS         successful polls to wait for (default 2)
 //   CHECK_TIMEOUT_MS  overall bound (default 60000)
 //   CHROMIUM          browser binary (default /usr/bin/chromium)
@@ -31,6 +32,7 @@ const flag = (name, dflt) => (env[name] ?? dflt) === '1';
 const EXPECT_TRAFFIC = flag('EXPECT_TRAFFIC', '1');
 const EXPECT_NOTIFY = flag('EXPECT_NOTIFY', '0');
 const EXPECT_INJECTION = flag('EXPECT_INJECTION', '0');
+const EXPECT_EXTENSION = env.EXPECT_EXTENSION || '';
 const MIN_POLLS = Number(env.MIN_POLLS || 2);
 const TIMEOUT_MS = Number(env.CHECK_TIMEOUT_MS || 60000);
 const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
@@ -230,6 +232,14 @@ async function main() {
     const counts = await page.locator('[data-testid="injection-row"] [data-testid="injection-blocked"]')
       .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
     check(counts.some((n) => n > 0), 'an injection category row with blocked > 0', JSON.stringify(counts));
+  }
+
+  if (EXPECT_EXTENSION) {
+    const section = page.locator(`[data-testid="extension"][data-extension="${EXPECT_EXTENSION}"]`);
+    check(await section.isVisible(), `the ${EXPECT_EXTENSION} section is shown`);
+    const values = await section.locator('[data-testid="extension-value"]')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
+    check(values.some((n) => n > 0), `the ${EXPECT_EXTENSION} section shows figures, one > 0`, JSON.stringify(values));
   }
 
   await page.screenshot({ path: SCREENSHOT, fullPage: true });

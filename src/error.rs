@@ -31,7 +31,7 @@ use std::fmt;
 ///
 /// | module | settings |
 /// |---|---|
-/// | `rate_limit` | `rate_limit.policy` (none, more than 16, duplicate names), `rate_limit.policy.name`, `rate_limit.quota.{count,period,burst}`, `rate_limit.gcra.{interval_ns,burst}`, `rate_limit.tiers.{tier,default_tier}`, `rate_limit.peer_ip.ipv6_prefix`, `rate_limit.client_ip.ipv6_prefix`, `rate_limit.header.name`, `rate_limit.memory_store.{max_keys,sweep_interval}`, `rate_limit.redis_store.{url,prefix,timeout,reprobe_interval,local_fallback}` |
+/// | `rate_limit` | `rate_limit.policy` (none, more than 16, duplicate names, a window longer than the store can hold), `rate_limit.policy.name`, `rate_limit.quota.{count,period,burst}`, `rate_limit.gcra.{interval_ns,burst}`, `rate_limit.tiers.{tier,default_tier}`, `rate_limit.peer_ip.ipv6_prefix`, `rate_limit.client_ip.ipv6_prefix`, `rate_limit.header.name`, `rate_limit.memory_store.{max_keys,sweep_interval}`, `rate_limit.redis_store.{url,prefix,timeout,reprobe_interval,local_fallback,failure_threshold}` |
 /// | `security_headers` | `security_headers.{header,header_mode,reporting_endpoint,hsts,strip_headers,strip_header}`, `security_headers.csp.<directive method>` (for example `security_headers.csp.script_src`, `security_headers.csp.default_src` for a policy without `default-src`, `security_headers.csp.directive`, `security_headers.csp.report_to`) |
 /// | `trusted_host` | `trusted_host.hosts` |
 /// | `cors` | `cors.{origins,allow_credentials,allow_methods,allow_headers,expose_headers}` |

@@ -53,8 +53,22 @@
 //! - `X-Forwarded-Proto` and `X-Forwarded-Host` are read from their **rightmost** entry,
 //!   the one written by the proxy nearest to this service; `Forwarded` `proto=` and
 //!   `host=` are read from the element that names the client.
+//!
+//! # `Forwarded` syntax
+//!
+//! `Forwarded` is parsed as RFC 7239 says: elements separated by `,`, pairs by `;`, each
+//! value a token or a quoted string in which `,`, `;` and `\"` (an escaped quote) are
+//! part of the value: `for="[2001:db8::1]:4711";host="a,b"` is one element whose host is
+//! `a,b` (which the trusted-host layer then refuses as malformed). Unquoted values are
+//! read leniently (`for=10.0.0.2:80`, which RFC 7239 wants quoted, is understood).
+//! A header line that is not this syntax (an unterminated quote, a pair without `=`,
+//! text after a value, a parameter twice in one element) is **not believed**: the walk
+//! stops there and the last trusted hop is the client, as for an unparsable address;
+//! lines after it (those of nearer proxies) are still read. Nothing here panics on any
+//! input (the `forwarded` fuzz target checks it).
 
 use std::{
+    borrow::Cow,
     fmt,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     str::FromStr,
@@ -261,8 +275,8 @@ impl fmt::Debug for TrustedProxies {
 /// What a trusted proxy chain says about the request.
 struct Hop<'a> {
     client: IpAddr,
-    proto: Option<&'a str>,
-    host: Option<&'a str>,
+    proto: Option<Cow<'a, str>>,
+    host: Option<Cow<'a, str>>,
 }
 
 impl TrustedProxies {
@@ -367,8 +381,8 @@ impl TrustedProxies {
         }
         match self.header {
             ForwardedHeader::XForwardedFor => {
-                hop.proto = rightmost(headers, "x-forwarded-proto");
-                hop.host = rightmost(headers, "x-forwarded-host");
+                hop.proto = rightmost(headers, "x-forwarded-proto").map(Cow::Borrowed);
+                hop.host = rightmost(headers, "x-forwarded-host").map(Cow::Borrowed);
                 let entries = headers
                     .get_all("x-forwarded-for")
                     .iter()
@@ -387,40 +401,37 @@ impl TrustedProxies {
                 }
             }
             ForwardedHeader::Forwarded => {
-                let elements = headers
-                    .get_all("forwarded")
-                    .iter()
-                    .rev()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.rsplit(','));
-                for element in elements {
-                    let mut for_ = None;
-                    let (mut proto, mut host) = (None, None);
-                    for pair in element.split(';') {
-                        let Some((k, v)) = pair.split_once('=') else {
-                            continue;
-                        };
-                        let v = v.trim().trim_matches('"');
-                        match k.trim().to_ascii_lowercase().as_str() {
-                            "for" => for_ = Some(v),
-                            "proto" => proto = Some(v),
-                            "host" => host = Some(v),
-                            _ => {}
+                // Lines from the last; a line that is not RFC 7239 syntax ends the walk
+                // (the last trusted hop is the client), like an unparsable address.
+                'lines: for line in headers.get_all("forwarded").iter().rev() {
+                    let Some(elements) = line.to_str().ok().and_then(parse_forwarded) else {
+                        break;
+                    };
+                    for element in elements.into_iter().rev() {
+                        let (mut for_, mut proto, mut host) = (None, None, None);
+                        for (key, value) in element {
+                            if key.eq_ignore_ascii_case("for") {
+                                for_ = Some(value);
+                            } else if key.eq_ignore_ascii_case("proto") {
+                                proto = Some(value);
+                            } else if key.eq_ignore_ascii_case("host") {
+                                host = Some(value);
+                            }
                         }
-                    }
-                    if proto.is_some() {
-                        hop.proto = proto;
-                    }
-                    if host.is_some() {
-                        hop.host = host;
-                    }
-                    match for_.and_then(parse_node) {
-                        Some(ip) if self.is_trusted(ip) => hop.client = ip,
-                        Some(ip) => {
-                            hop.client = ip;
-                            break;
+                        if proto.is_some() {
+                            hop.proto = proto;
                         }
-                        None => break,
+                        if host.is_some() {
+                            hop.host = host;
+                        }
+                        match for_.as_deref().and_then(parse_node) {
+                            Some(ip) if self.is_trusted(ip) => hop.client = ip,
+                            Some(ip) => {
+                                hop.client = ip;
+                                break 'lines;
+                            }
+                            None => break 'lines,
+                        }
                     }
                 }
             }
@@ -433,6 +444,121 @@ fn rightmost<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     let last = headers.get_all(name).iter().next_back()?.to_str().ok()?;
     let v = last.rsplit(',').next()?.trim();
     (!v.is_empty()).then_some(v)
+}
+
+/// The `key=value` pairs of one `Forwarded` element, values unquoted.
+type Element<'h> = Vec<(&'h str, Cow<'h, str>)>;
+
+/// Whether `b` is a `tchar` (RFC 7230 section 3.2.6): the characters of a token.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `b` may appear inside a quoted string (`qdtext`, or after a backslash):
+/// tab, space, visible ASCII and bytes of non-ASCII characters.
+fn is_quotable(b: u8) -> bool {
+    b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80
+}
+
+/// Parses one `Forwarded` header line (RFC 7239 section 4): a comma-separated list of
+/// elements, each a semicolon-separated list of `token=value` pairs, a value being a token
+/// or a quoted string (RFC 7230 section 3.2.6, `\` escaping the next character). `,` and
+/// `;` inside a quoted string belong to the value.
+///
+/// Empty elements and empty pairs are allowed (the grammar allows them). Unquoted values
+/// are read leniently: any visible ASCII but `,`, `;` and `"`, so the common unquoted
+/// `for=10.0.0.2:80` is understood. `None` when the line is not this syntax: an unterminated
+/// quoted string, a pair without `=` or with an empty key or value, text after a value,
+/// a parameter twice in one element, or a control character.
+fn parse_forwarded(line: &str) -> Option<Vec<Element<'_>>> {
+    let b = line.as_bytes();
+    let ows = |i: &mut usize| {
+        while *i < b.len() && matches!(b[*i], b' ' | b'\t') {
+            *i += 1;
+        }
+    };
+    let mut elements = Vec::new();
+    let mut element: Element<'_> = Vec::new();
+    let mut i = 0;
+    loop {
+        ows(&mut i);
+        let Some(&c) = b.get(i) else { break };
+        if c == b',' {
+            i += 1;
+            if !element.is_empty() {
+                elements.push(std::mem::take(&mut element));
+            }
+            continue;
+        }
+        if c == b';' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_tchar(b[i]) {
+            i += 1;
+        }
+        let key = &line[start..i];
+        ows(&mut i);
+        if key.is_empty() || b.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        ows(&mut i);
+        let value = if b.get(i) == Some(&b'"') {
+            i += 1;
+            let start = i;
+            let mut unescaped: Option<Vec<u8>> = None;
+            loop {
+                let &c = b.get(i)?;
+                match c {
+                    b'"' => break,
+                    b'\\' => {
+                        let &next = b.get(i + 1).filter(|n| is_quotable(**n))?;
+                        unescaped
+                            .get_or_insert_with(|| b[start..i].to_vec())
+                            .push(next);
+                        i += 2;
+                    }
+                    c if is_quotable(c) => {
+                        if let Some(u) = unescaped.as_mut() {
+                            u.push(c);
+                        }
+                        i += 1;
+                    }
+                    _ => return None,
+                }
+            }
+            let value = match unescaped {
+                // Only ASCII backslashes were removed: still UTF-8.
+                Some(u) => Cow::Owned(String::from_utf8(u).ok()?),
+                None => Cow::Borrowed(&line[start..i]),
+            };
+            i += 1; // the closing quote
+            value
+        } else {
+            let start = i;
+            while i < b.len() && (0x21..=0x7e).contains(&b[i]) && !b",;\"".contains(&b[i]) {
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            Cow::Borrowed(&line[start..i])
+        };
+        if element.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            return None;
+        }
+        element.push((key, value));
+        ows(&mut i);
+        if !matches!(b.get(i), None | Some(b',' | b';')) {
+            return None;
+        }
+    }
+    if !element.is_empty() {
+        elements.push(element);
+    }
+    Some(elements)
 }
 
 /// Parses one node of a forwarding header: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`,
@@ -533,6 +659,103 @@ mod tests {
         // An obfuscated identifier stops the walk at the last trusted hop.
         let h = headers(&[("forwarded", "for=_hidden, for=10.0.0.2")]);
         assert_eq!(p.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.2"));
+    }
+
+    /// Issue #13 item 6: RFC 7239 values may be quoted strings holding `,`, `;`, `=` and
+    /// escaped quotes; they are one value, not list or pair separators.
+    #[test]
+    fn forwarded_quoted_strings_hold_commas_semicolons_and_escapes() {
+        let p = TrustedProxies::from_cidrs(["10.0.0.0/8"])
+            .unwrap()
+            .header(ForwardedHeader::Forwarded);
+        let peer = ip("10.0.0.1");
+        let h = headers(&[(
+            "forwarded",
+            r#"for="[2001:db8::1]:4711";host="a,b";proto=https"#,
+        )]);
+        assert_eq!(p.client_ip(peer, &h), ip("2001:db8::1"));
+        assert_eq!(p.forwarded_host(peer, &h).as_deref(), Some("a,b"));
+        assert_eq!(p.forwarded_proto(peer, &h).as_deref(), Some("https"));
+
+        // A comma inside quotes does not start a new element: the client is 198.51.100.7,
+        // not whatever follows the comma.
+        let h = headers(&[(
+            "forwarded",
+            r#"for="_x, for=6.6.6.6";host="h;for=7.7.7.7", for=198.51.100.7;host=shop.example, for=10.0.0.2"#,
+        )]);
+        assert_eq!(p.client_ip(peer, &h), ip("198.51.100.7"));
+        assert_eq!(p.forwarded_host(peer, &h).as_deref(), Some("shop.example"));
+
+        // Escaped quotes and backslashes inside a quoted string.
+        let h = headers(&[(
+            "forwarded",
+            r#"for=192.0.2.60;host="x\"y\\z,w", for=10.0.0.3"#,
+        )]);
+        assert_eq!(p.client_ip(peer, &h), ip("192.0.2.60"));
+        assert_eq!(p.forwarded_host(peer, &h).as_deref(), Some(r#"x"y\z,w"#));
+        assert_eq!(
+            parse_forwarded(r#"for="a\\";host=c"#).map(|e| e.len()),
+            Some(1),
+            "an escaped backslash does not escape the closing quote"
+        );
+    }
+
+    /// Malformed `Forwarded` lines never panic; a line that is not RFC 7239 syntax is not
+    /// believed (the walk stops at the last trusted hop), later lines still are.
+    #[test]
+    fn malformed_forwarded_is_distrusted_never_panics() {
+        let p = TrustedProxies::from_cidrs(["10.0.0.0/8"])
+            .unwrap()
+            .header(ForwardedHeader::Forwarded);
+        let peer = ip("10.0.0.1");
+        for bad in [
+            r#"for="1.2.3.4"#,
+            r#"for="1.2.3.4, for=10.0.0.2"#,
+            r#"for=1.2.3.4;for=5.6.7.8"#,
+            r#"for"#,
+            r#"=1.2.3.4"#,
+            r#"for=1.2.3.4 x"#,
+            r#"for="1.2.3.4"x"#,
+            r#"for=1.2"3.4"#,
+            r#"for="\"#,
+            r#"f o=1"#,
+        ] {
+            let h = headers(&[("forwarded", bad)]);
+            assert_eq!(parse_forwarded(bad), None, "{bad:?}");
+            assert_eq!(p.client_ip(peer, &h), peer, "{bad:?}");
+            assert_eq!(p.forwarded_host(peer, &h), None, "{bad:?}");
+            // The proxy's own line after the client's malformed one is still read.
+            let h = headers(&[("forwarded", bad), ("forwarded", "for=203.0.113.9")]);
+            assert_eq!(p.client_ip(peer, &h), ip("203.0.113.9"), "{bad:?}");
+        }
+        assert_eq!(parse_forwarded("for=\"\u{1}\""), None, "control characters");
+        // Empty elements and pairs are allowed by the grammar.
+        let h = headers(&[("forwarded", r#" , for=203.0.113.4;;proto=http ,, "#)]);
+        assert_eq!(p.client_ip(peer, &h), ip("203.0.113.4"));
+        // Every short string over the grammar's alphabet: no panic, and a parse yields
+        // pairs whose keys are tokens.
+        let alphabet = ["for", "=", "\"", ",", ";", "\\", " ", "1", "[", "]", ":"];
+        let mut buf = String::new();
+        for i in 0..alphabet.len().pow(5) {
+            buf.clear();
+            let mut n = i;
+            for _ in 0..5 {
+                buf.push_str(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            if let Some(elements) = parse_forwarded(&buf) {
+                for (k, _) in elements.iter().flatten() {
+                    assert!(!k.is_empty() && k.bytes().all(is_tchar), "{buf:?}");
+                }
+            }
+            let Ok(v) = http::HeaderValue::from_str(&buf) else {
+                continue;
+            };
+            let mut h = HeaderMap::new();
+            h.insert("forwarded", v);
+            let _ = p.client_ip(peer, &h);
+            let _ = p.forwarded_host(peer, &h);
+        }
     }
 
     #[test]

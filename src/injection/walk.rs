@@ -140,7 +140,7 @@ impl Walk {
                 &format!("cookie-name:{label}"),
                 name,
                 Source::Raw,
-                Part::Name,
+                Part::CookieName,
             );
             self.value(&format!("cookie:{label}"), value, Source::Raw, Part::Value);
         }

@@ -87,7 +87,18 @@
 //!   `rpc.server.call.duration` with `rpc_method` (`package.Service/Method` from the
 //!   path, or your route function's value) and `rpc_grpc_status_code`, read from the
 //!   response headers (Trailers-Only) or from the trailers at the end of the stream. They
-//!   are not also counted in the HTTP duration histogram.
+//!   are not also counted in the HTTP duration histogram. A method taken from the path
+//!   gets its own series only once the server has answered it with a status other than
+//!   `UNIMPLEMENTED` (12) and no guard layer refused the call; until then its calls are
+//!   recorded under the fixed unmatched value, so 1,000 made-up methods cost one series,
+//!   not 1,000. A layer outside your gRPC router that answers every path with another
+//!   status (an authentication layer answering `UNAUTHENTICATED`) would let made-up
+//!   methods in again, up to the cap: put it inside the router, or name your methods with
+//!   a [`route_fn`](MetricsRegistryBuilder::route_fn).
+//! - **Time**: the percentile windows and the dashboard cache read tokio's clock
+//!   (`tokio::time::Instant`, the system clock unless a test pauses time), so tests can
+//!   drive them with `tokio::time::pause` / `advance`; durations are measured with
+//!   `std::time::Instant`.
 //! - **Cardinality cap** ([`MetricsRegistryBuilder::max_label_sets`], default 10,000 per
 //!   metric): past it, observations go to one series labelled
 //!   `otel_metric_overflow="true"` (the OpenTelemetry SDK's convention) and
@@ -95,7 +106,7 @@
 //!
 //! # Files
 //!
-//! `series.rs` (packed label keys, atomic histograms, families, event counters),
+//! `clock.rs` (the clock of windows and cache), `series.rs` (packed label keys, atomic histograms, families, event counters),
 //! `recorder.rs` (the shared state and one request in flight), `exposition.rs` (formats
 //! and the `prometheus-client` collector), `dashboard.rs` (the JSON dashboard data),
 //! `percentiles.rs`, `health.rs`, `registry.rs` (the handle and its builder), then
@@ -145,6 +156,7 @@
 //!   `Router::layer` (not around the router) so `MatchedPath` is set.
 
 mod body;
+mod clock;
 mod dashboard;
 mod exposition;
 mod future;

@@ -194,7 +194,7 @@ impl PercentileWindow {
         }
         let slot_len = window / slots as u32;
         Ok(Self {
-            origin: Instant::now(),
+            origin: super::clock::now(),
             slot_len,
             slot_len_ns: u64::try_from(slot_len.as_nanos()).unwrap_or(u64::MAX),
             slots: (0..slots).map(|_| Slot::new()).collect(),
@@ -215,7 +215,7 @@ impl PercentileWindow {
 
     /// Records one observation at the current time.
     pub fn record(&self, value: Duration, error: bool) {
-        self.record_at(Instant::now(), value, error);
+        self.record_at(super::clock::now(), value, error);
     }
 
     /// Records one observation as if made at `now` (tests drive time through this).
@@ -293,7 +293,7 @@ impl PercentileWindow {
 
     /// Percentiles of the window ending now.
     pub fn percentiles(&self) -> Percentiles {
-        self.percentiles_at(Instant::now())
+        self.percentiles_at(super::clock::now())
     }
 
     /// Percentiles of the window ending at `now`. Each quantile `q` is the value of rank

@@ -23,6 +23,7 @@ use http::{Method, Uri};
 use parking_lot::Mutex;
 
 use super::{
+    clock::now,
     dashboard::Dashboard,
     percentiles::PercentileWindow,
     series::{
@@ -134,6 +135,11 @@ impl Recorder {
         }
     }
 
+    /// The entry of `route` if it exists already; never creates one.
+    pub(super) fn existing_route(&self, kind: FamilyKind, route: &str) -> Option<Arc<RouteEntry>> {
+        self.family(kind).routes.read().get(route).cloned()
+    }
+
     /// The entry of `route`, created if new and under the cap.
     pub(super) fn route(&self, kind: FamilyKind, route: Option<&str>) -> Arc<RouteEntry> {
         let family = self.family(kind);
@@ -233,7 +239,7 @@ impl Recorder {
     pub(super) fn dashboard(&self) -> Arc<Dashboard> {
         let mut cache = self.dashboard.lock();
         if let Some((at, d)) = cache.as_ref() {
-            if at.elapsed() < self.dashboard_cache {
+            if now().saturating_duration_since(*at) < self.dashboard_cache {
                 return d.clone();
             }
         }
@@ -241,9 +247,9 @@ impl Recorder {
             [&self.http, &self.grpc],
             &self.events,
             self.window,
-            Instant::now(),
+            now(),
         ));
-        *cache = Some((Instant::now(), d.clone()));
+        *cache = Some((now(), d.clone()));
         d
     }
 }
@@ -257,10 +263,25 @@ fn unreachable_window() -> PercentileWindow {
     }
 }
 
+/// gRPC `UNIMPLEMENTED`: what a gRPC server answers for a method it does not serve.
+const GRPC_UNIMPLEMENTED: u16 = 12;
+
+/// The route a request is recorded under.
+pub(super) enum Route {
+    /// Known when the request started.
+    Entry(Arc<RouteEntry>),
+    /// A gRPC method (`package.Service/Method`, from the path) that no route named and that
+    /// has no series yet. Decided at the end of the call: its own entry when the server
+    /// answered with a status other than `UNIMPLEMENTED` and no guard layer refused the
+    /// call, else the family's fixed unmatched entry. Random method names a client makes
+    /// up therefore cost one series, not one each (issue #13).
+    GrpcMethod(Box<str>),
+}
+
 /// The state of one request between `call` and the end of its response body.
 pub(super) struct InFlight {
     pub(super) recorder: Arc<Recorder>,
-    pub(super) route: Arc<RouteEntry>,
+    pub(super) route: Route,
     pub(super) kind: FamilyKind,
     pub(super) start: Instant,
     pub(super) method: u8,
@@ -277,15 +298,22 @@ impl InFlight {
         failure: Failure,
         response_size: Option<u64>,
     ) {
-        let end = Instant::now();
         let obs = Observation {
             key: SeriesKey::new(self.method, self.scheme, status, outcome, failure),
-            end,
-            elapsed: end.saturating_duration_since(self.start),
+            end: now(),
+            elapsed: self.start.elapsed(),
             request_size: self.request_size,
             response_size,
         };
-        self.recorder.record(self.kind, &self.route, obs);
+        let entry = match self.route {
+            Route::Entry(entry) => entry,
+            Route::GrpcMethod(method) => {
+                let served = matches!(status, Some(s) if s != GRPC_UNIMPLEMENTED)
+                    && outcome == Outcome::None;
+                self.recorder.route(self.kind, served.then_some(&*method))
+            }
+        };
+        self.recorder.record(self.kind, &entry, obs);
     }
 }
 

@@ -15,7 +15,7 @@ use tower_service::Service;
 use super::{
     body::MetricsBody,
     future::MetricsFuture,
-    recorder::{InFlight, Recorder},
+    recorder::{InFlight, Recorder, Route},
     series::{method_index, FamilyKind},
 };
 use crate::rejection::is_grpc;
@@ -123,16 +123,24 @@ where
             FamilyKind::Http
         };
         let route = match matched_path(&req) {
-            Some(path) => recorder.route(kind, Some(path)),
+            Some(path) => Route::Entry(recorder.route(kind, Some(path))),
             None => {
                 let from_fn = recorder
                     .route_fn
                     .as_ref()
                     .and_then(|f| f(req.method(), req.uri()));
                 match (from_fn, grpc) {
-                    (Some(r), _) => recorder.route(kind, Some(&r)),
-                    (None, true) => recorder.route(kind, grpc_method(req.uri().path())),
-                    (None, false) => recorder.route(kind, None),
+                    (Some(r), _) => Route::Entry(recorder.route(kind, Some(&r))),
+                    // A method from the path gets its own series only once the server
+                    // answered it (see `Route::GrpcMethod`).
+                    (None, true) => match grpc_method(req.uri().path()) {
+                        Some(m) => match recorder.existing_route(kind, m) {
+                            Some(entry) => Route::Entry(entry),
+                            None => Route::GrpcMethod(m.into()),
+                        },
+                        None => Route::Entry(recorder.route(kind, None)),
+                    },
+                    (None, false) => Route::Entry(recorder.route(kind, None)),
                 }
             }
         };

@@ -39,6 +39,7 @@
 //!
 //! | path | token | answer |
 //! |---|---|---|
+//! | `GET /` | no | the dashboard page: one static HTML file (no data in it) that asks for the token and polls `/dashboard`; its CSP allows its one inline script and style by sha256 hash |
 //! | `GET /metrics` | yes | Prometheus text 0.0.4, or OpenMetrics when `Accept` asks for `application/openmetrics-text` |
 //! | `GET /health` | yes | the full [`HealthReport`](crate::metrics::HealthReport) as JSON; 200 when healthy or degraded, 503 when unhealthy |
 //! | `GET /health/live` | no | `{"status":"healthy"}`, 200 whenever the process serves |
@@ -50,6 +51,18 @@
 //! `HEAD` is accepted wherever `GET` is. Unknown paths get 404, other methods 405 with
 //! `Allow`; errors are `application/problem+json`. Every response carries
 //! `Cache-Control: no-store`.
+//!
+//! # Authentication comes before routing
+//!
+//! Without a valid token, **every** request under the service's prefix gets the same
+//! answer, whatever its path and method: `401` with the same `WWW-Authenticate` challenge
+//! and the same problem body (the challenge says `error="invalid_token"` when a wrong
+//! token was sent, whatever the path). An unknown path, a real extension and a wrong
+//! method are indistinguishable, so a scanner learns nothing of what is installed; 404
+//! and 405 are only for requests with the token. The exceptions, answered without a
+//! token: the probes `/health/live` and `/health/ready` (any method; they reveal no
+//! details), and `GET`/`HEAD /`, the place of the dashboard page, which holds no data
+//! (the page fetches `/dashboard` with the token).
 //!
 //! The service answers paths relative to where it is mounted: in axum,
 //! `Router::new().nest_service("/admin", monitoring)` strips `/admin`; on its own port
@@ -65,7 +78,8 @@
 //! # Files
 //!
 //! `config.rs` (the builder) -> `service.rs` (routing and answers) -> `body.rs`; `auth.rs`
-//! (token checks), `openapi.rs` (the document) and `extension.rs` (the trait) are leaves.
+//! (token checks), `openapi.rs` (the document), `page.rs` (the dashboard page and its CSP)
+//! and `extension.rs` (the trait) are leaves.
 //! A service rather than a layer, it starts from `MonitoringService::builder()`
 //! `...build()?`.
 //!
@@ -78,12 +92,16 @@
 //!   readiness probe reveals only `healthy`/`degraded`/`unhealthy` to them.
 //! - Health reports are cached ([`HealthRegistryBuilder::cache_for`](crate::metrics::HealthRegistryBuilder::cache_for)),
 //!   so a probe storm runs each check at most once per interval.
+//! - The dashboard page sets its own `Content-Security-Policy`; a security-headers layer
+//!   in front of the service keeps it (its default, `HeaderMode::KeepExisting`) unless
+//!   told to override CSP, which would break the page.
 
 mod auth;
 mod body;
 mod config;
 mod extension;
 mod openapi;
+mod page;
 mod service;
 
 pub use body::MonitoringBody;

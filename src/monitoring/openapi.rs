@@ -35,6 +35,17 @@ pub(super) fn openapi_document(
         op
     };
     let mut paths = Map::new();
+    paths.insert(
+        "/".into(),
+        json!({ "get": {
+            "summary": "Dashboard page",
+            "description": "A static HTML page that asks for the token and polls /dashboard with it. Holds no data; needs no token.",
+            "security": [],
+            "responses": {
+                "200": { "description": "The page.", "content": { "text/html": { "schema": { "type": "string" } } } }
+            }
+        } }),
+    );
     if with_metrics {
         paths.insert(
             "/metrics".into(),

@@ -17,6 +17,7 @@ use super::{
     auth::{authorize, unauthorized, Auth},
     body::{respond, MonitoringBody},
     extension::{BoxFuture, MonitoringExtension, MAX_EXTENSION_BODY},
+    page::dashboard_page,
 };
 use crate::{
     metrics::{ExpositionFormat, HealthRegistry, HealthReport, MetricsRegistry},
@@ -79,6 +80,14 @@ fn health_response(report: &HealthReport) -> Response<Bytes> {
     json_response(status, report)
 }
 
+/// The requests answered without a valid token: the probes (orchestrators call them
+/// without credentials; they reveal no details), and `GET`/`HEAD /`, the place of the
+/// dashboard page, which holds no data (it fetches `/dashboard` with the token).
+fn is_open(method: &Method, path: &str) -> bool {
+    matches!(path, "/health/live" | "/health/ready")
+        || (path == "/" && matches!(*method, Method::GET | Method::HEAD))
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
     Metrics,
@@ -112,6 +121,26 @@ where
     Ok(out.freeze())
 }
 
+/// The dashboard page at `/` (and at the mount point itself): served without the token,
+/// because it holds no data; it asks for the token and polls `/dashboard` with it.
+/// `None` for every other path.
+fn page<B>(req: &Request<B>) -> Option<Response<Bytes>> {
+    if !matches!(req.uri().path(), "/" | "") {
+        return None;
+    }
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Some(dashboard_page());
+    }
+    let mut res = problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        "The dashboard page answers GET and HEAD.",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(res)
+}
+
 impl<B> Service<Request<B>> for MonitoringService
 where
     B: Body + Send + 'static,
@@ -138,7 +167,16 @@ impl MonitoringService {
         B::Data: Send,
     {
         let head = req.method() == Method::HEAD;
+        if let Some(res) = page(&req) {
+            return respond(res, head);
+        }
         let path = req.uri().path();
+        let auth = self.authorized(req.headers());
+        // Authentication before routing: without a valid token every path but the open
+        // ones gets the same 401, so a scanner learns nothing of what is installed.
+        if auth != Auth::Valid && !is_open(req.method(), path) {
+            return respond(unauthorized(auth), head);
+        }
         let endpoint = match path {
             "/metrics" if self.shared.metrics.is_some() => Some(Endpoint::Metrics),
             "/health" => Some(Endpoint::Health),
@@ -161,7 +199,6 @@ impl MonitoringService {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return respond(res, head);
         }
-        let auth = self.authorized(req.headers());
         let res = match endpoint {
             Endpoint::Live => json_response(StatusCode::OK, &json!({ "status": "healthy" })),
             Endpoint::Ready => {

@@ -4,11 +4,14 @@
 //!
 //! Delivery, replay and shutdown stay in one file: each takes and gives back the same
 //! counts under the same lock, and keeping them together keeps the invariant
-//! `submitted == queued + in_flight + delivered + dead_lettered + dropped` checkable in one
-//! place.
+//! `submitted == queued + in_flight + delivered + dead_lettered + dropped + abandoned`
+//! checkable in one place.
 
 use std::{
+    future::{poll_fn, Future},
+    pin::Pin,
     sync::{atomic::AtomicUsize, Arc, Mutex, MutexGuard},
+    task::Poll,
     time::{Duration, SystemTime},
 };
 
@@ -26,6 +29,10 @@ use super::{
     sink::{Batch, Sink, SinkError, SinkErrorKind},
     stats::{NotifyOutcome, NotifyStats, ShutdownReport, SinkStats},
 };
+
+/// How long shutdown waits, after its deadline, for running attempts to record their
+/// outcome before it counts them as abandoned.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// Validated settings, shared by the handle and the worker.
 #[derive(Debug, Clone)]
@@ -154,6 +161,7 @@ impl Shared {
                     retried: c.retried,
                     dead_lettered: c.dead_lettered,
                     dropped: c.dropped,
+                    abandoned: c.abandoned,
                 })
                 .collect(),
         }
@@ -211,16 +219,50 @@ impl Shared {
             let sink = self.sinks[i].sink.clone();
             let attempt_batch = batch.clone();
             let mut task = tokio::spawn(async move { sink.send(&attempt_batch).await });
-            let result = tokio::time::timeout_at(attempt_end, &mut task).await;
+            // Wait for the attempt, its timeout, or a shutdown deadline set meanwhile that
+            // comes first: an attempt running when shutdown starts ends at the deadline.
+            let mut watching = true;
+            let result = loop {
+                let waited = {
+                    let changed = deadline_rx.changed();
+                    tokio::pin!(changed);
+                    let wait = poll_fn(|cx| {
+                        if let Poll::Ready(r) = Pin::new(&mut task).poll(cx) {
+                            return Poll::Ready(Some(r));
+                        }
+                        if watching {
+                            if let Poll::Ready(r) = changed.as_mut().poll(cx) {
+                                // The sender lives as long as `self`; stop watching if not.
+                                watching = r.is_ok();
+                                return Poll::Ready(None);
+                            }
+                        }
+                        Poll::Pending
+                    });
+                    tokio::time::timeout_at(attempt_end, wait).await
+                };
+                match waited {
+                    Ok(Some(r)) => break Ok(r),
+                    Ok(None) => {
+                        if let Some(d) = *deadline_rx.borrow_and_update() {
+                            attempt_end = attempt_end.min(d);
+                        }
+                    }
+                    Err(elapsed) => break Err(elapsed),
+                }
+            };
             if result.is_err() {
                 task.abort();
+                let cut = deadline_rx.borrow().is_some_and(|d| d <= attempt_end);
+                if cut {
+                    break format!("shutdown deadline passed during attempt {attempt}");
+                }
             }
             let err = match result {
                 Ok(Ok(Ok(()))) => {
                     let mut st = self.lock();
-                    let c = &mut st.counters[i];
-                    c.in_flight -= n;
-                    c.delivered += n;
+                    st.settle(i, n);
+                    st.counters[i].delivered += n;
                     return true;
                 }
                 Ok(Ok(Err(e))) => e,
@@ -271,13 +313,14 @@ impl Shared {
         };
         let now = SystemTime::now();
         let mut st = self.lock();
-        st.counters[i].in_flight -= n;
+        st.settle(i, n);
         for notification in batch.notifications() {
             let entry = DeadLetter {
                 sink: self.sinks[i].name.clone(),
                 reason: reason.clone(),
                 attempts: attempt,
                 dead_lettered_at: now,
+                batch_id: Some(batch.id().to_owned()),
                 notification: notification.clone(),
             };
             st.dead_letter(i, entry);
@@ -318,22 +361,40 @@ impl Shared {
     }
 
     async fn deliver_replay(self: Arc<Self>, taken: Vec<(usize, DeadLetter)>) -> ReplayReport {
-        let mut per_sink: Vec<Vec<Notification>> = vec![Vec::new(); self.sinks.len()];
+        // Entries that were sent in a batch go again in that batch, under its id (receivers
+        // de-duplicate on it); entries that never left the queue go in new batches.
+        let mut batches: Vec<(usize, Option<String>, Vec<Notification>)> = Vec::new();
+        let mut fresh: Vec<Vec<Notification>> = vec![Vec::new(); self.sinks.len()];
         for (i, d) in taken {
-            per_sink[i].push(d.notification);
+            match d.batch_id {
+                Some(id) => match batches
+                    .iter_mut()
+                    .find(|(j, b, _)| *j == i && b.as_deref() == Some(id.as_str()))
+                {
+                    Some((_, _, items)) => items.push(d.notification),
+                    None => batches.push((i, Some(id), vec![d.notification])),
+                },
+                None => fresh[i].push(d.notification),
+            }
+        }
+        for (i, items) in fresh.into_iter().enumerate() {
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let chunk = items.by_ref().take(self.settings.max_items).collect();
+                batches.push((i, None, chunk));
+            }
         }
         let mut set = JoinSet::new();
         let mut report = ReplayReport::default();
-        for (i, items) in per_sink.into_iter().enumerate() {
-            let mut items = items.into_iter().peekable();
-            while items.peek().is_some() {
-                let chunk: Vec<Notification> =
-                    items.by_ref().take(self.settings.max_items).collect();
-                let len = chunk.len() as u64;
-                report.replayed += len;
-                let shared = self.clone();
-                set.spawn(async move { (len, shared.deliver_to(i, Batch::new(chunk)).await) });
-            }
+        for (i, id, chunk) in batches {
+            let len = chunk.len() as u64;
+            report.replayed += len;
+            let batch = match id {
+                Some(id) => Batch::with_id(id.into(), chunk),
+                None => Batch::new(chunk),
+            };
+            let shared = self.clone();
+            set.spawn(async move { (len, shared.deliver_to(i, batch).await) });
         }
         while let Some(res) = set.join_next().await {
             if let Ok((len, delivered)) = res {
@@ -401,6 +462,7 @@ impl Shared {
                                 reason: "shutdown deadline passed before delivery".to_owned(),
                                 attempts: 0,
                                 dead_lettered_at: now,
+                                batch_id: None,
                                 notification: notification.clone(),
                             },
                         );
@@ -409,7 +471,7 @@ impl Shared {
             }
             self.wakeup.notify_one();
             // In-flight attempts end at the deadline; give them a moment to record it.
-            let grace = later(Instant::now(), Duration::from_secs(1));
+            let grace = later(Instant::now(), SHUTDOWN_GRACE);
             loop {
                 let notified = self.idle.notified();
                 tokio::pin!(notified);
@@ -422,10 +484,79 @@ impl Shared {
                 }
             }
         }
+        // What is still running now (a sink that ignores cancellation, a starved runtime)
+        // has an unknown outcome: report it as abandoned, not as in flight.
+        let (stats, abandoned, dead_letters) = {
+            let mut st = self.lock();
+            let abandoned = st.abandon_in_flight();
+            let dead_letters = st.dlq.snapshot();
+            drop(st);
+            (self.stats(), abandoned, dead_letters)
+        };
         ShutdownReport {
-            stats: self.stats(),
+            stats,
             dead_lettered_at_deadline,
             completed_before_deadline: completed,
+            abandoned,
+            dead_letters,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::{notification::Kind, sink::SinkFuture};
+
+    struct Accepts;
+
+    impl Sink for Accepts {
+        fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    /// Issue #13 item 9: an attempt that never reports back (here: counted in flight with no
+    /// task behind it, as a sink ignoring cancellation on a starved runtime would leave it)
+    /// is reported as abandoned when shutdown returns, not as in flight; should it finish
+    /// later, its outcome moves it out of `abandoned`.
+    #[tokio::test(start_paused = true)]
+    async fn attempts_still_running_after_the_grace_period_are_reported_as_abandoned() {
+        let settings = Settings {
+            max_items: 10,
+            max_latency: Duration::from_millis(100),
+            queue_capacity: 100,
+            max_in_flight_batches: 4,
+            dead_letter_capacity: 100,
+            retry: RetryPolicy::default(),
+        };
+        let shared = Arc::new(Shared::new(settings, vec![("a".into(), Arc::new(Accepts))]));
+        for title in ["x", "y"] {
+            shared.submit(Notification::new(Kind::custom("t"), Priority::Low, title));
+        }
+        {
+            // What the worker does when it hands a batch to a delivery task.
+            let mut st = shared.lock();
+            let items = st.take_batch(10);
+            st.counters[0].in_flight += items.len() as u64;
+            st.in_flight_batches += 1;
+        }
+        let started = Instant::now();
+        let report = shared.shutdown(Duration::from_secs(2)).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2) + SHUTDOWN_GRACE);
+        assert!(!report.completed_before_deadline);
+        assert_eq!(report.abandoned, 2);
+        let s = &report.stats.sinks[0];
+        assert_eq!((s.in_flight, s.abandoned, s.delivered), (0, 2, 0));
+        assert_eq!(report.stats.submitted, s.abandoned);
+
+        // The abandoned attempt finishes after all: its outcome is recorded, once.
+        {
+            let mut st = shared.lock();
+            st.settle(0, 2);
+            st.counters[0].delivered += 2;
+        }
+        let s = &shared.stats().sinks[0];
+        assert_eq!((s.in_flight, s.abandoned, s.delivered), (0, 0, 2));
     }
 }

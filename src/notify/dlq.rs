@@ -12,7 +12,7 @@ use super::notification::{serialize_arc_str, serialize_time, Notification};
 ///
 /// A notification that several sinks refused has one entry per sink; one that another sink
 /// accepted is delivered there and dead-lettered only here.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DeadLetter {
     /// The sink that did not take it (the name it was registered with).
@@ -25,6 +25,10 @@ pub struct DeadLetter {
     /// When it was dead-lettered.
     #[serde(serialize_with = "serialize_time")]
     pub dead_lettered_at: SystemTime,
+    /// The id of the batch it was last sent in (the webhook sink's `webhook-id`), or
+    /// `None` when it never left the queue. A replay sends the entries of one batch again
+    /// under this id, so receivers that de-duplicate on it see the same delivery.
+    pub batch_id: Option<String>,
     /// The notification itself, unchanged.
     pub notification: Notification,
 }
@@ -106,6 +110,7 @@ mod tests {
             reason: "refused".to_owned(),
             attempts: 1,
             dead_lettered_at: SystemTime::UNIX_EPOCH,
+            batch_id: None,
             notification: Notification::new(Kind::custom("t"), Priority::Low, title),
         }
     }

@@ -66,9 +66,10 @@
 //! [`Priority::Critical`] item; within a batch, higher priorities come first.
 //!
 //! Every notification ends, **for each sink**, in exactly one of: delivered,
-//! dead-lettered (with the sink's name and the reason) or dropped (counted).
+//! dead-lettered (with the sink's name and the reason) or dropped (counted); only an
+//! attempt still running when shutdown gives up on it is counted as abandoned.
 //! [`Notifier::stats`] reports, per sink,
-//! `submitted == queued + in_flight + delivered + dead_lettered + dropped`.
+//! `submitted == queued + in_flight + delivered + dead_lettered + dropped + abandoned`.
 //!
 //! - **Full queue**: the lowest-priority queued item (at equal priority the oldest) is
 //!   dropped to make room, or the incoming one if it is the least important; a `Critical`
@@ -79,13 +80,15 @@
 //!   itself (up to `max_in_flight_batches` batches are delivered concurrently).
 //! - **Dead-letter queue**: bounded (the oldest entry is evicted and counted as dropped),
 //!   inspectable ([`Notifier::dead_letters`]), replayable
-//!   ([`Notifier::replay_dead_letters`]) and drainable ([`Notifier::drain_dead_letters`]);
+//!   ([`Notifier::replay_dead_letters`], each batch again under its original id, which
+//!   the webhook sink sends as `webhook-id`) and drainable ([`Notifier::drain_dead_letters`]);
 //!   with the `monitoring` feature, also over HTTP through the monitoring service
 //!   (`NotifyExtension`: `GET /notify/stats`, `GET /notify/dead-letters`,
 //!   `POST /notify/dead-letters/replay`, `POST /notify/dead-letters/drain`).
 //! - **Shutdown**: [`Notifier::shutdown`] stops intake, flushes everything queued and in
-//!   flight (retrying until the deadline), dead-letters what is left and returns a
-//!   [`ShutdownReport`]. Dropping every handle also flushes while the runtime keeps
+//!   flight (retrying until the deadline, where running attempts are cut), dead-letters
+//!   what is left and returns a [`ShutdownReport`] holding the entries still
+//!   dead-lettered, for the caller to persist. Dropping every handle also flushes while the runtime keeps
 //!   running, but a runtime that shuts down cancels the worker: call `shutdown` on exit.
 //!
 //! [`NotifyLayer`] turns request outcomes (guard-layer [`SecurityEvent`]s, 5xx responses,
@@ -107,8 +110,10 @@
 //!
 //! - [`ChannelSink`]: in-process broadcast fan-out (WebSocket clients) or a bounded queue.
 //! - `WebhookSink` (feature `webhook`): signed HTTP POST per the Standard Webhooks
-//!   specification.
-//! - `RedisStreamSink` (feature `redis`): `XADD` to a Redis stream with `MAXLEN ~`.
+//!   specification; non-public targets are refused, IPv6 transition addresses (NAT64,
+//!   6to4, Teredo) judged by the IPv4 address they carry.
+//! - `RedisStreamSink` (feature `redis`): `XADD` to a Redis stream with `MAXLEN ~`, each
+//!   batch at most once (an idempotency key per batch id, checked in the same Lua script).
 //! - Your own: implement [`Sink`].
 //!
 //! # Why not tower-batch-control

@@ -109,8 +109,8 @@ const NAME: &str = "notify";
 ///
 /// | path | answer |
 /// |---|---|
-/// | `GET /notify/stats` | [`NotifyStats`]: `{"submitted", "queued", "dead_letter_queue_len", "sinks": [{"name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"}]}` |
-/// | `GET /notify/dead-letters` | `{"count": n, "dead_letters": [DeadLetter]}`, oldest first; each [`DeadLetter`] is `{"sink", "reason", "attempts", "dead_lettered_at", "notification"}` |
+/// | `GET /notify/stats` | [`NotifyStats`]: `{"submitted", "queued", "dead_letter_queue_len", "sinks": [{"name", "in_flight", "delivered", "retried", "dead_lettered", "dropped", "abandoned"}]}` |
+/// | `GET /notify/dead-letters` | `{"count": n, "dead_letters": [DeadLetter]}`, oldest first; each [`DeadLetter`] is `{"sink", "reason", "attempts", "dead_lettered_at", "batch_id", "notification"}` |
 /// | `POST /notify/dead-letters/replay` | sends the selected entries again to the sink that refused them, waits for the outcome and answers the [`ReplayReport`] `{"replayed", "delivered", "dead_lettered"}` |
 /// | `POST /notify/dead-letters/drain` | removes the selected entries and answers them: `{"drained": n, "dead_letters": [DeadLetter]}` |
 ///
@@ -232,8 +232,16 @@ fn problem(status: StatusCode, title: &str, detail: impl Into<String>) -> Respon
 impl NotifyExtension {
     /// The selection in `body`, or the status, title and detail of its refusal.
     fn filter(&self, body: &[u8]) -> Result<Filter, Refusal> {
-        let selection = if body.trim_ascii().is_empty() {
+        let body = body.trim_ascii();
+        let selection = if body.is_empty() {
             Selection::default()
+        } else if body.first() != Some(&b'{') {
+            // serde would read a struct from an array too (`[null, null]`): only an object is a selection.
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "The body must be empty or a JSON object with optional \"sink\" and \"ids\" members.".to_owned(),
+            ));
         } else {
             serde_json::from_slice::<Selection>(body).map_err(|e| {
                 (
@@ -372,7 +380,9 @@ impl MonitoringExtension for NotifyExtension {
     }
 
     fn openapi_paths(&self) -> Map<String, Value> {
-        openapi_paths()
+        let stats = self.shared.stats();
+        let sinks: Vec<&str> = stats.sinks.iter().map(|s| &*s.name).collect();
+        openapi_paths(&sinks)
     }
 }
 
@@ -392,5 +402,34 @@ mod tests {
         ] {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn only_an_object_is_a_selection_and_the_document_names_the_sinks() {
+        let notifier = super::super::Notifier::builder()
+            .sink("log", super::super::ChannelSink::broadcast(1).unwrap())
+            .build()
+            .unwrap();
+        let ext = NotifyExtension::new(&notifier);
+        assert_eq!(
+            ext.filter(b"[null, null]").unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(ext.filter(b"42").unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert!(ext.filter(b" {} ").is_ok());
+        assert!(ext.filter(b"").is_ok());
+        assert_eq!(
+            ext.filter(br#"{"sink":"nope"}"#).unwrap_err().0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let paths = MonitoringExtension::openapi_paths(&ext);
+        let schema = &paths["/notify/dead-letters/drain"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert_eq!(
+            schema["properties"]["sink"]["enum"],
+            serde_json::json!(["log", null])
+        );
+        // null is documented as "every sink", and is what the service does.
+        assert!(ext.filter(br#"{"sink":null,"ids":null}"#).is_ok());
     }
 }

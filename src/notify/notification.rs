@@ -179,7 +179,7 @@ impl Serialize for NotificationId {
 /// [`Notifier::notify_coalesced`](super::Notifier::notify_coalesced)) aggregated several
 /// occurrences into this one; `fields` holds any JSON values; `timestamp` is RFC 3339 UTC
 /// with milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notification {
     id: NotificationId,
     kind: Kind,

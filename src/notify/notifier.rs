@@ -213,8 +213,8 @@ impl Notifier {
     }
 
     /// Counts so far: queued, and per sink in flight / delivered / retried /
-    /// dead-lettered / dropped. For every sink,
-    /// `submitted == queued + in_flight + delivered + dead_lettered + dropped`.
+    /// dead-lettered / dropped / abandoned. For every sink,
+    /// `submitted == queued + in_flight + delivered + dead_lettered + dropped + abandoned`.
     pub fn stats(&self) -> NotifyStats {
         self.shared.stats()
     }
@@ -239,7 +239,9 @@ impl Notifier {
     }
 
     /// Sends every dead-letter entry again, to the sink that refused it (and only that
-    /// one), with the usual retries, and waits for the outcome. Entries that fail again go
+    /// one), with the usual retries, and waits for the outcome. Entries that were sent in
+    /// a batch go again in that batch, under its id (the webhook sink's `webhook-id`), so
+    /// receivers that de-duplicate on it see the same delivery. Entries that fail again go
     /// back to the dead-letter queue. Does nothing once shutdown has started.
     pub async fn replay_dead_letters(&self) -> ReplayReport {
         self.shared.clone().replay(|_| true).await
@@ -255,7 +257,11 @@ impl Notifier {
     }
 
     /// Stops intake, flushes everything queued and in flight (retrying until `deadline`
-    /// has passed), moves what is left to the dead-letter queue and reports.
+    /// has passed; an attempt still running at the deadline is cut there), moves what is
+    /// left to the dead-letter queue and reports, with a copy of every entry still
+    /// dead-lettered ([`ShutdownReport::dead_letters`]) for the caller to persist. An
+    /// attempt that has not returned one second after the deadline (a sink ignoring
+    /// cancellation, a starved runtime) is counted as abandoned, not in flight.
     ///
     /// Call it on exit: a runtime that shuts down cancels the worker.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {

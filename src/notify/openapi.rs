@@ -4,8 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
-/// The `paths` object for `/notify/*`.
-pub(super) fn openapi_paths() -> Map<String, Value> {
+/// The `paths` object for `/notify/*`; `sinks` are the notifier's sink names, the only
+/// values a selection's `sink` may take.
+pub(super) fn openapi_paths(sinks: &[&str]) -> Map<String, Value> {
     let problem = |description: &str| {
         json!({
             "description": description,
@@ -15,14 +16,15 @@ pub(super) fn openapi_paths() -> Map<String, Value> {
     let ok = |description: &str, schema: Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
     let sink_stats = json!({
         "type": "object",
-        "required": ["name", "in_flight", "delivered", "retried", "dead_lettered", "dropped"],
+        "required": ["name", "in_flight", "delivered", "retried", "dead_lettered", "dropped", "abandoned"],
         "properties": {
             "name": { "type": "string" },
             "in_flight": { "type": "integer", "minimum": 0 },
             "delivered": { "type": "integer", "minimum": 0 },
             "retried": { "type": "integer", "minimum": 0 },
             "dead_lettered": { "type": "integer", "minimum": 0 },
-            "dropped": { "type": "integer", "minimum": 0 }
+            "dropped": { "type": "integer", "minimum": 0 },
+            "abandoned": { "type": "integer", "minimum": 0 }
         }
     });
     let stats = json!({
@@ -52,15 +54,21 @@ pub(super) fn openapi_paths() -> Map<String, Value> {
     });
     let dead_letter = json!({
         "type": "object",
-        "required": ["sink", "reason", "attempts", "dead_lettered_at", "notification"],
+        "required": ["sink", "reason", "attempts", "dead_lettered_at", "batch_id", "notification"],
         "properties": {
             "sink": { "type": "string" },
             "reason": { "type": "string" },
             "attempts": { "type": "integer", "minimum": 0 },
             "dead_lettered_at": { "type": "string", "format": "date-time" },
+            "batch_id": { "type": ["string", "null"] },
             "notification": notification
         }
     });
+    let sink_values: Vec<Value> = sinks
+        .iter()
+        .map(|s| Value::from(*s))
+        .chain([Value::Null])
+        .collect();
     let selection = json!({
         "required": false,
         "description": "Which entries: every entry when the body is empty.",
@@ -68,8 +76,8 @@ pub(super) fn openapi_paths() -> Map<String, Value> {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "sink": { "type": "string", "description": "Only this sink's entries." },
-                "ids": { "type": "array", "items": { "type": "string", "pattern": "^ntf_[0-9a-f]{32}$" }, "description": "Only these notifications' entries." }
+                "sink": { "type": ["string", "null"], "enum": sink_values, "description": "Only this sink's entries (one of the notifier's sinks); null or absent: every sink." },
+                "ids": { "type": ["array", "null"], "items": { "type": "string", "pattern": "^ntf_[0-9a-f]{32}$" }, "description": "Only these notifications' entries; null or absent: every notification." }
             }
         } } }
     });
@@ -114,7 +122,7 @@ pub(super) fn openapi_paths() -> Map<String, Value> {
         "/notify/stats".into(),
         json!({ "get": {
             "summary": "Notification statistics",
-            "description": "Per sink: in flight, delivered, retried, dead-lettered and dropped; submitted == queued + in_flight + delivered + dead_lettered + dropped for every sink.",
+            "description": "Per sink: in flight, delivered, retried, dead-lettered, dropped and abandoned; submitted == queued + in_flight + delivered + dead_lettered + dropped + abandoned for every sink.",
             "responses": {
                 "200": ok("The counts.", stats),
                 "401": unauthorized.clone()
@@ -156,7 +164,7 @@ mod tests {
 
     #[test]
     fn every_endpoint_is_described_with_its_method_and_errors() {
-        let paths = openapi_paths();
+        let paths = openapi_paths(&["log", "webhook"]);
         let ops = [
             ("/notify/stats", "get"),
             ("/notify/dead-letters", "get"),
@@ -173,6 +181,9 @@ mod tests {
             let op = &paths[path]["post"];
             assert!(op["responses"]["422"].is_object(), "{path}");
             assert_eq!(op["requestBody"]["required"], false, "{path}");
+            let sink =
+                &op["requestBody"]["content"]["application/json"]["schema"]["properties"]["sink"];
+            assert_eq!(sink["enum"], json!(["log", "webhook", null]), "{path}");
         }
     }
 }

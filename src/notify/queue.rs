@@ -38,6 +38,7 @@ pub(super) struct Counters {
     pub(super) retried: u64,
     pub(super) dead_lettered: u64,
     pub(super) dropped: u64,
+    pub(super) abandoned: u64,
 }
 
 struct Queued {
@@ -128,6 +129,26 @@ impl State {
         for c in &mut self.counters {
             c.dropped += 1;
         }
+    }
+
+    /// Takes `n` notifications of sink `i` out of flight to record their outcome: from
+    /// `in_flight`, or from `abandoned` when shutdown gave up waiting for them first.
+    pub(super) fn settle(&mut self, i: usize, n: u64) {
+        let c = &mut self.counters[i];
+        let from_flight = n.min(c.in_flight);
+        c.in_flight -= from_flight;
+        c.abandoned -= (n - from_flight).min(c.abandoned);
+    }
+
+    /// Counts everything still in flight as abandoned (shutdown stopped waiting for it).
+    pub(super) fn abandon_in_flight(&mut self) -> u64 {
+        let mut total = 0;
+        for c in &mut self.counters {
+            total += c.in_flight;
+            c.abandoned += c.in_flight;
+            c.in_flight = 0;
+        }
+        total
     }
 
     /// Appends a dead-letter entry, counting an eviction as dropped for its sink.
@@ -330,6 +351,7 @@ mod tests {
             reason: "r".to_owned(),
             attempts: 1,
             dead_lettered_at: std::time::SystemTime::now(),
+            batch_id: None,
             notification: note(Priority::Low, "x"),
         };
         st.dead_letter(0, entry("a"));

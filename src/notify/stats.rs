@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::notification::serialize_arc_str;
+use super::{dlq::DeadLetter, notification::serialize_arc_str};
 
 /// What [`Notifier::notify`](super::Notifier::notify) did with a notification. Every case
 /// is counted in [`Notifier::stats`](super::Notifier::stats); nothing is lost silently.
@@ -66,6 +66,12 @@ pub struct SinkStats {
     /// Notifications dropped: by the full queue (for every sink), refused after
     /// shutdown, or evicted from the full dead-letter queue.
     pub dropped: u64,
+    /// Notifications whose delivery attempt was still running when
+    /// [`Notifier::shutdown`](super::Notifier::shutdown) stopped waiting (its deadline and
+    /// a one-second grace period had passed): their outcome is unknown, so they are
+    /// counted here and not as in flight. Should such an attempt still finish, its outcome
+    /// moves it to `delivered` or `dead_lettered`.
+    pub abandoned: u64,
 }
 
 /// What [`Notifier::shutdown`](super::Notifier::shutdown) achieved.
@@ -79,4 +85,10 @@ pub struct ShutdownReport {
     pub dead_lettered_at_deadline: u64,
     /// Whether everything was settled (delivered or dead-lettered) before the deadline.
     pub completed_before_deadline: bool,
+    /// Notifications (per sink) whose attempt was still running when shutdown returned,
+    /// also counted in each sink's [`SinkStats::abandoned`].
+    pub abandoned: u64,
+    /// The entries still in the dead-letter queue when shutdown returned, oldest first
+    /// (a copy: the queue keeps them), so the caller can persist them before exiting.
+    pub dead_letters: Vec<DeadLetter>,
 }

@@ -238,7 +238,8 @@ pub trait KeyExtractor: Send + Sync + 'static {
     fn extract<'a>(&self, req: &RequestInfo<'a>) -> Option<Key<'a>>;
 
     /// What is missing when [`extract`](KeyExtractor::extract) returns `None`, phrased so
-    /// an operator can fix the setup. Used in the 500 response and the log line.
+    /// an operator can fix the setup. Used in the 400 response of
+    /// [`MissingKey::Reject`](super::MissingKey::Reject) and the log line.
     fn missing(&self) -> Cow<'static, str> {
         Cow::Borrowed("the key extractor found no key in the request")
     }

@@ -10,6 +10,7 @@ use tower_layer::Layer;
 
 use super::{
     headers::{policy_item, RateLimitHeaders},
+    key::{KeyExtractor, PeerIp},
     limiter::{Limiter, MissingKey, OnStoreError, PolicyEntry},
     policy::Policy,
     rejection::RateLimitRejection,
@@ -66,6 +67,7 @@ pub struct RateLimitLayerBuilder {
     headers: RateLimitHeaders,
     shadow: bool,
     missing_key: MissingKey,
+    fallback_key: Option<Arc<dyn KeyExtractor>>,
     on_store_error: OnStoreError,
     responder: Option<Arc<dyn Responder<RateLimitRejection>>>,
 }
@@ -110,9 +112,18 @@ impl RateLimitLayerBuilder {
         self
     }
 
-    /// What to do when a policy finds no key (default [`MissingKey::Reject`]).
+    /// What to do when a policy finds no key (default [`MissingKey::ClientAddress`]:
+    /// count the request against the [fallback key](Self::fallback_key)).
     pub fn on_missing_key(mut self, missing_key: MissingKey) -> Self {
         self.missing_key = missing_key;
+        self
+    }
+
+    /// The key a request is counted against when a policy finds none, with
+    /// [`MissingKey::ClientAddress`] (default [`PeerIp::new()`]). Behind a reverse proxy,
+    /// give the same [`ClientIp`](super::ClientIp) your per-address policy uses.
+    pub fn fallback_key(mut self, key: impl KeyExtractor) -> Self {
+        self.fallback_key = Some(Arc::new(key));
         self
     }
 
@@ -133,8 +144,9 @@ impl RateLimitLayerBuilder {
 
     /// Checks the configuration and builds the layer.
     ///
-    /// Fails with setting `rate_limit.policy` when there is no policy, more than 16, or
-    /// two with the same name.
+    /// Fails with setting `rate_limit.policy` when there is no policy, more than 16, two
+    /// with the same name, or a quota whose window the store cannot hold
+    /// ([`RateLimitStore::max_window`]: 50 days for the Redis store).
     pub fn build(self) -> Result<RateLimitLayer, ConfigError> {
         if self.policies.is_empty() {
             return Err(ConfigError::new(
@@ -163,6 +175,24 @@ impl RateLimitLayerBuilder {
                 ));
             }
         }
+        let store = self.store.unwrap_or_default();
+        if let Some(max) = store.max_window() {
+            for p in &self.policies {
+                for (tier, g) in p.quotas() {
+                    if g.window() > max {
+                        return Err(ConfigError::new(
+                            "rate_limit.policy",
+                            format!(
+                                "policy `{}`{} has a window (burst x interval) of {:?}; the store holds windows up to {max:?}",
+                                p.name(),
+                                tier.map(|t| format!(" tier `{t}`")).unwrap_or_default(),
+                                g.window(),
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         let policies = self
             .policies
             .into_iter()
@@ -179,10 +209,11 @@ impl RateLimitLayerBuilder {
         Ok(RateLimitLayer {
             limiter: Arc::new(Limiter {
                 policies,
-                store: self.store.unwrap_or_default(),
+                store,
                 headers: self.headers,
                 shadow: self.shadow,
                 missing_key: self.missing_key,
+                fallback_key: self.fallback_key.unwrap_or_else(|| Arc::new(PeerIp::new())),
                 on_store_error: self.on_store_error,
                 store_failing: AtomicBool::new(false),
                 responder: self.responder.unwrap_or_else(|| Arc::new(DefaultResponder)),
@@ -198,6 +229,32 @@ mod tests {
 
     fn policy(name: &str) -> Policy {
         Policy::new(name, Global, Quota::per_second(1)).unwrap()
+    }
+
+    /// Issue #13 item 8: a quota the store cannot hold is a configuration error at
+    /// `build()`, not a failure of every request.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn windows_the_redis_store_cannot_hold_are_refused_at_build() {
+        let store = || {
+            crate::rate_limit::store::RedisStore::builder("redis://127.0.0.1:1/")
+                .build()
+                .unwrap()
+        };
+        let yearly = Policy::new("yearly", Global, Quota::per_day(1).burst(365)).unwrap();
+        let err = RateLimitLayer::builder()
+            .policy(yearly)
+            .store(store())
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting(), "rate_limit.policy");
+        assert!(err.to_string().contains("yearly"), "{err}");
+        let monthly = Policy::new("monthly", Global, Quota::per_day(1).burst(30)).unwrap();
+        assert!(RateLimitLayer::builder()
+            .policy(monthly)
+            .store(store())
+            .build()
+            .is_ok());
     }
 
     #[test]

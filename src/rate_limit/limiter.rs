@@ -21,7 +21,7 @@ use super::{
     headers::{
         ceil_secs, render, Applied, HeaderList, RateLimitHeaders, RATELIMIT, RATELIMIT_POLICY,
     },
-    key::{Key, RequestInfo},
+    key::{Key, KeyExtractor, RequestInfo},
     policy::Policy,
     quota::Gcra,
     rejection::RateLimitRejection,
@@ -32,17 +32,23 @@ use crate::{
     rejection::{is_grpc, Responder},
 };
 
-/// What to do when a policy cannot find its key in a request (for example [`PeerIp`]
-/// behind a server that records no peer address).
+/// What to do when a policy cannot find its key in a request (for example an API-key
+/// header the client did not send).
 ///
-/// [`PeerIp`]: super::PeerIp
+/// A client's omission never gets a 5xx (it would let any client raise server-error
+/// alerts), and omitting a header never escapes the limit by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum MissingKey {
-    /// Refuse with 500 problem+json (gRPC: INTERNAL) naming the policy and what is missing,
-    /// and log a `tracing` error once per policy. The default: a limiter that silently
-    /// limits nothing is worse than one that fails loudly.
+    /// Count the request against the client's address instead: the
+    /// [fallback key](super::RateLimitLayerBuilder::fallback_key), [`PeerIp`](super::PeerIp) by default,
+    /// under the same policy and quota. When even that is missing (a server that records
+    /// no peer address) every such request of the policy shares one bucket (key `global`)
+    /// and a `tracing` error is logged once per policy. The default.
     #[default]
+    ClientAddress,
+    /// Refuse with 400 problem+json (gRPC: `INVALID_ARGUMENT`) naming the policy and what
+    /// is missing.
     Reject,
     /// Skip the policy for that request (for optional keys such as an API key header
     /// that only some clients send).
@@ -75,6 +81,8 @@ pub(crate) struct Limiter {
     pub(crate) headers: RateLimitHeaders,
     pub(crate) shadow: bool,
     pub(crate) missing_key: MissingKey,
+    /// The key of [`MissingKey::ClientAddress`].
+    pub(crate) fallback_key: Arc<dyn KeyExtractor>,
     pub(crate) on_store_error: OnStoreError,
     /// Whether the last decision failed, so failures are logged once per outage.
     pub(crate) store_failing: AtomicBool,
@@ -129,6 +137,16 @@ pub(crate) enum Single<'a> {
     Undecided(Cell<'a>, usize),
 }
 
+/// What [`MissingKey`] makes of a request whose policy found no key.
+enum Missing<'a> {
+    /// Count it against this key.
+    Key(Key<'a>),
+    /// Answer with this verdict.
+    Refuse(Verdict),
+    /// Skip the policy.
+    Skip,
+}
+
 /// One policy applied to a request, with an owned key (for stores that decide later).
 pub(crate) struct Planned {
     policy: usize,
@@ -163,11 +181,13 @@ impl Limiter {
     #[inline]
     pub(crate) fn decide_single<'a>(&'a self, info: &RequestInfo<'a>) -> Single<'a> {
         let p = &self.policies[0].policy;
-        let Some(key) = p.key.extract(info) else {
-            return match self.missing_key(0, is_grpc(info.headers())) {
-                Some(v) => Single::Decided(v),
-                None => Single::Pass,
-            };
+        let key = match p.key.extract(info) {
+            Some(key) => key,
+            None => match self.missing_key(0, info) {
+                Missing::Key(key) => key,
+                Missing::Refuse(v) => return Single::Decided(v),
+                Missing::Skip => return Single::Pass,
+            },
         };
         let (gcra, tier) = p.quota_for(info);
         let cell = Cell::new(0, p.name(), key, gcra, p.cost_of(info));
@@ -198,11 +218,13 @@ impl Limiter {
     ) -> Option<Verdict> {
         for (i, entry) in self.policies.iter().enumerate() {
             let p = &entry.policy;
-            let Some(key) = p.key.extract(info) else {
-                match self.missing_key(i, is_grpc(info.headers())) {
-                    Some(v) => return Some(v),
-                    None => continue,
-                }
+            let key = match p.key.extract(info) {
+                Some(key) => key,
+                None => match self.missing_key(i, info) {
+                    Missing::Key(key) => key,
+                    Missing::Refuse(v) => return Some(v),
+                    Missing::Skip => continue,
+                },
             };
             let (gcra, tier) = p.quota_for(info);
             cells.push(Cell::new(i, p.name(), key, gcra, p.cost_of(info)));
@@ -368,23 +390,35 @@ impl Limiter {
         }
     }
 
+    /// What to do when policy `policy` found no key in the request.
     #[cold]
-    fn missing_key(&self, policy: usize, grpc: bool) -> Option<Verdict> {
+    #[inline(never)]
+    fn missing_key<'a>(&self, policy: usize, info: &RequestInfo<'a>) -> Missing<'a> {
         let entry = &self.policies[policy];
-        if self.missing_key == MissingKey::Skip {
-            return None;
+        match self.missing_key {
+            MissingKey::Skip => Missing::Skip,
+            MissingKey::ClientAddress => Missing::Key(self.fallback_key.extract(info).unwrap_or_else(|| {
+                if !entry.missing_logged.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        policy = %entry.policy.name(),
+                        "rate limit key missing ({}), and the fallback key too ({}): such requests share one bucket",
+                        entry.policy.key.missing(),
+                        self.fallback_key.missing()
+                    );
+                }
+                Key::Global
+            })),
+            MissingKey::Reject => {
+                let hint = entry.policy.key.missing();
+                Missing::Refuse(Verdict::Reject(self.refuse(
+                    RateLimitRejection::MissingKey {
+                        policy: entry.policy.name.clone(),
+                        hint: Arc::from(&*hint),
+                        grpc: is_grpc(info.headers()),
+                    },
+                )))
+            }
         }
-        let hint = entry.policy.key.missing();
-        if !entry.missing_logged.swap(true, Ordering::Relaxed) {
-            tracing::error!(policy = %entry.policy.name(), "rate limit key missing: {hint}");
-        }
-        Some(Verdict::Reject(self.refuse(
-            RateLimitRejection::MissingKey {
-                policy: entry.policy.name.clone(),
-                hint: Arc::from(&*hint),
-                grpc,
-            },
-        )))
     }
 }
 
@@ -423,7 +457,17 @@ mod tests {
     };
 
     fn limiter(headers: RateLimitHeaders, shadow: bool, clock: &ManualClock) -> Arc<Limiter> {
+        limiter_with(headers, shadow, clock, MissingKey::default())
+    }
+
+    fn limiter_with(
+        headers: RateLimitHeaders,
+        shadow: bool,
+        clock: &ManualClock,
+        missing: MissingKey,
+    ) -> Arc<Limiter> {
         let layer = RateLimitLayer::builder()
+            .on_missing_key(missing)
             .policy(Policy::new("ip", PeerIp::new(), Quota::per_second(4).burst(2)).unwrap())
             .store(MemoryStore::new().clock(clock.clone()))
             .headers(headers)
@@ -478,15 +522,29 @@ mod tests {
 
     #[test]
     fn the_single_policy_path_concludes_as_the_general_path() {
-        for headers in [RateLimitHeaders::None, RateLimitHeaders::IetfAndLegacy] {
+        let modes = [
+            MissingKey::ClientAddress,
+            MissingKey::Reject,
+            MissingKey::Skip,
+        ];
+        for (headers, missing) in [RateLimitHeaders::None, RateLimitHeaders::IetfAndLegacy]
+            .into_iter()
+            .flat_map(|h| modes.map(|m| (h, m)))
+        {
             for shadow in [false, true] {
                 let (ca, cb) = (ManualClock::new(), ManualClock::new());
-                let (a, b) = (limiter(headers, shadow, &ca), limiter(headers, shadow, &cb));
+                let (a, b) = (
+                    limiter_with(headers, shadow, &ca, missing),
+                    limiter_with(headers, shadow, &cb, missing),
+                );
                 for i in 0..30u64 {
                     let peer = ["192.0.2.1:1", "192.0.2.2:1"][(i % 3 == 0) as usize];
                     let req = request((i % 11 != 5).then_some(peer));
                     let (fast, slow) = (summary(single(&a, &req)), summary(general(&b, &req)));
-                    assert_eq!(fast, slow, "{headers:?} shadow {shadow} step {i}");
+                    assert_eq!(
+                        fast, slow,
+                        "{headers:?} {missing:?} shadow {shadow} step {i}"
+                    );
                     ca.advance(Duration::from_millis(90));
                     cb.advance(Duration::from_millis(90));
                 }
@@ -510,9 +568,11 @@ mod tests {
             res.extensions().get::<RateLimitRejection>(),
             Some(RateLimitRejection::Limited { .. })
         ));
+        let l = limiter_with(RateLimitHeaders::None, false, &clock, MissingKey::Reject);
         let Verdict::Reject(res) = single(&l, &request(None)) else {
-            panic!("a missing key is refused by default")
+            panic!("a missing key is refused with MissingKey::Reject")
         };
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert!(matches!(
             res.extensions().get::<RateLimitRejection>(),
             Some(RateLimitRejection::MissingKey { .. })

@@ -58,7 +58,8 @@
 //! |---|---|---|
 //! | allowed | the inner response, plus `RateLimit-Policy` and `RateLimit` | same |
 //! | refused | 429 problem+json (`quota-exceeded`, `violated-policies`), `Retry-After` in whole seconds rounded up (at least 1) | HTTP 200 Trailers-Only, `grpc-status: 8`, `grpc-message`, `grpc-retry-pushback-ms` |
-//! | key missing ([`MissingKey::Reject`]) | 500 problem+json naming the policy | `grpc-status: 13` |
+//! | key missing | counted against the client address ([`MissingKey::ClientAddress`], the default) | same |
+//! | key missing ([`MissingKey::Reject`]) | 400 problem+json naming the policy | `grpc-status: 3` |
 //! | store failed ([`OnStoreError::FailClosed`]) | 503 problem+json | `grpc-status: 14` |
 //!
 //! Headers are configured with [`RateLimitHeaders`]; responses with a

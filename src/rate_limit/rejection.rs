@@ -20,7 +20,7 @@ pub const QUOTA_EXCEEDED_TYPE: &str =
 /// | rejection | HTTP | gRPC (HTTP 200, Trailers-Only) |
 /// |---|---|---|
 /// | `Limited` | 429, problem type `quota-exceeded` with `violated-policies` | `grpc-status: 8` RESOURCE_EXHAUSTED |
-/// | `MissingKey` | 500, naming the policy and what is missing | `grpc-status: 13` INTERNAL |
+/// | `MissingKey` (only with [`MissingKey::Reject`](super::MissingKey::Reject)) | 400, naming the policy and what is missing | `grpc-status: 3` INVALID_ARGUMENT |
 /// | `StoreUnavailable` | 503 | `grpc-status: 14` UNAVAILABLE |
 ///
 /// The layer adds `Retry-After` (HTTP) or `grpc-retry-pushback-ms` (gRPC, gRFC A6) and
@@ -57,7 +57,8 @@ pub enum RateLimitRejection {
         /// Whether the request is a gRPC call.
         grpc: bool,
     },
-    /// A policy could not find its key in the request: a misconfiguration.
+    /// A policy could not find its key in the request, and the layer is configured to
+    /// refuse such requests ([`MissingKey::Reject`](super::MissingKey::Reject)).
     #[non_exhaustive]
     MissingKey {
         /// The policy.
@@ -113,14 +114,13 @@ impl Rejection for RateLimitRejection {
                     .member("violated-policies", names)
                     .render(*grpc, GrpcCode::ResourceExhausted)
             }
-            Self::MissingKey { policy, hint, grpc } => Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Rate limiter misconfigured",
-            )
-            .detail(format!(
-                "Rate-limit policy `{policy}` is misconfigured: {hint}."
-            ))
-            .render(*grpc, GrpcCode::Internal),
+            Self::MissingKey { policy, hint, grpc } => {
+                Problem::new(StatusCode::BAD_REQUEST, "Rate-limit key missing")
+                    .detail(format!(
+                        "The request carries no key for rate-limit policy `{policy}`: {hint}."
+                    ))
+                    .render(*grpc, GrpcCode::InvalidArgument)
+            }
             // The detail may name internal hosts: log it, do not send it.
             Self::StoreUnavailable { grpc, .. } => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
@@ -168,10 +168,13 @@ mod tests {
             hint: Arc::from("no peer address"),
             grpc: false,
         };
-        assert_eq!(
-            missing.default_response().status(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
+        assert_eq!(missing.default_response().status(), StatusCode::BAD_REQUEST);
+        let grpc = RateLimitRejection::MissingKey {
+            policy: Arc::from("ip"),
+            hint: Arc::from("no peer address"),
+            grpc: true,
+        };
+        assert_eq!(grpc.default_response().headers()["grpc-status"], "3");
         let down = RateLimitRejection::StoreUnavailable {
             detail: Arc::from("redis at 10.0.0.3 refused"),
             grpc: true,

@@ -157,6 +157,10 @@ impl AllowList {
     }
 
     /// Checks the request; on refusal returns why and the raw host to report.
+    ///
+    /// From a trusted proxy that names a forwarded host, that host **and** the request's
+    /// own host must both be allowed: a proxy that passes the client's `X-Forwarded-Host`
+    /// through must not let a poisoned `Host` in (issue #13).
     pub(super) fn check<B>(
         &self,
         req: &Request<B>,
@@ -166,9 +170,14 @@ impl AllowList {
             if let Some(fwd) =
                 peer_ip(req.extensions()).and_then(|p| proxies.forwarded_host(p, req.headers()))
             {
-                return self.check_one(&fwd);
+                self.check_one(&fwd)?;
             }
         }
+        self.check_request_host(req)
+    }
+
+    /// Checks the URI authority and the `Host` header.
+    fn check_request_host<B>(&self, req: &Request<B>) -> Result<(), (HostRejectionKind, String)> {
         let from_uri = req.uri().authority().map(|a| a.as_str());
         let mut host_headers = req.headers().get_all(header::HOST).iter();
         let from_header = match (host_headers.next(), host_headers.next()) {

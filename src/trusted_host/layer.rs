@@ -76,7 +76,8 @@ impl fmt::Debug for TrustedHostLayerBuilder {
 }
 
 impl TrustedHostLayerBuilder {
-    /// Believes `X-Forwarded-Host` / `Forwarded: host=` from these proxies (default: nobody).
+    /// Reads `X-Forwarded-Host` / `Forwarded: host=` from these proxies (default: nobody)
+    /// and checks that host as well as the request's own `Host`: both must be allowed.
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.proxies = proxies;
         self

@@ -44,7 +44,9 @@
 //! anything after an IPv6 literal other than a port (`[::1]evil.example.com`) is rejected.
 //! When the TCP peer is one of the [`TrustedProxies`](crate::proxy::TrustedProxies) given to
 //! [`TrustedHostLayerBuilder::trusted_proxies`] and it sends `X-Forwarded-Host` (or `Forwarded:
-//! host=`), that host is checked instead: it is the one the client asked the proxy for.
+//! host=`, per the proxies' [`ForwardedHeader`](crate::proxy::ForwardedHeader)), that host is
+//! checked **as well**: the forwarded host and the request's own host must both be on the
+//! list. From any other peer the forwarding headers are ignored.
 //!
 //! # Configuration
 //!
@@ -74,9 +76,15 @@
 //!
 //! - Trust only proxies you run: from any other peer `X-Forwarded-Host` is ignored, and the
 //!   `Host` header is checked.
-//! - A proxy that rewrites `Host` to its upstream name without sending `X-Forwarded-Host`
-//!   makes every request look like the upstream name: list that name, or configure the
-//!   proxy to forward the host.
+//! - nginx passes a client's own `X-Forwarded-Host` through unless told otherwise
+//!   (`proxy_set_header X-Forwarded-Host $host;` replaces it). That is why `Host` is checked
+//!   too: with `Host: evil.example` and a client-written `X-Forwarded-Host: app.example`,
+//!   the request is refused, so an application that builds links from `Host` is not
+//!   poisoned.
+//! - A proxy that rewrites `Host` to its upstream name (`proxy_set_header Host backend;`,
+//!   the default `$proxy_host` of nginx's `proxy_pass`) sends that name in `Host`: list it
+//!   too (`["app.example", "backend:8080"]`), or have the proxy keep the client's host
+//!   (`proxy_set_header Host $host;`).
 //! - This protects against Host-header attacks (poisoned password-reset links, cache
 //!   poisoning, DNS rebinding), not against a client that sends an allowed host.
 

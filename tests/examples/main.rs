@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod full_stack;
 mod hyper_server;
 mod metrics;
 mod notify;

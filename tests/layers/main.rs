@@ -6,6 +6,7 @@ mod support;
 mod cors_presets;
 mod hyper;
 mod injection;
+mod injection_benign;
 mod injection_rules;
 mod layer_order;
 mod metrics;

@@ -745,3 +745,71 @@ fn layer_is_debug_and_clone() {
     let copy = layer.clone();
     assert!(format!("{copy:?}").starts_with("MetricsLayer"));
 }
+
+/// Issue #13 item 3: gRPC calls no route matched cost one series, however many random
+/// methods a client invents; a method the server implements keeps its own label.
+#[tokio::test]
+async fn random_unknown_grpc_methods_cost_one_series() {
+    let metrics = MetricsRegistry::builder().build().unwrap();
+    // Like tonic's router: `UNIMPLEMENTED` (12, Trailers-Only) for methods it does not serve.
+    let svc = metrics
+        .layer()
+        .layer(service_fn(|req: Request<Full<Bytes>>| async move {
+            let known = req.uri().path() == "/pkg.Greeter/SayHello";
+            Ok::<_, Infallible>(grpc_response(if known { None } else { Some(12) }))
+        }));
+    let call = |path: String| {
+        let svc = svc.clone();
+        async move {
+            let req = Request::post(path)
+                .header("content-type", "application/grpc")
+                .body(Full::default())
+                .unwrap();
+            let res = svc.oneshot(req).await.unwrap();
+            res.into_body().collect().await.unwrap();
+        }
+    };
+    call("/pkg.Greeter/SayHello".into()).await;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        call(format!("/a{:x}.B/m{}", x % 4096, x % 100_003)).await;
+    }
+    let s = samples(&metrics.render(ExpositionFormat::Prometheus));
+    let r = "rpc_server_call_duration_seconds_count";
+    assert_eq!(
+        series_count(&s, r),
+        2,
+        "the known method and one fixed label"
+    );
+    assert_eq!(
+        value(
+            &s,
+            r,
+            &[
+                ("rpc_system", "grpc"),
+                ("rpc_method", "pkg.Greeter/SayHello"),
+                ("rpc_grpc_status_code", "0"),
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            r,
+            &[
+                ("rpc_system", "grpc"),
+                ("rpc_method", "unmatched"),
+                ("rpc_grpc_status_code", "12"),
+                ("error_type", "12"),
+            ]
+        ),
+        Some(1000.0)
+    );
+    // The dashboard has one row for them too.
+    let d = metrics.dashboard();
+    assert_eq!(d.routes.len(), 2, "{:?}", d.routes);
+}

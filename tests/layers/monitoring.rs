@@ -222,7 +222,9 @@ async fn metrics_negotiates_the_format() {
     assert!(body.ends_with(b"# EOF\n"));
 }
 
-#[tokio::test]
+// Paused time: the dashboard cache and the percentile windows read tokio's clock, so the
+// cache interval below passes only when the test says so (issue #13 item 12).
+#[tokio::test(start_paused = true)]
 async fn dashboard_has_routes_security_health_and_extensions() {
     let (router, metrics) = app(healthy());
     for _ in 0..4 {
@@ -247,6 +249,11 @@ async fn dashboard_has_routes_security_health_and_extensions() {
     // Cached: the same numbers within the cache interval, even after more traffic.
     call(&router, get_with("/hello/bob", None)).await;
     assert_eq!(metrics.dashboard().routes[0].requests, 4);
+    // Past the 10 s interval the dashboard is computed again.
+    tokio::time::advance(Duration::from_secs(9)).await;
+    assert_eq!(metrics.dashboard().routes[0].requests, 4);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(metrics.dashboard().routes[0].requests, 5);
 }
 
 #[tokio::test]
@@ -336,4 +343,63 @@ fn extension_names_are_checked() {
         .build()
         .unwrap_err();
     assert!(err.message().contains("two extensions"));
+}
+
+/// Issue #13 item 4: without a valid token, every path under the prefix gets the same
+/// answer (status, headers, body), whether it exists, is an extension, or takes another
+/// method; only the probes and the dashboard page (`GET /`) are open.
+#[tokio::test]
+async fn unauthenticated_requests_get_one_answer_whatever_the_path() {
+    let (router, _) = app(healthy());
+    let answer = |method: Method, path: &str, token: Option<&str>| {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = b.body(Body::empty()).unwrap();
+        let router = router.clone();
+        async move {
+            let (status, mut headers, body) = call(&router, req).await;
+            headers.remove(header::DATE);
+            (status, headers, body)
+        }
+    };
+    for token in [None, Some("wrong-token-0123456789abcdef")] {
+        let reference = answer(Method::GET, "/admin/metrics", token).await;
+        assert_eq!(reference.0, StatusCode::UNAUTHORIZED);
+        for (method, path) in [
+            (Method::GET, "/admin/nope"),
+            (Method::GET, "/admin/wp-admin/setup.php"),
+            (Method::GET, "/admin/notify/dead-letters"),
+            (Method::GET, "/admin/notify"),
+            (Method::GET, "/admin/dashboard"),
+            (Method::GET, "/admin/health"),
+            (Method::GET, "/admin/openapi.json"),
+            (Method::POST, "/admin/metrics"),
+            (Method::DELETE, "/admin/nope"),
+            (Method::POST, "/admin/notify/replay/17"),
+            (Method::GET, "/admin/health/live/x"),
+        ] {
+            let got = answer(method.clone(), path, token).await;
+            assert_eq!(got, reference, "{method} {path} with {token:?}");
+        }
+    }
+    // The probes stay open.
+    assert_eq!(
+        answer(Method::GET, "/admin/health/live", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        answer(Method::GET, "/admin/health/ready", None).await.0,
+        StatusCode::OK
+    );
+    // With the token, unknown paths are 404 and wrong methods 405, as before.
+    assert_eq!(
+        answer(Method::GET, "/admin/nope", Some(TOKEN)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        answer(Method::POST, "/admin/metrics", Some(TOKEN)).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
 }

@@ -13,7 +13,7 @@ use tower_fortify::{
     },
 };
 
-use crate::support::sinks::{Hangs, Panicking, ScriptedSink, SlowSwitch, Switch};
+use crate::support::sinks::{Hangs, IdLog, Panicking, ScriptedSink, SlowSwitch, Switch};
 
 fn note(priority: Priority, title: &str) -> Notification {
     Notification::new(Kind::custom("test"), priority, title.to_owned())
@@ -31,7 +31,7 @@ fn assert_adds_up(stats: &NotifyStats) {
     for s in &stats.sinks {
         assert_eq!(
             stats.submitted,
-            stats.queued + s.in_flight + s.delivered + s.dead_lettered + s.dropped,
+            stats.queued + s.in_flight + s.delivered + s.dead_lettered + s.dropped + s.abandoned,
             "counts of sink {} do not add up: {stats:?}",
             s.name
         );
@@ -705,4 +705,125 @@ fn a_notification_serialises_to_the_documented_shape() {
         Notification::new(Kind::custom("x"), Priority::Low, "t").id(),
         Notification::new(Kind::custom("x"), Priority::Low, "t").id()
     );
+}
+
+/// Issue #13 item 9: receivers de-duplicate on `webhook-id` (the batch id), so a replay must
+/// send a dead-lettered batch under the id it was first sent with.
+#[tokio::test(start_paused = true)]
+async fn a_replayed_dead_letter_is_sent_under_its_original_batch_id() {
+    let sink = IdLog::default();
+    let notifier = Notifier::builder()
+        .max_items(3)
+        .max_latency(Duration::from_millis(10))
+        .sink("ids", sink.clone())
+        .build()
+        .unwrap();
+    for i in 0..5 {
+        notifier.notify(note(Priority::Normal, &format!("n{i}")));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(notifier.dead_letters().len(), 5);
+    let first: Vec<(String, Vec<String>)> = sink
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, titles, _)| (id.clone(), titles.clone()))
+        .collect();
+    assert_eq!(first.len(), 2, "two batches (3 + 2): {first:?}");
+    assert_ne!(first[0].0, first[1].0);
+
+    sink.on.store(true, Ordering::SeqCst);
+    let replay = notifier.replay_dead_letters().await;
+    assert_eq!((replay.replayed, replay.delivered), (5, 5));
+    let mut replayed: Vec<(String, Vec<String>)> = sink.attempts.lock().unwrap()[2..]
+        .iter()
+        .map(|(id, titles, accepted)| {
+            assert!(accepted);
+            (id.clone(), titles.clone())
+        })
+        .collect();
+    replayed.sort();
+    let mut expected = first.clone();
+    expected.sort();
+    assert_eq!(
+        replayed, expected,
+        "each batch is replayed whole, under the webhook-id it was first sent with"
+    );
+    notifier.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Issue #13 item 9: an attempt that is running when shutdown starts ends at the shutdown
+/// deadline and is dead-lettered (so the report hands it to the caller); it is never left
+/// counted as in flight after `shutdown` returned.
+#[tokio::test(start_paused = true)]
+async fn an_attempt_hung_at_shutdown_ends_at_the_deadline_and_is_not_left_in_flight() {
+    let notifier = Notifier::builder()
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .attempt_timeout(Duration::from_secs(60)),
+        )
+        .sink("hangs", Hangs)
+        .build()
+        .unwrap();
+    notifier.notify(note(Priority::Critical, "stuck"));
+    // The attempt starts (with a 60 s timeout) before shutdown is asked for.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let started = Instant::now();
+    let report = notifier.shutdown(Duration::from_secs(2)).await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(3),
+        "paused time: the attempt is cut at the deadline, not at its 60 s timeout: {:?}",
+        started.elapsed()
+    );
+    let s = report.stats.sink("hangs").unwrap();
+    assert_eq!(
+        (s.in_flight, s.delivered, s.dead_lettered),
+        (0, 0, 1),
+        "{report:?}"
+    );
+    let dead = notifier.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].reason.contains("shutdown deadline"),
+        "{}",
+        dead[0].reason
+    );
+    assert_adds_up(&report.stats);
+}
+/// Issue #13 item 9: the report carries the entries still dead-lettered, so a caller can
+/// persist them before the process exits.
+#[tokio::test(start_paused = true)]
+async fn the_shutdown_report_returns_the_entries_still_dead_lettered() {
+    let notifier = Notifier::builder()
+        .max_items(2)
+        .max_latency(Duration::from_millis(10))
+        .sink("bad", ScriptedSink::refusing())
+        .sink("good", ScriptedSink::default())
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        notifier.notify(note(Priority::Normal, &format!("n{i}")));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // One entry is drained by the application first: it is no longer "still dead-lettered".
+    let drained = notifier.drain_dead_letters_where(|d| d.notification.title() == "n0");
+    assert_eq!(drained.len(), 1);
+    let report = notifier.shutdown(Duration::from_secs(1)).await;
+    let mut titles: Vec<(String, String)> = report
+        .dead_letters
+        .iter()
+        .map(|d| (d.sink.to_string(), d.notification.title().to_owned()))
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            ("bad".to_owned(), "n1".to_owned()),
+            ("bad".to_owned(), "n2".to_owned())
+        ]
+    );
+    assert_eq!(report.stats.dead_letter_queue_len, 2);
+    assert!(report.dead_letters.iter().all(|d| d.batch_id.is_some()));
 }

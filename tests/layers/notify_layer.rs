@@ -212,7 +212,7 @@ async fn a_flood_of_rejections_from_one_client_is_aggregated_per_key_and_window(
     assert_eq!(all[1].fields()["key"], "203.0.113.7");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn responses_pass_through_untouched() {
     let (notifier, _rx, layer) = setup(Duration::from_secs(60));
     let app = app(layer.build().unwrap());

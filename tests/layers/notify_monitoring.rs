@@ -122,7 +122,7 @@ fn assert_adds_up(stats: &NotifyStats) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn dead_letters_are_listed_with_the_token_only() {
     let (notifier, _pager, _chat, svc) = setup();
     dead_letter(&notifier, &["disk full"]).await;
@@ -170,7 +170,7 @@ async fn dead_letters_are_listed_with_the_token_only() {
     notifier.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn replay_delivers_to_the_sink_that_now_accepts() {
     let (notifier, pager, chat, svc) = setup();
     dead_letter(&notifier, &["one", "two"]).await;
@@ -231,7 +231,7 @@ async fn replay_delivers_to_the_sink_that_now_accepts() {
     notifier.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn drain_returns_and_removes_the_selected_entries() {
     let (notifier, _pager, _chat, svc) = setup();
     dead_letter(&notifier, &["a", "b", "c"]).await;
@@ -286,7 +286,7 @@ async fn drain_returns_and_removes_the_selected_entries() {
     notifier.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn wrong_methods_paths_and_selections_are_refused() {
     let (notifier, _pager, _chat, svc) = setup();
     dead_letter(&notifier, &["kept"]).await;
@@ -341,7 +341,7 @@ async fn wrong_methods_paths_and_selections_are_refused() {
     notifier.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_extension_does_not_keep_the_notifier_open() {
     let pager = Switch::default();
     let (notifier, worker) = Notifier::builder()
@@ -381,7 +381,7 @@ async fn the_extension_does_not_keep_the_notifier_open() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn openapi_document_lists_the_endpoints_and_stays_valid() {
     let (notifier, _pager, _chat, svc) = setup();
     let (status, _, doc) = call(&svc, Method::GET, "/openapi.json", true, "").await;

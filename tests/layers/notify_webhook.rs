@@ -355,3 +355,65 @@ async fn private_targets_are_refused_unless_allowed() {
     let reason = &notifier.dead_letters()[0].reason;
     assert!(reason.contains("non-public"), "{reason}");
 }
+
+/// Issue #13 item 5: every special-purpose range, and the transition ranges classified by
+/// the IPv4 address they embed, are refused as webhook targets (checked at `build()` for an
+/// address literal; the resolver applies the same test to resolved names).
+#[tokio::test]
+async fn transition_and_special_purpose_ranges_are_refused_by_the_embedded_address() {
+    let refused = [
+        // NAT64 well-known prefix (RFC 6052) embedding loopback, private, metadata.
+        "64:ff9b::7f00:1",
+        "64:ff9b::a00:1",
+        "64:ff9b::a9fe:a9fe",
+        // Local-use NAT64 (RFC 8215): never global, whatever it embeds.
+        "64:ff9b:1::808:808",
+        "64:ff9b:1:ffff::1",
+        // 6to4 (RFC 3056) embedding 127.0.0.1, 10.0.0.1, 192.168.1.1.
+        "2002:7f00:1::1",
+        "2002:a00:1::",
+        "2002:c0a8:101::1",
+        // Site-local (deprecated, RFC 3879).
+        "fec0::1",
+        "feff::1",
+        // IETF protocol assignments.
+        "::ffff:192.0.0.8",
+        // IPv4-compatible IPv6 (deprecated, RFC 4291), loopback and public alike.
+        "::7f00:1",
+        "::a00:1",
+        "::808:808",
+        // Teredo (RFC 4380): server 127.0.0.1, or client 10.0.0.1 (stored inverted).
+        "2001:0:7f00:1::1",
+        "2001:0:808:808:0:0:f5ff:fffe",
+    ];
+    for ip in refused {
+        let err = WebhookSink::builder(format!("http://[{ip}]:8080/hook"))
+            .secret(WebhookSecret::generate())
+            .build()
+            .err()
+            .unwrap_or_else(|| panic!("{ip} was accepted as a webhook target"));
+        assert_eq!(err.setting(), "notify.webhook_sink.url", "{ip}");
+    }
+    for ip in ["192.0.0.1", "192.0.0.9", "192.0.0.170"] {
+        let refused = WebhookSink::builder(format!("http://{ip}:8080/hook"))
+            .secret(WebhookSecret::generate())
+            .build();
+        assert!(refused.is_err(), "{ip}: 192.0.0.0/24 is refused as a whole");
+    }
+
+    // The same ranges embedding a public address are allowed.
+    for ip in [
+        "64:ff9b::808:808",             // NAT64 of 8.8.8.8
+        "2002:808:808::1",              // 6to4 of 8.8.8.8
+        "2001:0:808:808:0:0:f7f7:f7f7", // Teredo, server and client (8.8.8.8) public
+        "2606:4700:4700::1111",
+    ] {
+        assert!(
+            WebhookSink::builder(format!("http://[{ip}]:8080/hook"))
+                .secret(WebhookSecret::generate())
+                .build()
+                .is_ok(),
+            "{ip} embeds a public address and must be allowed"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 use tower_fortify::{
     event::{SecurityEvent, SecurityEvents},
-    proxy::{PeerAddr, TrustedProxies},
+    proxy::{ForwardedHeader, PeerAddr, TrustedProxies},
     rejection::Rejection,
     trusted_host::{HostRejection, HostRejectionKind, TrustedHostLayer},
 };
@@ -197,10 +197,26 @@ async fn forwarded_host_only_from_trusted_proxies() {
             .insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
         r
     };
-    // From the proxy, the forwarded host is the one checked.
+    // From the proxy, the forwarded host is checked, and so is `Host`: a proxy that
+    // rewrites `Host` to an upstream name needs that name listed.
     assert_eq!(
         status(&app, req("10.0.0.2:4000", "shop.example")).await,
+        StatusCode::BAD_REQUEST,
+        "Host backend.internal is not listed"
+    );
+    let listed = self::app(
+        TrustedHostLayer::builder(["shop.example", "backend.internal:8080"])
+            .trusted_proxies(TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap())
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        status(&listed, req("10.0.0.2:4000", "shop.example")).await,
         StatusCode::OK
+    );
+    assert_eq!(
+        status(&listed, req("10.0.0.2:4000", "evil.example")).await,
+        StatusCode::BAD_REQUEST
     );
     assert_eq!(
         status(&app, req("10.0.0.2:4000", "evil.example")).await,
@@ -219,6 +235,133 @@ async fn forwarded_host_only_from_trusted_proxies() {
         .extensions_mut()
         .insert(PeerAddr("203.0.113.5:4000".parse().unwrap()));
     assert_eq!(status(&app, direct).await, StatusCode::OK);
+}
+
+/// Issue #13 item 1: behind a trusted proxy, `Host` and the forwarded host must both be
+/// allowed, whether the proxy writes `X-Forwarded-Host` or `Forwarded: host=`.
+#[tokio::test]
+async fn behind_a_trusted_proxy_host_and_forwarded_host_must_both_be_allowed() {
+    let proxies = TrustedProxies::from_cidrs(["10.0.0.0/8"]).unwrap();
+    let xfh = app(TrustedHostLayer::builder(["app.example"])
+        .trusted_proxies(proxies.clone())
+        .build()
+        .unwrap());
+    let fwd = app(TrustedHostLayer::builder(["app.example"])
+        .trusted_proxies(proxies.header(ForwardedHeader::Forwarded))
+        .build()
+        .unwrap());
+    let req = |peer: &str, host: &str, header: &'static str, value: &str| {
+        let mut r = with_host(host);
+        r.headers_mut().insert(header, value.parse().unwrap());
+        r.extensions_mut()
+            .insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
+        r
+    };
+    let proxy = "10.0.0.2:4000";
+    // nginx passes the client's X-Forwarded-Host through: a poisoned Host must not get in.
+    let res = xfh
+        .clone()
+        .oneshot(req(
+            proxy,
+            "evil.example",
+            "x-forwarded-host",
+            "app.example",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let why = res.extensions().get::<HostRejection>().unwrap();
+    assert_eq!(why.kind(), HostRejectionKind::NotAllowed);
+    assert_eq!(why.host(), "evil.example");
+    // And the other way round.
+    assert_eq!(
+        status(
+            &xfh,
+            req(proxy, "app.example", "x-forwarded-host", "evil.example")
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status(
+            &xfh,
+            req(proxy, "app.example", "x-forwarded-host", "app.example")
+        )
+        .await,
+        StatusCode::OK
+    );
+    // `Forwarded: host=` is held to the same rule.
+    assert_eq!(
+        status(
+            &fwd,
+            req(
+                proxy,
+                "evil.example",
+                "forwarded",
+                "for=1.2.3.4;host=app.example"
+            )
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status(
+            &fwd,
+            req(
+                proxy,
+                "app.example",
+                "forwarded",
+                "for=1.2.3.4;host=evil.example"
+            )
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status(
+            &fwd,
+            req(
+                proxy,
+                "app.example",
+                "forwarded",
+                r#"for=1.2.3.4;host="app.example""#
+            )
+        )
+        .await,
+        StatusCode::OK
+    );
+    // A quoted host holding a comma is one (malformed) host, not two elements.
+    assert_eq!(
+        status(
+            &fwd,
+            req(
+                proxy,
+                "app.example",
+                "forwarded",
+                r#"for=1.2.3.4;host="evil.example,app.example""#
+            )
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    // Without a trusted proxy the forwarding headers are ignored, as before.
+    let direct = "203.0.113.5:4000";
+    assert_eq!(
+        status(
+            &xfh,
+            req(direct, "app.example", "x-forwarded-host", "evil.example")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(
+            &xfh,
+            req(direct, "evil.example", "x-forwarded-host", "app.example")
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 /// Sends raw bytes to a real server and returns the status line.

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod fault;
 mod metrics;
 mod notify;
 mod rate_limit;

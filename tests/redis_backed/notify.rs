@@ -190,3 +190,68 @@ async fn bad_settings_are_config_errors() {
         .unwrap_err();
     assert_eq!(err.setting(), "notify.redis_stream_sink.max_len");
 }
+
+/// Issue #13 item 9: a write that times out on the client may still run on the server; the
+/// retry must not add the batch a second time. `CLIENT PAUSE` holds every command for a
+/// second, so the first attempts time out (200 ms) while their writes wait on the server,
+/// and all of them run when the pause ends. Real time: the property is about timeouts.
+#[tokio::test]
+async fn a_write_retried_after_a_timeout_is_not_added_twice() {
+    let Some(server) = TestRedis::start("redis stream retried write") else {
+        return;
+    };
+    let stream = unique_stream("retried");
+    let sink = RedisStreamSink::builder(server.url())
+        .stream(stream.clone())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let notifier = Notifier::builder()
+        .max_items(2)
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(20)
+                .initial_backoff(Duration::from_millis(50))
+                .max_backoff(Duration::from_millis(100))
+                .max_elapsed(Duration::from_secs(60)),
+        )
+        .sink("redis", sink)
+        .build()
+        .unwrap();
+    // Connect first, so the pause holds the write and not the handshake.
+    notifier.notify(Notification::new(
+        Kind::custom("warm"),
+        Priority::Critical,
+        "warm",
+    ));
+    let mut conn = connection(server.url()).await;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while conn.xlen::<_, usize>(&stream).await.unwrap() < 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the warm-up entry arrives");
+
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1_000)
+        .arg("ALL")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    notifier.notify(Notification::new(Kind::custom("x"), Priority::Normal, "a"));
+    notifier.notify(Notification::new(Kind::custom("x"), Priority::Normal, "b"));
+    let report = notifier.shutdown(Duration::from_secs(30)).await;
+    let s = report.stats.sink("redis").unwrap();
+    assert_eq!(s.delivered, 3, "{report:?}");
+    assert!(
+        s.retried >= 2,
+        "the paused write timed out and was retried: {s:?}"
+    );
+    // Let every write still held by the pause run before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let entries = xrange(&mut conn, &stream).await;
+    let titles: Vec<&str> = entries.iter().map(|(_, f)| f["title"].as_str()).collect();
+    assert_eq!(titles, ["warm", "a", "b"], "each notification once");
+}

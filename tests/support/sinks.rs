@@ -127,3 +127,35 @@ impl Sink for Hangs {
         Box::pin(std::future::pending())
     }
 }
+
+/// `(batch id, titles, accepted)` per attempt, in order.
+pub(crate) type AttemptLog = Arc<Mutex<Vec<(String, Vec<String>, bool)>>>;
+
+/// A sink that logs the batch id and titles of every attempt, and refuses for good
+/// (`410 gone`) until it is switched on.
+#[derive(Clone, Default)]
+pub(crate) struct IdLog {
+    pub(crate) on: Arc<AtomicBool>,
+    pub(crate) attempts: AttemptLog,
+}
+
+impl Sink for IdLog {
+    fn send<'a>(&'a self, batch: &'a Batch) -> SinkFuture<'a> {
+        let on = self.on.load(Ordering::SeqCst);
+        self.attempts.lock().unwrap().push((
+            batch.id().to_owned(),
+            batch
+                .notifications()
+                .iter()
+                .map(|n| n.title().to_owned())
+                .collect(),
+            on,
+        ));
+        let result = if on {
+            Ok(())
+        } else {
+            Err(SinkError::permanent("410 gone"))
+        };
+        Box::pin(std::future::ready(result))
+    }
+}

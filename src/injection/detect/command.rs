@@ -29,7 +29,7 @@ const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static st
 /// Unix commands an injection runs first.
 macro_rules! unix_cmds {
     () => {
-        r"(?:cat|tac|nl|ls|dir|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|tcsh|dash|python[23]?|perl|ruby|php\d?|lua|node|nmap|ping|echo|printf|rm|chmod|chown|chgrp|kill|killall|pkill|ps|ifconfig|ip\s+a|nslookup|dig|host|telnet|ssh|scp|ftp|tftp|sleep|env|printenv|set|export|find|locate|grep|egrep|awk|gawk|sed|head|tail|more|less|xargs|sudo|su|mkfifo|passwd|touch|cp|mv|tar|zip|unzip|gzip|base64|exec|eval|hostname|netstat|ss|socat|crontab|useradd|usermod|chattr|dd|od|xxd|hexdump|strings|openssl|java|gcc|cc|make|apt|apt-get|yum|apk|dnf|docker|kubectl|systemctl|service|mount|sysctl|last|w|who|history|file|stat|df|du|free|top|lsof|ldd|time|timeout|nohup|which|whereis|tee|shutdown|reboot|halt|init|sort|uniq|cut|tr|rev|diff|cmp|vi|vim|nano|ed|expr|test|true|false|wall|write|mail|sendmail|rsync|svn|git|ruby|irb|jrunscript|busybox|nice|ionice|chroot|getent|groups|uptime|arp|route|traceroute|tracepath|iptables|lsmod|modprobe|insmod|fdisk|at|atq|batch|alias|source|readlink|realpath|basename|dirname|mkdir|rmdir|ln|install|shred|wc|seq|yes|bc|dc|jq|less|pg|fold|fmt|column|paste|join|split|csplit|tee|logger|script|screen|tmux|xterm|gdb|strace|ltrace|php-cgi|pwd|flock|perf|rmt|bridge|comm|base32|basenc|c89|c99|ansible\S*|bpftrace|busctl|byebug|capsh|certbot|check_\w+|choom|chrt|cobc|column|cowsay|cpan|cpio|cpulimit|crash|csvtool|ctr|dmesg|dmsetup|dnf|dosbox|dpkg|dstat|easy_install|emacs|enscript|eqn|espeak|ex|exiftool|expand|facter|finger|fish|flatpak|fping|gem|genisoimage|ghc|ghci|gimp|ginsh|gtester|hd|iconv|ionice|irb|ispell|jjs|joe|journalctl|jrunscript|jtag|julia|knife|ksshell|kubectl|latex|ld\.so|lftp|links|logsave|look|lp|ltrace|lualatex|lwp-\w+|lynx|mawk|minicom|mosquitto|msgattrib|msgcat|msgconv|msgfilter|msgmerge|msguniq|mtr|multitime|mysql|nano|nasm|nawk|neofetch|nft|nmap|npm|nroff|nsenter|octave|opkg|pandoc|pdb|pdflatex|pdftex|pic|pico|pidstat|pip\d?|pkexec|pkg|posh|pr|pry|psftp|psql|ptx|puppet|pwsh|rake|rc|readelf|red|redcarpet|restic|rlogin|rlwrap|rpm|rpmdb|rpmquery|rpmverify|rsh|rtorrent|run-mailcap|run-parts|rview|rvim|sash|scanmem|scrot|setarch|setfacl|setlock|sftp|sg|shuf|slsh|smbclient|snap|softlimit|sqlite3|sqlmap|ssh-agent|ssh-keygen|ssh-keyscan|sshpass|start-stop-daemon|stdbuf|stunnel|sysctl|systemd-resolve|tasksh|tbl|tclsh|tdbtool|tftp|tic|tmate|troff|unexpand|unshare|unsquashfs|update-alternatives|uuencode|uudecode|valgrind|varnishncsa|view|vigr|vimdiff|vipw|virsh|volatility|watch|wget2|whiptail|whois|wireshark|wish|xdotool|xelatex|xetex|xmodmap|xmore|xpad|xxd|xz|yarn|yash|yelp|zathura|zip|zsoelim|zypper)"
+        r"(?:cat|tac|nl|ls|dir|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|tcsh|dash|python[23]?|perl|ruby|php\d?|lua|node|nmap|ping|echo|printf|rm|chmod|chown|chgrp|kill|killall|pkill|ps|ifconfig|ip\s+a|nslookup|dig|host|telnet|ssh|scp|ftp|tftp|sleep|env|printenv|set|export|find|locate|grep|egrep|awk|gawk|sed|head|tail|more|less|xargs|sudo|su|mkfifo|passwd|touch|cp|mv|tar|zip|unzip|gzip|base64|exec|eval|hostname|netstat|ss|socat|crontab|useradd|usermod|chattr|dd|od|xxd|hexdump|strings|openssl|java|gcc|cc|make|apt|apt-get|yum|apk|dnf|docker|kubectl|systemctl|service|mount|sysctl|last|who|history|file|stat|df|du|free|top|lsof|ldd|time|timeout|nohup|which|whereis|tee|shutdown|reboot|halt|init|sort|uniq|cut|tr|rev|diff|cmp|vi|vim|nano|ed|expr|test|true|false|wall|write|mail|sendmail|rsync|svn|git|ruby|irb|jrunscript|busybox|nice|ionice|chroot|getent|groups|uptime|arp|route|traceroute|tracepath|iptables|lsmod|modprobe|insmod|fdisk|at|atq|batch|alias|source|readlink|realpath|basename|dirname|mkdir|rmdir|ln|install|shred|wc|seq|yes|bc|dc|jq|less|pg|fold|fmt|column|paste|join|split|csplit|tee|logger|script|screen|tmux|xterm|gdb|strace|ltrace|php-cgi|pwd|flock|perf|rmt|bridge|comm|base32|basenc|c89|c99|ansible\S*|bpftrace|busctl|byebug|capsh|certbot|check_\w+|choom|chrt|cobc|column|cowsay|cpan|cpio|cpulimit|crash|csvtool|ctr|dmesg|dmsetup|dnf|dosbox|dpkg|dstat|easy_install|emacs|enscript|eqn|espeak|ex|exiftool|expand|facter|finger|fish|flatpak|fping|gem|genisoimage|ghc|ghci|gimp|ginsh|gtester|hd|iconv|ionice|irb|ispell|jjs|joe|journalctl|jrunscript|jtag|julia|knife|ksshell|kubectl|latex|ld\.so|lftp|links|logsave|look|lp|ltrace|lualatex|lwp-\w+|lynx|mawk|minicom|mosquitto|msgattrib|msgcat|msgconv|msgfilter|msgmerge|msguniq|mtr|multitime|mysql|nano|nasm|nawk|neofetch|nft|nmap|npm|nroff|nsenter|octave|opkg|pandoc|pdb|pdflatex|pdftex|pic|pico|pidstat|pip\d?|pkexec|pkg|posh|pr|pry|psftp|psql|ptx|puppet|pwsh|rake|rc|readelf|red|redcarpet|restic|rlogin|rlwrap|rpm|rpmdb|rpmquery|rpmverify|rsh|rtorrent|run-mailcap|run-parts|rview|rvim|sash|scanmem|scrot|setarch|setfacl|setlock|sftp|sg|shuf|slsh|smbclient|snap|softlimit|sqlite3|sqlmap|ssh-agent|ssh-keygen|ssh-keyscan|sshpass|start-stop-daemon|stdbuf|stunnel|sysctl|systemd-resolve|tasksh|tbl|tclsh|tdbtool|tftp|tic|tmate|troff|unexpand|unshare|unsquashfs|update-alternatives|uuencode|uudecode|valgrind|varnishncsa|view|vigr|vimdiff|vipw|virsh|volatility|watch|wget2|whiptail|whois|wireshark|wish|xdotool|xelatex|xetex|xmodmap|xmore|xpad|xxd|xz|yarn|yash|yelp|zathura|zip|zsoelim|zypper)"
     };
 }
 
@@ -45,10 +45,30 @@ pub(crate) static RULES: &[Rule] = &[
         "command.separator_then_command",
         1,
         CRITICAL,
+        // A command in command position: after a separator (`;`, `|`, `&`, `&&`, `||`, a
+        // newline, a backtick, `$(`, `<(`), optionally through a bin/ path. Grammar, not
+        // punctuation: a command whose name is an English word or at most three letters
+        // (`find`, `sort`, `ls`, `id`) needs an argument after it (an option, a path, a
+        // number, a file name, a redirection); an unambiguous name (`wget`, `whoami`) may
+        // stand alone. The bare information probes (`;id`, `|ls`) count at the end of a
+        // value that is otherwise a plain word (`1;id`, `x|ls`), not inside a password.
         concat!(
-            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:\$\w*\s+)?(?:/(?:usr/)?(?:local/)?s?bin/)?",
-            unix_cmds!(),
-            r"(?:\s|$|[;|&<>`)]|\$\{?ifs)"
+            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:\$\w*\s+)?(?:/(?:usr/)?(?:local/)?s?bin/)?(?:",
+            name_commands!(),
+            r"(?:\s|$|[;|&<>`)]|\$\{?ifs)|",
+            word_commands!(),
+            r"(?:\s+(?:-{1,2}[a-z0-9]|[/~.$*\\<>|]|\d|[\w.-]*[./=:@][\w.-]|(?:passwd|shadow|etc|hosts|group|sudoers|id_rsa|authorized_keys|flag)\b)|\s*<<<|\$\{?ifs))",
+            // Inside a command or process substitution the shell reads a command
+            // whatever its name: `$(id)`, `<(cat file)`, `(sh)`.
+            // The substitution must close: an unclosed `$(` or backtick is a syntax error.
+            r"|(?:\$\(|<\(|>\(|(?:[;|`\n]|&&?)\s*\()\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
+            word_commands!(),
+            r"(?:[\s$][^)]*)?\)|`\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
+            word_commands!(),
+            r"(?:[\s$][^`]*)?`",
+            // A pipe into a shell: `... | sh`.
+            r"|\|\s*(?:ba|z|k|da)?sh(?:\s|$|`)",
+            r"|^[\w.@ -]*(?:[;|`\n]|&&?)\s*(?:id|ls|ps|pwd|who|whoami|env|set|dir|uname|ifconfig|hostname)\s*(?:$|[;|&`)])"
         ),
     ),
     rule(
@@ -58,7 +78,8 @@ pub(crate) static RULES: &[Rule] = &[
         concat!(
             r"(?:[;|`\n\r]|&&?|\|\|)\s*",
             win_cmds!(),
-            r"(?:\s|$|[;|&<>/])"
+            // `type`, `copy`, `del`, `md`, ... do nothing without an argument.
+            r"(?:\s+[^\s;|&]|[;|&<>/]|$)"
         ),
     ),
     rule(
@@ -66,11 +87,13 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         concat!(
+            // A substitution the shell runs is closed (`$(id)`, `` `id` ``), and the
+            // command name is followed by an argument or the end of the substitution.
             r"(?:\$\(\s*(?:/(?:usr/)?s?bin/)?",
             unix_cmds!(),
-            r"\b|`\s*(?:/(?:usr/)?s?bin/)?",
+            r"(?:[\s$][^)]*)?(?:\)|$)|`\s*(?:/(?:usr/)?s?bin/)?",
             unix_cmds!(),
-            r"\b[^`]*`|\$\(\([^)]*\)\)|\$\{[^}]*(?:ifs|path|home|shell|pwd)[^}]*\}|\$ifs\b)"
+            r"(?:[\s$][^`]*)?`|\$\(\([^)]*\)\)|\$\{[^}]*(?:ifs|path|home|shell|pwd)[^}]*\}|\$ifs\b)"
         ),
     ),
     rule(
@@ -119,24 +142,111 @@ pub(crate) static RULES: &[Rule] = &[
         "command.glob_path",
         1,
         CRITICAL,
-        r"/(?:etc|bin|usr|tmp|dev|proc|sys|var|home|root|sbin|lib)?[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|[<>]\(\s*\w+\s*\)|\$\{\s*\w+\s*\}|\$\[\s*\d|\$\{\w+[#%]",
+        // Globs and expansions that only a shell reads: a bracket glob in a path of two
+        // segments or more (`/etc/pas[s]wd`, `/[e]tc/`) or with a name after the bracket,
+        // `?` in a system path, process substitution of a word (`<(cat x)`, `>(cmd)`), `${var}` / `$[n]` / `${v#p}`
+        // closed as the shell requires (an unclosed `${` or `$[` is a syntax error).
+        r"/[\w.?*-]+/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*/|/\[[!^]?[\w?*/ -]{1,10}\][\w?*]+|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|[<>]\(\s*(?:/(?:usr/)?s?bin/)?[a-z]\w+(?:[\s$][^)]*)?\)|\$\{\s*[a-z_]\w*\s*\}|\$\[\s*[\d\s+*/-]+\]|\$\{[a-z_]\w*[#%][^}]*\}",
     ),
     rule(
         "command.shell_function_and_alias",
         1,
         CRITICAL,
-        r"\(\s*\)\s*\{|\balias\s+(?:[-+]\w+\s+)*[^\s=]+\s*=|(?:^|/)s?bin/[a-z]{2,}|\{[\w./-]{0,20},[\w,./ -]{0,40}\}|(?:^|\s)~[+-]\d*(?:\s|$|/)",
+        // A function definition, an alias, a bin/ path, brace expansion that builds a
+        // command line (`{ls,-la}`, `{cat,/etc/passwd}`: with a path or an option in it, or
+        // the whole value a word with a brace in it, `{,ifconfig,eth0}`), tilde expansion (`~+`, `~-`).
+        r"\(\s*\)\s*\{|\balias\s+(?:[-+]\w+\s+)*[^\s=]+\s*=|(?:^|/)s?bin/[a-z]{2,}|\{[\w./-]{0,20},[\w,./ -]{0,40}[/-][\w,./ -]{0,40}\}|^\s*[\w./-]*\{[\w./-]{0,20},[\w,./ -]{0,40}\}[\w./-]*\s*$|(?:^|\s)~[+-]\d*(?:\s|$|/)",
     ),
     rule(
         "command.option_after_separator",
         1,
         CRITICAL,
-        r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|[\w@*]+)|\bnohup\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
+        r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*(?:\s|$|=)|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|[\w@*]+)|\bnohup\s+\w|[;\n]\s*\.(?:shell|system|sh)\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
     ),
     rule(
         "command.leading_command",
         1,
         CRITICAL,
-        r"^\s*[;|&]?\s*(?:visudo|cscli|chef-\w+|ansible(?:-\w+)?|perf\s+-|ifconfig|ipconfig|whoami|uname|wget|curl\s+\S|nc(?:at)?\s+-|netcat|nmap|chmod|chown|sudo\s|passwd\s|crontab\s|useradd|usermod|iptables|systemctl|journalctl|kubectl\s|docker\s|bash\s|sh\s+-|zsh\s|ksh\s+-|python[23]?\s+-|perl\s+-|ruby\s+-|php\s+-|powershell|cmd(?:\.exe)?\s*/|certutil|bitsadmin|wmic|regedit|ls(?:\s+[-/.~\w]|\s*$)|cat\s+[/.~]|rmt(?:-tar)?\b|aptitude|apt-get|apt\s+(?:install|remove|update)|yum\s|dnf\s|rpm\s+-|dpkg\s+-|bcdboot|c(?:89|99)\s+-|aa-\w+|gcc\s+-|tftp\s|telnet\s)",
+        // A command name in command position: the whole value starts with it, and it is
+        // followed by an argument, a separator or the end, never by `/` (a user agent's
+        // `Wget/1.21`) or `-` and a digit (a product code). AppArmor's utilities are
+        // named (Debian `apparmor`, `apparmor-utils`), not `aa-` and anything.
+        r"^\s*[;|&]?\s*(?:(?:visudo|cscli|chef-(?:client|solo|shell|apply)|ansible(?:-(?:playbook|galaxy|vault|console|doc|inventory|pull|config))?|ifconfig|ipconfig|whoami|uname|wget|netcat|nmap|chmod|chown|useradd|usermod|iptables|systemctl|journalctl|powershell|certutil|bitsadmin|wmic|regedit|rmt(?:-tar)?|aptitude|apt-get|bcdboot|aa-(?:exec|status|enforce|complain|disable|audit|autodep|cleanprof|genprof|logprof|mergeprof|notify|remove-unknown|teardown|unconfined|easyprof|decode|features-abi))(?:\s|$|[;|&<>`])|perf\s+-|curl\s+\S|nc(?:at)?\s+-|sudo\s|passwd\s|crontab\s|kubectl\s|docker\s|bash\s|sh\s+-|zsh\s|ksh\s+-|python[23]?\s+-|perl\s+-|ruby\s+-|php\s+-|cmd(?:\.exe)?\s*/|ls(?:\s+[-/.~\w]|\s*$)|cat\s+[/.~]|apt\s+(?:install|remove|update)|yum\s|dnf\s|rpm\s+-|dpkg\s+-|c(?:89|99)\s+-|gcc\s+-|tftp\s|telnet\s)",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{Engine, Part};
+
+    fn rules(value: &str) -> Vec<&'static str> {
+        let engine = Engine::get().unwrap();
+        let loc: Arc<str> = Arc::from("v");
+        let mut out = Vec::new();
+        engine.scan(value, Part::Value, 1, &loc, &mut out);
+        out.iter()
+            .filter(|f| f.category == crate::event::Category::CommandInjection)
+            .map(|f| f.rule)
+            .collect()
+    }
+
+    /// Generated variants: every command in command position with command syntax is
+    /// found, whatever the separator; the same words in English sentences are not.
+    #[test]
+    fn vocabulary_in_command_position_only() {
+        let commands = [
+            "cat", "find", "sort", "head", "wget", "curl", "whoami", "uname", "chmod", "nc", "ls",
+            "id", "tar", "python3", "perl", "sleep", "kill", "more", "time",
+        ];
+        for cmd in commands {
+            for v in [
+                format!(";{cmd} -x"),
+                format!("x; {cmd} /etc/hosts"),
+                format!("|{cmd} 1"),
+                format!("1 && {cmd} ./a.sh"),
+                format!("$({cmd})"),
+                format!("`{cmd}`"),
+            ] {
+                assert!(!rules(&v).is_empty(), "not found: {v:?}");
+            }
+            // Only English words must pass in prose: `wget` is no word in any sentence.
+            let word = !matches!(cmd, "wget" | "whoami" | "uname" | "chmod" | "python3");
+            for v in [
+                format!("I would {cmd} it later; sort of"),
+                format!("we {cmd} the {cmd} and then, well, we see"),
+                format!("great product; {cmd} is what I needed"),
+            ]
+            .into_iter()
+            .filter(|_| word)
+            {
+                assert!(
+                    !rules(&v).contains(&"command.separator_then_command"),
+                    "prose flagged: {v:?} {:?}",
+                    rules(&v)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_commands_after_punctuation_in_passwords_are_not_commands() {
+        for v in [
+            "Ue)h4|H^d&m:(2O0h",
+            "pZfBh&y`PS",
+            "cic|Pr;<_<)^tZ",
+            "ab;w)x9",
+            "k[9;ls",
+        ] {
+            assert!(
+                !rules(v).contains(&"command.separator_then_command"),
+                "{v:?} {:?}",
+                rules(v)
+            );
+        }
+        for v in ["1;id", "x|ls", "127.0.0.1; id", "a && whoami"] {
+            assert!(!rules(v).is_empty(), "{v:?}");
+        }
+    }
+}

@@ -15,6 +15,8 @@ use crate::event::Category;
 
 use super::decode::{cmd_view, path_view, sql_view};
 
+#[macro_use]
+mod vocab;
 pub(crate) mod command;
 pub(crate) mod java;
 pub(crate) mod other;
@@ -56,6 +58,21 @@ pub(crate) enum Part {
     Header,
     /// A multipart file name.
     FileName,
+    /// The name of a cookie. Rules that read [`Part::Name`] read it too, except session
+    /// fixation: a session cookie named like one is what a session cookie is for, so a
+    /// cookie's name is never evidence of fixation.
+    CookieName,
+}
+
+impl Rule {
+    /// Whether the rule reads values of `part`.
+    fn reads(&self, part: Part) -> bool {
+        self.parts.is_empty()
+            || self.parts.contains(&part)
+            || (part == Part::CookieName
+                && self.parts.contains(&Part::Name)
+                && self.category != Category::SessionFixation)
+    }
 }
 
 /// One detection rule.
@@ -227,7 +244,7 @@ impl Engine {
         for m in set.matches(subject.as_bytes()).iter() {
             let i = idx[m];
             let rule = self.rules[i];
-            if rule.paranoia > paranoia || !(rule.parts.is_empty() || rule.parts.contains(&part)) {
+            if rule.paranoia > paranoia || !rule.reads(part) {
                 continue;
             }
             let evidence = self.singles[i]

@@ -68,7 +68,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"(?:\{\{[^}]{0,200}?(?:__\w+__|\bconfig\b|\bself\b|\brequest\b|\blipsum\b|\bcycler\b|\bjoiner\b|\bnamespace\b|\bget_flashed_messages|\burl_for|\bsettings\b|\bconstructor\b|\d+\s*[*+/-]\s*\d+|['\x22]\s*\|\s*\w+|\[\s*['\x22]|\|\s*(?:attr|join|safe|e|map|select)\b|\.\s*(?:__class__|mro|subclasses|globals|popen|system|exec|read\s*\())|\{%\s*(?:import|include|extends|set|for|if|macro|call|from|raw|debug|block|filter|with|exec)\b|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|<%=?\s*[^%]{0,200}%>|\{\{\s*\d+\s*[*+/-]\s*['\x22]?\d+|\$\{\s*(?:t\s*\(|@|\x22|new\s)|\*\{[^}]{0,100}\bt\s*\(|@\{[^}]{0,100}\}|\[\[\s*\$\{)",
+        r"(?:\{\{[^}]{0,200}?(?:__\w+__|\bconfig\b|\bself\b|\brequest\b|\blipsum\b|\bcycler\b|\bjoiner\b|\bnamespace\b|\bget_flashed_messages|\burl_for|\bsettings\b|\bconstructor\b|\d+\s*[*+/-]\s*\d+|['\x22]\s*\|\s*\w+|\[\s*['\x22]|\|\s*(?:attr|join|safe|e|map|select)\b|\.\s*(?:__class__|mro|subclasses|globals|popen|system|exec|read\s*\())|\{%\s*(?:import|include|extends|set|for|if|macro|call|from|raw|debug|block|filter|with|exec)\b|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|<%=?\s*[^%]{0,200}%>|\{\{\s*\d+\s*[*+/-]\s*['\x22]?\d+|\$\{\s*(?:t\s*\(|@|\x22|new\s)|\*\{[^}]{0,100}\bt\s*\(|@\{[^}]{0,100}(?:\$\{|__|\bt\s*\()|@+\{\s*\[|\[\[\s*\$\{)",
     ),
     rule(
         "generic.nodejs",
@@ -76,7 +76,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"(?:\brequire\s*\(\s*['\x22`](?:child_process|fs|net|http|vm|os)['\x22`]\s*\)|\bchild_process\b|\bprocess\s*\.\s*(?:mainmodule|binding|env|exit|kill|dlopen)|\b(?:execsync|spawnsync|execfile|spawn)\s*\(|\bglobal\s*\.\s*process|\bthis\s*\.\s*constructor\s*\.\s*constructor|\bconstructor\s*\.\s*constructor\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+process|\bnew\s+function\s*\(\s*['\x22`]return|\bimport\s*\(\s*['\x22`](?:child_process|fs)|\bvm\s*\.\s*runin\w*context|\b_\$\$nd_func\$\$_|\bdeserialize\s*\(|\b(?:localtest\.me|lvh\.me|nip\.io|sslip\.io|xip\.io|vcap\.me)\b)",
+        r"(?:\brequire\s*\(\s*['\x22`](?:child_process|fs|net|http|vm|os)['\x22`]\s*\)|\bchild_process\b|\bprocess\s*\.\s*(?:mainmodule|binding|env|exit|kill|dlopen)|\b(?:execsync|spawnsync|execfile|spawn)\s*\(|\bglobal\s*\.\s*process|\bthis\s*\.\s*constructor\s*\.\s*constructor|\bconstructor\s*\.\s*constructor\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+process|\bnew\s+function\s*\(\s*['\x22`]return|\bimport\s*\(\s*['\x22`](?:child_process|fs)|\bvm\s*\.\s*runin\w*context|\b_\$\$nd_func\$\$_|\bdeserialize\s*\(|\bwhile\s*\(\s*!*\s*(?:\x22\x22|''|``|true|1|\[\]|\{\})\s*\)|\bfor\s*\(\s*;\s*;\s*\)|\b(?:localtest\.me|lvh\.me|nip\.io|sslip\.io|xip\.io|vcap\.me)\b)",
     ),
     rule(
         "generic.prototype_pollution",
@@ -100,7 +100,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[Part::Value, Part::Name],
-        r"(?:^|[^\w])(?:gopher|dict|ldap|tftp|netdoc|jar|sftp|smb|ssh2|expect)://|^\s*(?:https?|ftp)://(?:[^/@\s]*@)?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0x7f[0-9a-f]*|2130706433|0177\.|\[::1?\]|\[::ffff:[0-9a-f.:]+\]|\[0:0:0:0:0:ffff|0+:|(?:10|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d+\.\d+)",
+        r"(?:^|[^\w])(?:gopher|dict|ldap|tftp|netdoc|jar|sftp|smb|ssh2|expect)://|^\s*(?:https?|ftp)://(?:[^/@\s]*@)?(?:0\.0\.0\.0|0x7f[0-9a-f]*|2130706433|0177\.|\[::\]|\[::ffff:[0-9a-f.:]+\]|\[0:0:0:0:0:ffff|0+:|127\.0*[1-9]\d*\.|(?:10|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d+\.\d+)",
     ),
     rule(
         "generic.nosql_operator",
@@ -140,7 +140,13 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[Part::Name],
-        r"^(?:jsessionid|aspsessionid\w*|asp\.net_sessionid|phpsession|phpsessid|weblogicsession|session_?id|session-id|sessionid|cfid|cftoken|cfsid|jservsession|jwsession|sid|connect\.sid|next-auth\.session-token|__secure-next-auth\.session-token|meteor_login_token|rack\.session|play_session|sails\.sid|cakephp|ci_session|koa[.:]sess(?:\.sig)?|zend_session_id|laravel_session|express\.sid|express:sess|_session_id|symfony|flask_session|django_session|beaker\.session\.id|shiny-session|wordpress_logged_in\w*|joomla_session\w*|xsrf-token|_csrf|ssid|sessid|sess)$",
+        // The session cookie names of the frameworks that accept their session id from a
+        // URL or form parameter too (servlet URL rewriting, PHP `session.use_trans_sid`,
+        // ASP, ColdFusion, ...), read as a query, form or JSON parameter name: a session
+        // id planted through a link. Never a cookie's name (see `Part::CookieName`), and
+        // not the generic names a payment provider or socket.io returns in a query string
+        // (`session_id`, `sid`), nor CSRF token names: those carry no session.
+        r"^(?:jsessionid|aspsessionid\w*|asp\.net_sessionid|phpsession|phpsessid|weblogicsession|sessionid|session-id|cfid|cftoken|cfsid|jservsession|jwsession|connect\.sid|(?:__(?:secure|host)-)?next-auth\.session-token|meteor_login_token|rack\.session|_rails_session|play_session|sails\.sid|cakephp|ci_session|koa[.:]sess(?:\.sig)?|zend_session_id|laravel_session|express\.sid|express:sess|_session_id|flask_session|django_session|beaker\.session\.id|shiny-session|wordpress_logged_in\w*|joomla_session\w*)$",
     ),
     rule(
         "generic.nodejs_probe",
@@ -172,7 +178,21 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[Part::Value],
-        r"^\s*(?:[a-z]+:/*)?(?:localhost[46]?(?:\.localdomain[46]?)?|ipv6-localhost|ip6-(?:loopback|localhost)|(?:host|gateway|kubernetes)\.docker\.internal|kubernetes\.default(?:\.svc)?\S*|metadata\.packet\.net|127\.\d+\.\d+\.\d+|0\.0\.0\.0)(?:[:/]|$)",
+        // Internal names of container platforms (Docker Desktop, Kubernetes) and cloud
+        // metadata hosts. Plain `localhost` / `127.0.0.1` over http(s) are the loopback
+        // redirect URIs native OAuth clients register (RFC 8252 section 7.3): they are
+        // only flagged under `strict` (`generic.ssrf_loopback`).
+        // Loopback written the way no client writes a redirect URI is flagged: without a
+        // scheme, with a malformed or non-http scheme, as `localhost4`/`localhost6`.
+        r"^\s*(?:(?:[a-z]+:/*)?(?:localhost[46]|localhost\.localdomain[46]?)|[a-z]+:/?(?:localhost|127\.\d+\.\d+\.\d+)|(?:[a-gi-z][a-z]*|h[a-su-z][a-z]*|https?[a-z]+)://(?:localhost|127\.\d+\.\d+\.\d+)|localhost(?:/|$)|127\.\d+\.\d+\.\d+/|ipv6-localhost|ip6-(?:loopback|localhost)|(?:host|gateway|kubernetes)\.docker\.internal|kubernetes\.default(?:\.svc)?\S*|metadata\.packet\.net|0\.0\.0\.0)(?:[:/]|$)",
+    ),
+    rule(
+        "generic.ssrf_loopback",
+        GENERIC,
+        2,
+        CRITICAL,
+        &[Part::Value],
+        r"^\s*(?:https?://)?(?:localhost|127\.\d+\.\d+\.\d+|\[::1\])(?:[:/]|$)",
     ),
     rule(
         "generic.data_uri",
@@ -180,6 +200,9 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[Part::Value, Part::Name],
-        r"^\s*data:[a-z]+/[a-z0-9.+-]+",
+        // A `data:` URL whose media type a browser or an include runs as code (RFC 2397;
+        // the script-capable types of the HTML and PHP documentation). `data:image/...`,
+        // `data:font/...` and the like are data, not XSS.
+        r"^\s*data:\s*(?:text/(?:html|javascript|ecmascript|plain|xml|x-php|php)|application/(?:x-)?(?:javascript|ecmascript|xhtml\+xml|xml|httpd-php|php))\b",
     ),
 ];

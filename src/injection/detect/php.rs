@@ -30,7 +30,13 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r"(?:<\?(?:php\b|=|\s)|\?>\s*$|<\?$|\[\?php\b|<script\s+language\s*=\s*['\x22]?php)",
+        // `<?xml ...?>`, `<?xml-stylesheet ...?>` and every other XML processing instruction
+        // (`<?target ...?>`, XML 1.0 section 2.6) are not PHP: only `<?php`, the short
+        // echo tag `<?=` and a bare `<?` followed by code (a call, an assignment, a
+        // variable), and a statement closed by `?>` at the end of a value that opened no
+        // processing instruction of its own. A `<?` or `?>` with no code beside it runs
+        // nothing (random passwords end in `<?`).
+        r"(?:<\?(?:php\b|=\s*[\w$'\x22(`]|\s+(?:[\w$]+\s*[(=;'\x22`]|\$|(?:php|echo|print|include|require|eval|system|exec|passthru)\b))|^(?:[^<]|<[^?])*;\s*\?>\s*$|\[\?php\b|<script\s+language\s*=\s*['\x22]?php)",
     ),
     rule(
         "php.function_call",
@@ -86,7 +92,7 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         &[],
-        r#"\$\w+\s*(?:\[[^\]]{0,40}\]\s*)*\(\s*(?:['"`$]|\w+\s*\()|\$\w+\s*=\s*['"`]\w*(?:ass|sys|exe|eva|bas|cre)"#,
+        r#"\$\w+\s*(?:\[[^\]]{0,40}\]\s*)*\(\s*(?:'[^']*'|"[^"]*"|`[^`]*`|\$\w+\s*[\[,)]|\w+\s*\([^()]*\))|\$\w+\s*=\s*['"`]\w*(?:ass|sys|exe|eva|bas|cre)"#,
     ),
     rule(
         "php.variable",
@@ -109,7 +115,7 @@ pub(crate) static RULES: &[Rule] = &[
             1,
             CRITICAL,
             &[],
-            r"\b(?:base64_(?:en|de)code|bzdecompress|bzopen|gzdecode|gzinflate|gzuncompress|gzopen|zlib_decode|zlib_encode|str_rot13|convert_uudecode|get_defined_(?:vars|functions|constants)|print_r|var_dump|var_export|debug_zval_dump|file_exists|file_get_contents|file_put_contents|is_array|is_file|is_dir|is_readable|is_writable|assert_options|assert|exec|system|passthru|shell_exec|popen|proc_open|pcntl_exec|eval|unpack|pack|strip_tags|serialize|unserialize|array_map|array_walk|array_filter|call_user_func(?:_array)?|create_function|func_get_args|forward_static_call(?:_array)?|register_(?:shutdown|tick)_function|preg_replace(?:_callback)?|mb_ereg_replace|ob_start|highlight_file|show_source|php_uname|phpinfo|phpversion|getenv|putenv|ini_get|ini_set|ini_restore|ini_alter|set_time_limit|ignore_user_abort|fopen|fread|fwrite|fputs|fgets|fgetc|file|readfile|readdir|opendir|scandir|glob|unlink|rmdir|mkdir|chmod|chown|copy|rename|symlink|link|tempnam|tmpfile|move_uploaded_file|curl_init|curl_exec|fsockopen|pfsockopen|stream_socket_client|socket_create|mail|header|setcookie|session_start|extract|parse_str|import_request_variables|compact|define|constant|get_class|class_exists|function_exists|method_exists|iterator_apply|usort|uasort|uksort|array_diff_ukey|array_udiff|hex2bin|bin2hex|chr|ord|strrev|str_replace|substr|strtolower|strtoupper|sprintf|printf|vsprintf|implode|explode|join|escapeshellarg|escapeshellcmd|dl|posix_\w+|proc_\w+|openssl_\w+|mcrypt_\w+)\s*\(",
+            r"\b(?:base64_(?:en|de)code|bzdecompress|bzopen|gzdecode|gzinflate|gzuncompress|gzopen|zlib_decode|zlib_encode|str_rot13|convert_uudecode|get_defined_(?:vars|functions|constants)|print_r|var_dump|var_export|debug_zval_dump|file_exists|file_get_contents|file_put_contents|is_array|is_file|is_dir|is_readable|is_writable|assert_options|assert|exec|system|passthru|shell_exec|popen|proc_open|pcntl_exec|eval|unpack|pack|strip_tags|serialize|unserialize|array_map|array_walk|array_filter|call_user_func(?:_array)?|create_function|func_get_args|forward_static_call(?:_array)?|register_(?:shutdown|tick)_function|preg_replace(?:_callback)?|mb_ereg_replace|ob_start|highlight_file|show_source|php_uname|phpinfo|phpversion|getenv|putenv|ini_get|ini_set|ini_restore|ini_alter|set_time_limit|ignore_user_abort|fopen|fread|fwrite|fputs|fgets|fgetc|file|readfile|readdir|opendir|scandir|glob|unlink|rmdir|mkdir|chmod|chown|copy|rename|symlink|link|tempnam|tmpfile|move_uploaded_file|curl_init|curl_exec|fsockopen|pfsockopen|stream_socket_client|socket_create|mail|header|setcookie|session_start|extract|parse_str|import_request_variables|compact|define|constant|get_class|class_exists|function_exists|method_exists|iterator_apply|usort|uasort|uksort|array_diff_ukey|array_udiff|hex2bin|bin2hex|chr|ord|strrev|str_replace|substr|strtolower|strtoupper|sprintf|printf|vsprintf|implode|explode|join|escapeshellarg|escapeshellcmd|dl|posix_\w+|proc_\w+|openssl_\w+|mcrypt_\w+)\s*\((?:[^()]|\([^()]*\))*\)",
         )
     },
     Rule {
@@ -119,7 +125,11 @@ pub(crate) static RULES: &[Rule] = &[
             1,
             CRITICAL,
             &[],
-            r#"\$+\s*(?:[a-z_$][\w$]*|\{[^}]{0,40}\})(?:\s*[\[{][^()]{0,60}?[\]}])*\s*\(|\$\s*\{\s*['"$@]|::\s*\$\w+\s*\(|\(\s*['"`]?\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|proc_open|phpinfo)\s*['"`]?\s*\)\s*\(|\[\s*(?:system|exec|passthru|shell_exec|eval|assert)\s*\]"#,
+            // A variable called as a function, `$f(...)`, `$_GET[a]($_GET[b])`,
+            // `${'x'}(...)`: the call's arguments must parse (nothing, a quoted string,
+            // a variable or a bare word, then `,` or `)`), so a `$x(` in a random
+            // password is not a call.
+            r#"\$+\s*(?:[a-z_$][\w$]*|\{[^}]{0,40}\})(?:\s*[\[{][^()]{0,60}?[\]}])*\s*\(\s*(?:\)|'[^']{0,200}'\s*[,)]|"[^"]{0,200}"\s*[,)]|\$[\w$]+\s*(?:[\[{][^()]{0,60}?[\]}]\s*)*[,)]|[\w.]+\s*[,)])|\$\s*\{\s*(?:'[^']{0,60}'|"[^"]{0,60}"|\$\w+|@\w*)\s*\}|::\s*\$\w+\s*\(|[)\]'"]\s*\(\s*['"][a-z_]\w*['"]\s*\)\s*(?:;|$)|\(\s*['"`]?\s*(?:system|exec|passthru|shell_exec|eval|assert|popen|proc_open|phpinfo)\s*['"`]?\s*\)\s*\(|\[\s*(?:system|exec|passthru|shell_exec|eval|assert)\s*\]"#,
         )
     },
     rule(

@@ -46,7 +46,41 @@ macro_rules! cmp {
     };
 }
 
+/// A constant operand: a number (with arithmetic), a quoted string, `null`, a boolean, a
+/// hex literal, or `char(...)`/`chr(...)` of numbers.
+macro_rules! constant {
+    () => {
+        r#"(?:[-+~!]?\s*(?:\d+(?:\.\d+)?(?:e\d+)?|0x[0-9a-f]+|'[^']*'|"[^"]*"|null|true|false|chr?\(\s*\d+(?:\s*,\s*\d+)*\s*\))(?:\s*[-+*/%^|&]\s*(?:\d+(?:\.\d+)?|'[^']*'))*)"#
+    };
+}
+
 pub(crate) static RULES: &[Rule] = &[
+    rule(
+        "sqli.constant_condition",
+        1,
+        CRITICAL,
+        // A boolean operator followed by a condition whose operands are all constants:
+        // it is always true or always false, which only a probe needs. Recognised by
+        // structure, whatever the spelling: comparisons (`=`, `<>`, `!=`, `<=>`, `<`,
+        // `>`, `like`, `rlike`, `regexp`, `glob`), `[not] between c and c`,
+        // `[not] in (c, ...)`, `is [not] null|true|false`, with arithmetic on either side
+        // (`5-2=3`), in any case and with comments or any whitespace between tokens (the
+        // SQL view has removed them). Prose has no constant-only condition after "and":
+        // "born between 1990 and 1995" has no operator before the first constant.
+        concat!(
+            r"(?:^|[^a-z0-9_])(?:and|or|xor|having|where|when|&&|\|\|)[\s(]*",
+            constant!(),
+            r"\s*\)*\s*(?:(?:=|<=>|<>|!=|>=?|<=?|(?:not\s+)?(?:like|rlike|regexp|glob)\b)\s*\(?\s*",
+            constant!(),
+            r"|(?:not\s+)?between\s*\(?\s*",
+            constant!(),
+            r"\s*\)?\s*and\s*\(?\s*",
+            constant!(),
+            r"|(?:not\s+)?in\s*\(\s*",
+            constant!(),
+            r"\s*[,)]|is\s+(?:not\s+)?(?:null|true|false|unknown)\b)"
+        ),
+    ),
     rule(
         "sqli.union_select",
         1,
@@ -58,7 +92,10 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         concat!(
-            r#"['"`)]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
+            // The quote before the operator is the value's first: it closes the
+            // application's literal (`x' or id > 0`). A quote that closes a literal the
+            // value opened itself (`status = 'paid' and total > 100`) is text.
+            r#"^[^'"`]*['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
             cmp!(),
             // After a number, equality-like operators only (`10 and rating > 4` is text).
             r#"|\d\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b)"#
@@ -68,7 +105,7 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.boolean_operand",
         1,
         CRITICAL,
-        r#"['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\|)\s*[(!~-]*\s*(?:['"`]?\d|true\b|false\b|not\b|null\b|[a-z_]+\s*\(|@|['"`]\s*['"`]|\()"#,
+        r#"^[^'"`]*['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\|)\s*[(!~-]*\s*(?:['"`]?\d|true\b|false\b|not\b|null\b|[a-z_]+\s*\(|@|['"`]\s*['"`]|\()"#,
     ),
     rule(
         "sqli.bare_tautology",
@@ -76,16 +113,25 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         concat!(
             r#"(?:^|[\s(])(?:or|and|xor|&&|\|\|)\s+\(?['"`]?[\w@.]+['"`]?\s*"#,
-            // Equality-like operators only: `and rating > 4` is ordinary text.
-            r"(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b|\bin\s*\()",
-            r#"\s*\(?['"`]?[\w@.-]+"#
+            // Equality-like operators only: `and rating > 4` is ordinary text. `is`
+            // takes what SQL's `IS` takes (`null`, `true`, `false`, `unknown`: "and
+            // perfection is no trifle" is prose), `like`/`rlike`/`regexp` a quoted
+            // pattern or a number ("and it feels like home" is prose), `in` a list.
+            r#"(?:(?:=|<=>|<>|!=)\s*\(?['"`]?[\w@.-]+|\bis\s+(?:not\s+)?(?:null|true|false|unknown)\b|(?:\blike|\brlike|\bregexp)\s*\(?\s*(?:['"`]|\d)|\bin\s*\(\s*['"`]?[\w@.-]+['"`]?\s*[,)])"#
         ),
     ),
     rule(
         "sqli.quote_comment",
         1,
         CRITICAL,
-        r#"['"`]\s*\)*\s*(?:--(?:\s|$|[-+])|#|;\s*(?:--|#|$))"#,
+        // The login-bypass shape: a plain value (a user name, an e-mail address, an id),
+        // the quote that closes the application's literal, then a comment or `;` that
+        // ends the statement and nothing after it but the comment's own padding
+        // (`admin'--`, `admin' #`, `jdoe@example.com')-- -`). A quote followed by `#` in
+        // the middle of a random password has neither the plain value before it nor an
+        // empty comment after it; SQL between the quote and the comment is read by the
+        // fingerprint and the tautology rules.
+        r#"^[\w@.+ -]*['"`]\s*\)*\s*(?:--(?:[\s+-][^\n]*)?|#[\s#+-]*|;\s*(?:--[\s+-]*|#[\s+-]*)?)$"#,
     ),
     rule(
         "sqli.stacked_query",
@@ -121,7 +167,7 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.comment_evasion",
         1,
         CRITICAL,
-        r"(?:/\*\s*[+!]|/\*!\d*\s*(?:union|select|and|or|from|where|insert|update|delete|drop|sleep|concat)|(?:union|select|from|where|and|or)/\*|\*/(?:union|select|from|where|and|or)\b)",
+        r"(?:/\*\s*[+!][^*]{0,200}\*/|/\*!\d*\s*(?:union|select|and|or|from|where|insert|update|delete|drop|sleep|concat)|(?:union|select|from|where|and|or)/\*|\*/(?:union|select|from|where|and|or)\b)",
     ),
     rule(
         "sqli.hex_or_char_literal",
@@ -145,7 +191,15 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.function_call",
         1,
         CRITICAL,
-        r"(?:^|[^\w.])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_(?:and|count|length|or|xor)|cast|ceil(?:ing)?|char(?:_length|acter_length)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|crc32|curdate|current_(?:date|time|timestamp|user)|curtime|database|datediff|date_(?:add|format|sub)|db_name|decode|degrees|des_(?:de|en)crypt|elt|encode|encrypt|exp|export_set|extractvalue|field|find_in_set|floor|format|found_rows|from_(?:base64|days|unixtime)|get_lock|greatest|group_concat|hex|if|ifnull|inet_aton|inet_ntoa|insert|instr|is_(?:free|used)_lock|isnull|last_insert_id|lcase|least|left|length|ln|load_file|locate|log(?:2|10)?|lower|lpad|ltrim|make_set|master_pos_wait|md5|mid|mod|name_const|now|nullif|oct|old_password|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|randomblob|release_lock|repeat|replace|reverse|right|round|row_count|rpad|rtrim|schema|sec_to_time|session_user|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|str_to_date|subdate|substr(?:ing)?(?:_index)?|sum|sysdate|system_user|tan|time_format|to_(?:base64|char|days|number)|trim|truncate|ucase|uncompress(?:ed_length)?|unhex|unix_timestamp|updatexml|upper|user|utl_inaddr\.\w+|uuid|variance|version|weight_string|xmltype|jsonb?_\w+|div|lo_(?:get|import|export|open|from_bytea)|starts_with|pg_\w+|dbms_\w+\.\w+|sys_context|user_name|suser_s?name|host_name|is_srvrolemember|openquery|openrowset)\s*\\?\(",
+        // A SQL function called where SQL reads it: at the start of the value (the value is
+        // the operand: `id=sleep(5)`), or after a quote, an operator with an operand
+        // before it, `(`, `,`, `;` or a SQL keyword (`1 and user(`, `concat(0x7e,version(`).
+        // The arguments, up to the next parenthesis, must be SQL: a spreadsheet range
+        // (`=SUM(B2:B10)`, a formula starting with `=`), a PromQL range vector
+        // (`sum(rate(x[5m]))`), or a CSS `format('woff2')` after a `url(...)` are not.
+        // A function name after any other character (`\ln(`, `}pi(` in a random
+        // password) is not a call.
+        r"(?:^\s*|['\x22`(,;|&!+*/%^~-]\s*|[\w)'\x22]\s*(?:=|<>|!=|<=?|>=?)\s*|\b(?:select|and|or|xor|not|where|having|by|then|else|when|union|all|from|in|is|like|case|return|div|mod|between|values|exec|execute|call)\s+)(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_(?:and|count|length|or|xor)|cast|ceil(?:ing)?|char(?:_length|acter_length)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|crc32|curdate|current_(?:date|time|timestamp|user)|curtime|database|datediff|date_(?:add|format|sub)|db_name|decode|degrees|des_(?:de|en)crypt|elt|encode|encrypt|exp|export_set|extractvalue|field|find_in_set|floor|format|found_rows|from_(?:base64|days|unixtime)|get_lock|greatest|group_concat|hex|if|ifnull|inet_aton|inet_ntoa|insert|instr|is_(?:free|used)_lock|isnull|last_insert_id|lcase|least|left|length|ln|load_file|locate|log(?:2|10)?|lower|lpad|ltrim|make_set|master_pos_wait|md5|mid|mod|name_const|now|nullif|oct|old_password|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|randomblob|release_lock|repeat|replace|reverse|right|round|row_count|rpad|rtrim|schema|sec_to_time|session_user|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|str_to_date|subdate|substr(?:ing)?(?:_index)?|sum|sysdate|system_user|tan|time_format|to_(?:base64|char|days|number)|trim|truncate|ucase|uncompress(?:ed_length)?|unhex|unix_timestamp|updatexml|upper|user|utl_inaddr\.\w+|uuid|variance|version|weight_string|xmltype|jsonb?_\w+|div|lo_(?:get|import|export|open|from_bytea)|starts_with|pg_\w+|dbms_\w+\.\w+|sys_context|user_name|suser_s?name|host_name|is_srvrolemember|openquery|openrowset)\s*\\?\((?:[^():\[\]{}]*(?:\)|$)|[^():\[\]{}]*\([^():\[\]{}]*(?:[()]|$))",
     ),
     rule(
         "sqli.database_names",
@@ -169,7 +223,13 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.nosql_operator_key",
         1,
         CRITICAL,
-        r"^\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|function|accumulator|elemmatch|text|all|size|type|mod|jsonschema|slice|search|lookup|merge|out)$",
+        // The MongoDB query operators that change what a filter matches (MongoDB manual,
+        // "Query and Projection Operators": comparison, logical, `$where`/`$expr`/`$regex`
+        // and the server-side JavaScript ones). Not `$type` (the .NET type tag, and
+        // MongoDB's `$type` only matters under a field, where `generic.nosql_operator` reads it), `$id`, `$ref`, `$values`
+        // (.NET and JSON-reference metadata), not OData's `$search`/`$filter`/`$select`,
+        // which share the spelling but are not operators where they appear.
+        r"^\$(?:ne|eq|gt|gte|lt|lte|in|nin|all|size|mod|regex|where|exists|and|or|not|nor|expr|text|function|accumulator|elemmatch|jsonschema)$",
     ),
     rule(
         "sqli.magic_number",
@@ -216,6 +276,27 @@ mod class {
     pub(super) const FUNCTION: u8 = b'f';
     pub(super) const VARIABLE: u8 = b'v';
     pub(super) const COMMENT: u8 = b'c';
+    /// A comment with text in it (`#P-Mo5y`): SQL ignores it as well, but an injection
+    /// ends its statement with an empty one (`--`, `-- -`, `#`).
+    pub(super) const TEXT_COMMENT: u8 = b'C';
+    /// A comparison (`=`, `<`, `>`, `<>`, `!=`, `<=`, `>=`, `<=>`).
+    pub(super) const COMPARISON: u8 = b'=';
+    /// A keyword that starts a statement (`drop`, `insert`, `exec`, ...).
+    pub(super) const STATEMENT: u8 = b'T';
+}
+
+/// Keywords that start a statement: after `;` they make a stacked query.
+const STATEMENTS: &[&str] = &[
+    "insert", "update", "delete", "drop", "exec", "execute", "declare", "create", "alter",
+    "truncate", "shutdown", "show", "grant", "revoke", "waitfor", "set", "call", "begin", "load",
+    "rename", "copy", "do", "handler", "use", "with", "replace",
+];
+
+/// Whether the comment text `body` (after `--` or `#`) is only the padding an injection
+/// puts there (spaces, `-`, `+`).
+fn empty_comment(body: &[u8]) -> bool {
+    body.iter()
+        .all(|c| c.is_ascii_whitespace() || matches!(c, b'-' | b'+' | b'#'))
 }
 
 /// How many tokens form the fingerprint.
@@ -276,6 +357,9 @@ const KEYWORDS: &[&str] = &[
     "asc",
     "join",
     "sounds",
+    "collate",
+    "glob",
+    "escape",
 ];
 
 const FUNCTIONS: &[&str] = &[
@@ -366,7 +450,17 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => i += 1,
             b'\'' | b'"' | b'`' => {
                 let end = b[i + 1..].iter().position(|x| *x == c);
-                out.push(class::STRING);
+                // A string the value leaves open is a string only when it is a plain
+                // word (the `'1` of `'1'='1`); after a random `'` it is just text.
+                let open_plain = end.is_none()
+                    && b[i + 1..]
+                        .iter()
+                        .all(|x| x.is_ascii_alphanumeric() || *x == b'_' || *x == b' ');
+                out.push(if end.is_some() || open_plain {
+                    class::STRING
+                } else {
+                    class::BAREWORD
+                });
                 i = end.map_or(b.len(), |e| i + 1 + e + 1);
             }
             b'0'..=b'9' | b'.' if c != b'.' || b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
@@ -381,11 +475,19 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
                 out.push(class::NUMBER);
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                out.push(class::COMMENT);
+                out.push(if empty_comment(&b[i + 2..]) {
+                    class::COMMENT
+                } else {
+                    class::TEXT_COMMENT
+                });
                 i = b.len();
             }
             b'#' => {
-                out.push(class::COMMENT);
+                out.push(if empty_comment(&b[i + 1..]) {
+                    class::COMMENT
+                } else {
+                    class::TEXT_COMMENT
+                });
                 i = b.len();
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
@@ -414,11 +516,17 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
             }
             b'=' | b'<' | b'>' | b'!' | b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'|' | b'&'
             | b'~' | b':' => {
+                let start = i;
                 i += 1;
                 while i < b.len() && matches!(b[i], b'=' | b'<' | b'>') {
                     i += 1;
                 }
-                out.push(class::OPERATOR);
+                out.push(match &b[start..i] {
+                    b"=" | b"<" | b">" | b"<>" | b"!=" | b"<=" | b">=" | b"<=>" | b"==" => {
+                        class::COMPARISON
+                    }
+                    _ => class::OPERATOR,
+                });
             }
             c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' => {
                 let start = i;
@@ -440,6 +548,7 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
                     "select" => class::SELECT,
                     "and" | "or" | "xor" | "not" | "div" | "mod" => class::LOGIC,
                     w if next_paren && FUNCTIONS.contains(&w) => class::FUNCTION,
+                    w if STATEMENTS.contains(&w) => class::STATEMENT,
                     w if KEYWORDS.contains(&w) => class::KEYWORD,
                     _ => class::BAREWORD,
                 };
@@ -461,40 +570,126 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
     out
 }
 
+/// Whether the tokens `t` that follow a complete condition (`' = 1`, `' or x`) continue it
+/// as SQL does: nothing, an empty comment, a stacked statement, `UNION`, a keyword
+/// (`order by`, `limit`), boolean logic into another operand, a closing parenthesis, or
+/// an operator into another operand. A bare word, a string, a number or a `(` right after
+/// a complete condition is no SQL (it is the rest of a random password). A fingerprint
+/// is [`FINGERPRINT_LEN`] tokens at most: running out of tokens counts as continuing.
+fn continues(t: &[u8]) -> bool {
+    let operand = |x: Option<&u8>| matches!(x, Some(b's' | b'1' | b'n' | b'v'));
+    match t.first() {
+        None | Some(b'c' | b'U' | b'k' | b'T') => true,
+        Some(b';') => matches!(t.get(1), None | Some(b'E' | b'T' | b'c')),
+        Some(b')') => continues(&t[1..]),
+        Some(b'&') => match t.get(1) {
+            None | Some(b'f' | b'(' | b'E') => true,
+            x if operand(x) => after_operand(&t[2..]),
+            _ => false,
+        },
+        Some(b'=' | b'o') => match t.get(1) {
+            None | Some(b'f' | b'(') => true,
+            // A call of a function the tokenizer does not know (`~all(array[...])`).
+            Some(b'n') if t.get(2) == Some(&b'(') => true,
+            // Arithmetic goes on into numbers, strings and variables; a bare word after
+            // an operator after a complete condition is text (`... >51~og<8`).
+            Some(b'n') => false,
+            x if operand(x) => continues(&t[2..]),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// After an operand of boolean logic (`' or x`, `' and 1`): the end, or a comparison or
+/// arithmetic into another operand, or what may follow a complete condition.
+fn after_operand(t: &[u8]) -> bool {
+    match t.first() {
+        Some(b'=' | b'o') => {
+            matches!(
+                t.get(1),
+                None | Some(b's' | b'1' | b'n' | b'v' | b'f' | b'(')
+            ) && (t.len() < 2
+                || matches!(t[1], b'f' | b'(')
+                || (t[1] == b'n' && t.get(2) == Some(&b'('))
+                || continues(&t[2..]))
+        }
+        _ => continues(t),
+    }
+}
+
 /// Whether a fingerprint has a shape only injected SQL has. `quoted` says whether the
 /// value was assumed to start inside a string.
-fn suspicious(fp: &[u8], quoted: bool) -> bool {
+fn suspicious(fp: &[u8], quoted: bool, plain_prefix: bool) -> bool {
     let has = |pat: &[u8]| fp.windows(pat.len()).any(|w| w == pat);
     if has(b"UE") || has(b"U(E") || has(b"1UE") {
         return true;
     }
-    if has(b";E") || has(b";k") {
+    // A stacked query: `;` then a statement, never `;` then any word.
+    if has(b";E") || has(b";T") {
         return true;
     }
+    // Operands and what may follow a complete condition.
+    let operand = |t: Option<u8>| matches!(t, Some(b's' | b'1' | b'n' | b'v'));
+    let ends_condition = |t: Option<u8>| {
+        matches!(
+            t,
+            None | Some(b'o' | b'=' | b'&' | b'c' | b'k' | b'T' | b')' | b';' | b'U')
+        )
+    };
     if quoted {
-        // The value closed the application's string: what follows decides.
+        // The value closed the application's string: what follows decides, and it must
+        // be SQL that parses, not just punctuation.
         let rest = &fp[1..];
         let first = rest.first().copied();
         let second = rest.get(1).copied();
+        let third = rest.get(2).copied();
         return match first {
+            // `' or 1=1`, `' or x`, `' or sleep(5)`, `' || (select ...)`.
             Some(b'&') => {
-                matches!(
-                    second,
-                    Some(b's' | b'1' | b'n' | b'f' | b'(' | b'v' | b'&' | b'E')
-                ) && rest.len() >= 2
+                (operand(second) && after_operand(&rest[2..]))
+                    || matches!(second, Some(b'f' | b'&' | b'E'))
+                    // `' or (select ...`, `' or (1=1`: the parenthesis opens SQL.
+                    || (second == Some(b'(')
+                        && (matches!(third, Some(b'E' | b'f' | b'('))
+                            || (operand(third) && after_operand(&rest[3..]))))
+            }
+            // `'='`, `' = 1 or ...`, `'-1=1`: a comparison, or arithmetic that leads
+            // into one or into boolean logic.
+            Some(b'=') => {
+                (matches!(second, Some(b's' | b'1' | b'v'))
+                    && ends_condition(third)
+                    && continues(&rest[2..])
+                    && (third.is_some() || plain_prefix))
+                    || second == Some(b'f')
+                    // `'=(select ...`, `'=(1)`: a subquery or a parenthesised operand.
+                    || (second == Some(b'(')
+                        && (third == Some(b'E')
+                            || (operand(third) && rest.get(3) == Some(&b')'))))
             }
             Some(b'o') => {
                 matches!(second, Some(b's' | b'1' | b'f' | b'(' | b'v'))
-                    && rest
-                        .get(2)
-                        .is_some_and(|t| matches!(t, b'&' | b'o' | b'c' | b'k'))
+                    && matches!(third, Some(b'&' | b'=' | b'c' | b'k'))
+                    && continues(&rest[2..])
             }
-            Some(b'c') => true,
-            Some(b';') => rest.len() >= 2,
-            Some(b')') => matches!(second, Some(b'&' | b';' | b'c' | b'U' | b')')),
+            // `admin'--`: an empty comment ends the statement.
+            Some(b'c') => plain_prefix,
+            Some(b';') => {
+                matches!(second, Some(b'E' | b'T' | b'c'))
+                    || (second == Some(b'v') && third == Some(b'c'))
+            }
+            // `')) or 1=1`, `') union ...`: parentheses closed, then SQL goes on.
+            Some(b')') => {
+                let after = &rest[rest.iter().take_while(|t| **t == b')').count()..];
+                !after.is_empty() && continues(after)
+            }
             Some(b'U') => true,
-            Some(b'k') => {
-                matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k')) && rest.len() >= 3
+            Some(b'k' | b'T') => {
+                matches!(second, Some(b'1' | b'n' | b'E' | b'(' | b's' | b'k' | b'T'))
+                    && rest.len() >= 3
+                    // `' in progress '...`: a bare word after the keyword must lead on
+                    // into SQL, not into more text.
+                    && (second != Some(b'n') || ends_condition(third))
             }
             _ => false,
         };
@@ -506,12 +701,12 @@ fn suspicious(fp: &[u8], quoted: bool) -> bool {
             b'1' | b'n' | b's',
             b'&',
             b'1' | b's' | b'v',
-            b'o',
+            b'=',
             b'1' | b's' | b'v',
             ..
         ] | [b'1', b'&', b'f', b'(', ..]
             | [b'1', b')', b'&', ..]
-            | [b'1', b';', ..]
+            | [b'1', b';', b'E' | b'T' | b'c', ..]
             | [b'1', b'c']
             | [b'1', b'&', b'1', b'c', ..]
             | [b'f', b'(', b'1' | b'f' | b'v' | b'E', b')', ..]
@@ -556,7 +751,14 @@ pub(crate) fn fingerprint(
             continue;
         }
         let fp = tokens(sql, quote);
-        if fp.len() >= 2 && suspicious(&fp, quote.is_some()) {
+        // Whether what precedes the closing quote is a plain value (a name, an e-mail
+        // address, a number), as in `admin'--`, rather than random punctuation.
+        let plain_prefix = quote.is_some_and(|q| {
+            sql.bytes()
+                .take_while(|c| *c != q)
+                .all(|c| c.is_ascii_alphanumeric() || b"@._- +".contains(&c))
+        });
+        if fp.len() >= 2 && suspicious(&fp, quote.is_some(), plain_prefix) {
             return Some(Finding {
                 category: Category::Sqli,
                 rule: "sqli.fingerprint",
@@ -580,7 +782,7 @@ mod tests {
     #[test]
     fn tokenizer_classes() {
         assert_eq!(fp("1 union select 1,2", None), "1UE1,1");
-        assert_eq!(fp("1' or '1'='1", Some(b'\'')), "s&sos");
+        assert_eq!(fp("1' or '1'='1", Some(b'\'')), "s&s=s");
         assert_eq!(fp("admin'--", Some(b'\'')), "sc");
         assert_eq!(fp("x and sleep(5)", None), "n&f(1)");
         assert_eq!(fp("@@version", None), "v");
@@ -595,6 +797,10 @@ mod tests {
             "1 union select 1,2",
             "1 and 1=1",
             "x'); drop table users",
+            "admin'#",
+            "admin' -- -",
+            "x' or 1=1#",
+            "1; drop table t",
         ] {
             assert!(
                 fingerprint(attack, Part::Value, 1, &loc).is_some(),
@@ -608,6 +814,13 @@ mod tests {
             "2104 grant ave #a",
             "1-2 or 3 days",
             "select c1 from t1 order by c2",
+            // Random passwords: a quote, then punctuation that does not parse as SQL.
+            "N[7]v'#P-Mo5yKyA",
+            "o)`>>EHp,IG^dwVQ\";3R]!k$W",
+            "9#xv`V XqZ6@SMPk:Fb",
+            "c4H<:lVZX3q|d}lG';[QcrFeg+x",
+            // OData: `eq`/`and` between quoted literals is not SQL.
+            "status eq 'in progress' and created ge datetime'2024-01-01'",
         ] {
             assert!(
                 fingerprint(benign, Part::Value, 1, &loc).is_none(),

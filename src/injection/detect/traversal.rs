@@ -40,7 +40,7 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         View::Path,
         &[],
-        r"(?:/etc/(?:passwd|shadow|group|gshadow|hosts|issue|master\.passwd|security|sudoers|crontab|profile|bashrc|motd|resolv\.conf|fstab|my\.cnf|php\.ini|environment|httpd|apache2?|nginx|mysql|ssh|init\.d|pwd\.db|spwd\.db|hostname|network|redhat-release|os-release|lsb-release|inittab|aliases|exports|ld\.so)|/proc/(?:self|\d+|[a-z]+)\b|(?:^|[\s<>=|;])/tmp/|/@(?:id|fs)/|/sys/(?:class|kernel|devices|block|bus|firmware|module|power|fs)\b|/var/(?:log|mail|spool|www|lib/mysql)/|/root/|/home/[^/]+/\.|/usr/local/(?:etc|apache)|/opt/lampp|\bboot\.ini\b|\bwin\.ini\b|\bsystem\.ini\b|/windows/(?:system32|win\.ini|repair|panther)|/winnt/|\bsam\b/|/inetpub/|\bautoexec\.bat\b|/dev/(?:null|tcp|udp|zero|random|stdin|fd/))",
+        r"(?:/etc/(?:passwd|shadow|group|gshadow|hosts|issue|master\.passwd|security|sudoers|crontab|profile|bashrc|motd|resolv\.conf|fstab|my\.cnf|php\.ini|environment|httpd|apache2?|nginx|mysql|ssh|init\.d|pwd\.db|spwd\.db|hostname|network|redhat-release|os-release|lsb-release|inittab|aliases|exports|ld\.so)|/proc/(?:self|\d+|[a-z]+)\b|/@(?:id|fs)/|/sys/(?:class|kernel|devices|block|bus|firmware|module|power|fs)\b|(?:^|[<>=|;&'\x22(:]|\.\./)(?:/tmp/|/var/(?:log|mail|spool|www|lib/mysql)/|/root/|/home/[^/]+/\.)|/usr/local/(?:etc|apache)|/opt/lampp|\bboot\.ini\b|\bwin\.ini\b|\bsystem\.ini\b|/windows/(?:system32|win\.ini|repair|panther)|/winnt/|\bsam\b/|/inetpub/|\bautoexec\.bat\b|/dev/(?:null|tcp|udp|zero|random|stdin|fd/))",
     ),
     rule(
         "traversal.restricted_file",
@@ -48,7 +48,18 @@ pub(crate) static RULES: &[Rule] = &[
         CRITICAL,
         View::Path,
         &[Part::Path, Part::Value, Part::Name, Part::FileName],
-        r"(?:^|/)(?:\.env(?:\.\w+)?|\.git(?:/|$|config|ignore)|\.svn/|\.hg/|\.bzr/|\.ds_store|\.htaccess|\.htpasswd|\.htdigest|\.bash_history|\.bashrc|\.ssh/|id_rsa|id_dsa|authorized_keys|known_hosts|\.aws/credentials|\.docker/config|\.npmrc|\.pgpass|\.my\.cnf|web\.config|wp-config\.php|config\.php\.bak|\.idea/|\.vscode/|composer\.(?:json|lock)|package-lock\.json|\.travis\.yml|docker-compose\.yml|dockerfile|\.kube/config|localsettings\.php|settings\.py|database\.yml|secrets\.yml|\.gitlab-ci\.yml|phpinfo\.php|server-status|\.user\.ini|\.(?:cursor|continue|roo|zed|cline|kiro|windsurf|a0proj|fabric|n8n|claude|junie|aiignore|aider\w*|codeium|copilot|gemini|github|docker|terraform|vault|circleci)(?:/|$)[^\s]*|[\w-]*(?:debug|error|errors|access)\.log|[\w.-]+\.(?:sql|bak|backup|old|swp|sav|orig)(?:\.(?:zip|gz|tgz|tar|7z|rar|bz2))?|[\w.-]+\.env)(?:$|[?#;/])",
+        r"(?:^|/)(?:\.env(?:\.\w+)?|\.git(?:/|$|config|ignore)|\.svn/|\.hg/|\.bzr/|\.ds_store|\.htaccess|\.htpasswd|\.htdigest|\.bash_history|\.bashrc|\.ssh/|id_rsa|id_dsa|authorized_keys|known_hosts|\.aws/credentials|\.docker/config|\.npmrc|\.pgpass|\.my\.cnf|web\.config|wp-config\.php|config\.php\.bak|\.idea/|\.vscode/|composer\.(?:json|lock)|package-lock\.json|\.travis\.yml|docker-compose\.yml|dockerfile|\.kube/config|localsettings\.php|settings\.py|database\.yml|secrets\.yml|\.gitlab-ci\.yml|phpinfo\.php|server-status|\.user\.ini|\.(?:cursor|continue|roo|zed|cline|kiro|windsurf|a0proj|fabric|n8n|claude|junie|aiignore|aider\w*|codeium|copilot|gemini|github|docker|terraform|vault|circleci)(?:/|$)[^\s]*|[\w-]*(?:debug|error|errors|access)\.log|[\w.-]+\.env)(?:$|[?#;/])",
+    ),
+    rule(
+        "traversal.backup_file",
+        2,
+        CRITICAL,
+        View::Path,
+        &[Part::Path, Part::Value, Part::FileName],
+        // Backup and dump extensions: a request for one is a probe for a leaked copy, but
+        // the same names are ordinary in a storage API or a commit's file list, so only
+        // under `strict`.
+        r"(?:^|/)[\w.-]+\.(?:sql|bak|backup|old|swp|sav|orig)(?:\.(?:zip|gz|tgz|tar|7z|rar|bz2))?(?:$|[?#;/])",
     ),
     rule(
         "traversal.encoded_dot_dot",

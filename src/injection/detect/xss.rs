@@ -24,10 +24,21 @@ const fn rule(name: &'static str, paranoia: u8, score: u16, pattern: &'static st
 
 pub(crate) static RULES: &[Rule] = &[
     rule(
+        "xss.ssi_directive",
+        1,
+        CRITICAL,
+        // A server-side include directive (Apache mod_include, nginx ssi): `<!--#exec
+        // cmd=...-->`, `<!--#include virtual=...-->`, `<!--#set var=... value=...-->`.
+        r"<!--\s*#\s*(?:exec|include|echo|set|config|fsize|flastmod|printenv|if|elif)\s+(?:cmd|cgi|virtual|file|var|value|encoding|expr|errmsg|sizefmt|timefmt)\s*=",
+    ),
+    rule(
         "xss.script_tag",
         1,
         CRITICAL,
-        r"<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|base|meta|svg|math|isindex|xml|import|vmlframe|xss|template|noscript|portal|set|animate|handler|listener)\b",
+        // `<svg` whose first attribute is its namespace is an SVG document (an uploaded
+        // logo, a `data:image/svg+xml` URL): what makes one active, `<script>`, event
+        // handlers and `javascript:` URLs, is read by the other rules and the tokenizer.
+        r"<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|base|meta|math|isindex|xml|import|vmlframe|xss|template|noscript|portal|set|animate|handler|listener)\b|<\s*svg(?:\s*[/>]|\s*$|\s+(?:[^x\s/>]|x(?:[^m]|$)|xm(?:[^l]|$)|xml(?:[^n]|$)|xmln(?:[^s]|$)))",
     ),
     rule(
         "xss.event_handler",
@@ -39,7 +50,7 @@ pub(crate) static RULES: &[Rule] = &[
         "xss.script_url",
         1,
         CRITICAL,
-        r"(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|l\s*i\s*v\s*e\s*s\s*c\s*r\s*i\s*p\s*t)\s*:|\bdata\s*:\s*(?:text/html|[^,]{0,40};\s*base64|image/svg\+xml|application/(?:x-)?(?:javascript|ecmascript))",
+        r"(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|l\s*i\s*v\s*e\s*s\s*c\s*r\s*i\s*p\s*t)\s*:|\bdata\s*:\s*(?:text/(?:html|javascript|ecmascript|xml|xsl)|application/(?:x-)?(?:javascript|ecmascript|xhtml\+xml|xml))\b",
     ),
     rule(
         "xss.url_attribute",
@@ -171,6 +182,7 @@ pub(crate) fn tokenize(text: &str, paranoia: u8, location: &Arc<str>) -> Option<
 fn scan_tags(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut i = 0;
+    let mut in_svg_document = false;
     while let Some(off) = b[i..].iter().position(|c| *c == b'<') {
         i += off + 1;
         // Tag name (a closing `/` allowed), separated by whitespace, `/` or control bytes.
@@ -185,7 +197,18 @@ fn scan_tags(s: &str) -> Option<String> {
             continue;
         }
         let tag = &s[start..i];
-        if SCRIPT_TAGS.contains(&tag) {
+        // An SVG document's root (`<svg xmlns=...`) is read attribute by attribute like
+        // any tag, its closing `</svg>` is harmless; a bare `<svg>` or `<svg/onload=...>` is
+        // a script tag.
+        let closing = s[..start]
+            .trim_end_matches(|c: char| c.is_ascii_whitespace() || c == '\0')
+            .ends_with('/');
+        let svg_document = tag == "svg" && (closing || s[i..].trim_start().starts_with("xmlns"));
+        in_svg_document |= svg_document && !closing;
+        // Inside an SVG document, `<style>` holds the drawing's CSS; the CSS that runs
+        // script (`expression(`, `javascript:` URLs) is read by the other rules.
+        let svg_style = in_svg_document && tag == "style";
+        if SCRIPT_TAGS.contains(&tag) && !svg_document && !svg_style {
             return Some(format!("<{tag}"));
         }
         // Attributes until `>` or the next `<`.

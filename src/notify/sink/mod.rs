@@ -70,7 +70,16 @@ impl Batch {
         }
     }
 
-    /// The batch id, stable across retries.
+    /// A batch sent again under the id it was first sent with (a dead-letter replay), so
+    /// receivers that de-duplicate on it see the same delivery.
+    pub(crate) fn with_id(id: Arc<str>, notifications: Vec<Notification>) -> Self {
+        Self {
+            id,
+            notifications: notifications.into(),
+        }
+    }
+
+    /// The batch id, stable across retries and dead-letter replays.
     pub fn id(&self) -> &str {
         &self.id
     }

@@ -13,8 +13,14 @@ use crate::{notify::notification::rfc3339, ConfigError};
 ///
 /// Every entry has the fields `id` (the notification id, for consumers to deduplicate),
 /// `kind`, `priority`, `title`, `message`, `count`, `timestamp`, `source` and `json` (the
-/// whole notification in its documented JSON shape). A batch is written in one
-/// `MULTI`/`EXEC` transaction, so a retry never leaves half a batch behind.
+/// whole notification in its documented JSON shape).
+///
+/// A batch is written by one Lua script, atomically, and at most once: the script first
+/// sets an idempotency key `<stream>:batch:<batch id>` (`SET NX`, kept for
+/// [`dedupe_window`](RedisStreamSinkBuilder::dedupe_window), default one hour) and adds
+/// the entries only if the key was not there. A write that timed out on the client may
+/// still have run on the server; its retry (same batch id) then finds the key and adds
+/// nothing, and so does a dead-letter replay of that batch within the window.
 ///
 /// Connection errors and timeouts are retried (the connection is re-established in the
 /// background); errors Redis will repeat (a key of the wrong type, for example) dead-letter
@@ -36,6 +42,7 @@ pub struct RedisStreamSink {
     conn: ConnectionManager,
     stream: String,
     max_len: usize,
+    dedupe_window: Duration,
 }
 
 impl fmt::Debug for RedisStreamSink {
@@ -43,6 +50,7 @@ impl fmt::Debug for RedisStreamSink {
         f.debug_struct("RedisStreamSink")
             .field("stream", &self.stream)
             .field("max_len", &self.max_len)
+            .field("dedupe_window", &self.dedupe_window)
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +63,7 @@ pub struct RedisStreamSinkBuilder {
     stream: String,
     max_len: usize,
     timeout: Duration,
+    dedupe_window: Duration,
 }
 
 impl RedisStreamSink {
@@ -65,6 +74,7 @@ impl RedisStreamSink {
             stream: "tower-fortify:notifications".to_owned(),
             max_len: 100_000,
             timeout: Duration::from_secs(5),
+            dedupe_window: Duration::from_secs(3600),
         }
     }
 }
@@ -86,6 +96,14 @@ impl RedisStreamSinkBuilder {
     /// How long one connection attempt or command may take (default 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long a batch's idempotency key is kept (default one hour): a retry or replay
+    /// of the same batch within this window adds nothing to the stream. At least 1 s and
+    /// at most 30 days; Redis holds one small key per batch for this long.
+    pub fn dedupe_window(mut self, window: Duration) -> Self {
+        self.dedupe_window = window;
         self
     }
 
@@ -114,6 +132,14 @@ impl RedisStreamSinkBuilder {
                 "the timeout must be greater than zero and at most one day",
             ));
         }
+        if self.dedupe_window < Duration::from_secs(1)
+            || self.dedupe_window > Duration::from_secs(30 * 86_400)
+        {
+            return Err(ConfigError::new(
+                "notify.redis_stream_sink.dedupe_window",
+                "the dedupe window must be between 1 second and 30 days",
+            ));
+        }
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ConfigError::new(
                 "notify.redis_stream_sink.runtime",
@@ -133,21 +159,54 @@ impl RedisStreamSinkBuilder {
             conn,
             stream: self.stream,
             max_len: self.max_len,
+            dedupe_window: self.dedupe_window,
         })
     }
 }
 
+/// Adds a batch to the stream once: `KEYS[1]` the stream, `KEYS[2]` the batch's
+/// idempotency key; `ARGV[1]` the `MAXLEN ~` bound, `ARGV[2]` the key's lifetime in ms,
+/// `ARGV[3]` the number of field/value arguments per entry, then the entries. Returns the
+/// number of entries added (0 when the batch was written before). The stream's type is
+/// checked first, so a refused write never leaves the key behind.
+const ADD_ONCE: &str = r"
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'stream' and t ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a stream')
+end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
+  return 0
+end
+local width = tonumber(ARGV[3])
+local added = 0
+local i = 4
+while i <= #ARGV do
+  local args = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*'}
+  for j = 0, width - 1 do
+    args[#args + 1] = ARGV[i + j]
+  end
+  redis.call(unpack(args))
+  added = added + 1
+  i = i + width
+end
+return added
+";
+
+/// Field/value arguments per entry in [`ADD_ONCE`].
+const ENTRY_WIDTH: usize = 18;
+
 impl RedisStreamSink {
     async fn deliver(&self, batch: &Batch) -> Result<(), SinkError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let script = redis::Script::new(ADD_ONCE);
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(&self.stream)
+            .key(format!("{}:batch:{}", self.stream, batch.id()))
+            .arg(self.max_len)
+            .arg(u64::try_from(self.dedupe_window.as_millis()).unwrap_or(u64::MAX))
+            .arg(ENTRY_WIDTH);
         for n in batch.notifications() {
-            pipe.cmd("XADD")
-                .arg(&self.stream)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(self.max_len)
-                .arg("*")
+            invocation
                 .arg("id")
                 .arg(n.id().to_string())
                 .arg("kind")
@@ -165,12 +224,13 @@ impl RedisStreamSink {
                 .arg("source")
                 .arg(n.source_name())
                 .arg("json")
-                .arg(n.to_json())
-                .ignore();
+                .arg(n.to_json());
         }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn)
+        invocation
+            .invoke_async::<u64>(&mut conn)
             .await
+            .map(|_| ())
             .map_err(|e| classify(&e))
     }
 }

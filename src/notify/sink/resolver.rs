@@ -5,7 +5,7 @@ use std::{
     fmt,
     future::Future,
     io,
-    net::{IpAddr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     pin::Pin,
     task::{Context, Poll},
 };
@@ -68,32 +68,72 @@ impl tower_service::Service<Name> for GuardedResolver {
 }
 
 /// Whether `ip` is a globally routable unicast address.
+///
+/// IPv6 transition addresses are judged by the IPv4 address they carry, because that is
+/// where a translator or relay delivers the packets: NAT64 `64:ff9b::/96` (RFC 6052),
+/// 6to4 `2002::/16` (RFC 3056), IPv4-mapped `::ffff:0:0/96`, and Teredo `2001::/32`
+/// (RFC 4380: both the server and the client address must be public). Ranges that are
+/// never global are refused whatever they carry: local-use NAT64 `64:ff9b:1::/48`
+/// (RFC 8215), IPv4-compatible `::/96` (deprecated, RFC 4291), site-local `fec0::/10`
+/// (deprecated, RFC 3879), unique local, link-local, documentation, multicast, and on the
+/// IPv4 side `192.0.0.0/24` (IETF protocol assignments), private, shared, benchmarking and
+/// reserved space.
 pub(super) fn is_public(ip: IpAddr) -> bool {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-                || (a == 198 && (b == 18 || b == 19)) // benchmarking
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
-        }
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
     }
+}
+
+fn is_public_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    !(v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments (RFC 6890)
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240)
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    let seg = v6.segments();
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // IPv4-mapped (::ffff:a.b.c.d): the IPv4 address itself.
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    // IPv4-compatible (::a.b.c.d, deprecated), `::` and `::1` included: never global.
+    if seg[..6] == [0; 6] {
+        return false;
+    }
+    // NAT64 well-known prefix 64:ff9b::/96: the IPv4 address in the last 32 bits.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded(seg[6], seg[7]));
+    }
+    // Local-use NAT64 64:ff9b:1::/48: a network's own translator, never global.
+    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1 {
+        return false;
+    }
+    // 6to4 2002::/16: the IPv4 address in bits 16..48.
+    if seg[0] == 0x2002 {
+        return is_public_v4(embedded(seg[1], seg[2]));
+    }
+    // Teredo 2001::/32: the server in bits 32..64, the client (inverted) in the last 32.
+    if seg[0] == 0x2001 && seg[1] == 0 {
+        return is_public_v4(embedded(seg[2], seg[3])) && is_public_v4(embedded(!seg[6], !seg[7]));
+    }
+    let first = seg[0];
+    !(v6.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || first == 0x2001 && seg[1] == 0x0db8) // documentation
 }
 
 #[cfg(test)]
@@ -114,10 +154,31 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            // Issue #13 item 5: each missed range.
+            "64:ff9b::7f00:1",
+            "64:ff9b::c0a8:101",
+            "64:ff9b:1::808:808",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "fec0::1",
+            "192.0.0.8",
+            "::ffff:192.0.0.1",
+            "::7f00:1",
+            "::808:808",
+            "2001:0:7f00:1::1",
+            "2001:0:808:808::f5ff:fffe",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:0:808:808::f7f7:f7f7",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

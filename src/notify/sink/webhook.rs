@@ -111,7 +111,10 @@ impl fmt::Debug for WebhookSecret {
 /// Targets on loopback, private, link-local and other non-public addresses are refused by
 /// default (server-side request forgery), both for IP literals at build time and for names
 /// at resolution time; [`allow_private_networks`](WebhookSinkBuilder::allow_private_networks)
-/// lifts that for internal receivers.
+/// lifts that for internal receivers. IPv6 transition addresses (NAT64 `64:ff9b::/96`,
+/// 6to4 `2002::/16`, Teredo `2001::/32`, IPv4-mapped) are judged by the IPv4 address they
+/// carry; local-use NAT64 `64:ff9b:1::/48`, IPv4-compatible `::/96`, site-local
+/// `fec0::/10` and `192.0.0.0/24` are refused whatever they hold.
 ///
 /// Built on hyper-util's client with rustls (ring, webpki roots): no native TLS library.
 ///

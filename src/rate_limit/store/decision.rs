@@ -283,6 +283,13 @@ pub trait RateLimitStore: Send + Sync + fmt::Debug + 'static {
         let _ = cell;
         None
     }
+
+    /// The longest quota window (burst x interval) this store can hold, if it has a limit
+    /// (`None`, the default, for none). The layer's `build()` refuses a policy with a
+    /// longer window, so the limit is a configuration error, not a failure of every request.
+    fn max_window(&self) -> Option<Duration> {
+        None
+    }
 }
 
 impl<T: RateLimitStore + ?Sized> RateLimitStore for Arc<T> {
@@ -297,5 +304,9 @@ impl<T: RateLimitStore + ?Sized> RateLimitStore for Arc<T> {
     #[inline]
     fn decide_one(&self, cell: &Cell<'_>) -> Option<Result<CellOutcome, StoreError>> {
         (**self).decide_one(cell)
+    }
+
+    fn max_window(&self) -> Option<Duration> {
+        (**self).max_window()
     }
 }

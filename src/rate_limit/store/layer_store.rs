@@ -1,6 +1,6 @@
 //! [`LayerStore`], how a layer holds its store.
 
-use std::{any::Any, sync::Arc};
+use std::{any::Any, sync::Arc, time::Duration};
 
 use super::{
     decision::{Cell, CellOutcome, DecideFuture, RateLimitStore, StoreError},
@@ -59,6 +59,13 @@ impl RateLimitStore for LayerStore {
         match self {
             Self::Memory(s) => s.decide_one(cell),
             Self::Dyn(s) => s.decide_one(cell),
+        }
+    }
+
+    fn max_window(&self) -> Option<Duration> {
+        match self {
+            Self::Memory(s) => s.max_window(),
+            Self::Dyn(s) => s.max_window(),
         }
     }
 }

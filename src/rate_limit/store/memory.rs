@@ -40,15 +40,31 @@ struct Slot {
 /// A shard: a hash table addressed by a hash computed once per lookup.
 type Map = HashTable<Slot>;
 
+/// Buckets of one shard examined to make room for a new key at the cap.
+const EVICT_SCAN: usize = 32;
+/// Shards examined at most (the new key's own, then others) to make room for a new key.
+const EVICT_SHARDS: usize = 4;
+
 /// What the store does with a request whose key is new when it already tracks
-/// [`max_keys`](MemoryStore::max_keys) keys (after sweeping that shard of idle keys).
+/// [`max_keys`](MemoryStore::max_keys) keys.
+///
+/// Every mode first forgets the keys whose quota has fully returned among a bounded sample
+/// (see [`MemoryStore`], "Cap"): forgetting them loses nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AtCapacity {
-    /// Count every new key against one shared bucket per policy with that policy's quota,
-    /// until eviction frees room: memory stays bounded and newcomers are still limited
-    /// (together). The default.
+    /// Make room for the new key: among the sampled keys, forget one whose quota has fully
+    /// returned or else the one with the least remaining penalty (the earliest theoretical
+    /// arrival time). A throttled key is forgotten only when every sampled key is at least
+    /// as throttled, so rotating through fresh keys cannot reset it. Each such forced
+    /// eviction is counted in [`MemoryStoreStats::evicted_early`]. When the sample holds no
+    /// key at all, the request is counted as with [`SharedOverflow`](Self::SharedOverflow).
+    /// The default.
     #[default]
+    Evict,
+    /// Count every new key against one shared bucket per policy with that policy's quota,
+    /// until idle keys make room: memory stays bounded and newcomers are still limited
+    /// (together), but whoever fills the table makes every newcomer share one quota.
     SharedOverflow,
     /// Allow requests with new keys without tracking them (fail open).
     Allow,
@@ -65,6 +81,10 @@ pub struct MemoryStoreStats {
     pub keys: usize,
     /// Keys evicted because they were idle (their quota had fully returned).
     pub evicted: u64,
+    /// Keys evicted at the cap before their quota had fully returned, to make room for a
+    /// new key ([`AtCapacity::Evict`]). A rising count means the cap is too small for the
+    /// traffic, or someone is rotating keys; export it next to your metrics.
+    pub evicted_early: u64,
     /// Requests whose new key met a full store.
     pub at_capacity: u64,
 }
@@ -82,7 +102,13 @@ pub struct MemoryStoreStats {
 ///   [`sweep_interval`](MemoryStore::sweep_interval) (default 10 s) and no pause is longer
 ///   than one shard's sweep. No background task, nothing for the user to call.
 /// - **Cap**: at most [`max_keys`](MemoryStore::max_keys) keys (default 1,000,000, about
-///   52 MB); a new key meeting a full shard first sweeps it, then follows [`AtCapacity`].
+///   52 MB). A new key meeting the cap does **bounded work**: it samples 32 buckets of
+///   its own shard (from a position derived from its keyed hash, so an attacker cannot
+///   aim) and 32 of each of at most 3 other shards whose lock is free at once (it never
+///   waits on a second lock), and forgets the idle keys of the first sample that has any.
+///   If none is idle it follows [`AtCapacity`]: by default a second pass over the same
+///   samples evicts the key with the least remaining penalty. At most 256 buckets are
+///   examined per new key; no request sweeps a whole shard at the cap.
 /// - **All or nothing**: a request's cells are consumed in order; if one refuses, the ones
 ///   already consumed are given back before the decision returns. A concurrent request may
 ///   briefly see that reservation, which can only make it stricter, never looser.
@@ -113,6 +139,7 @@ struct Inner {
     sweep_interval: Duration,
     keys: AtomicUsize,
     evicted: AtomicU64,
+    evicted_early: AtomicU64,
     capacity_hits: AtomicU64,
     next_sweep: AtomicU64,
     sweep_cursor: AtomicUsize,
@@ -201,11 +228,12 @@ impl MemoryStore {
         Ok(self.rebuild(|i| i.sweep_interval = interval))
     }
 
-    /// Counters: tracked keys, evictions, capacity hits.
+    /// Counters: tracked keys, evictions (idle and early), capacity hits.
     pub fn stats(&self) -> MemoryStoreStats {
         MemoryStoreStats {
             keys: self.inner.keys.load(Ordering::Relaxed),
             evicted: self.inner.evicted.load(Ordering::Relaxed),
+            evicted_early: self.inner.evicted_early.load(Ordering::Relaxed),
             at_capacity: self.inner.capacity_hits.load(Ordering::Relaxed),
         }
     }
@@ -241,6 +269,7 @@ impl Inner {
             sweep_interval,
             keys: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
+            evicted_early: AtomicU64::new(0),
             capacity_hits: AtomicU64::new(0),
             next_sweep: AtomicU64::new(0),
             sweep_cursor: AtomicUsize::new(0),
@@ -325,8 +354,8 @@ impl Inner {
         if let Some(slot) = map.find(hash, |s| s.id == id) {
             return with_id(cas(&slot.tat, g, cost, now), id);
         }
-        if self.keys.load(Ordering::Relaxed) >= self.max_keys {
-            sweep_locked(self, &mut map, now);
+        if self.keys.load(Ordering::Relaxed) >= self.max_keys && id != OVERFLOW_ID {
+            self.make_room(shards, &mut map, hash, now);
         }
         if self.keys.load(Ordering::Relaxed) >= self.max_keys && id != OVERFLOW_ID {
             self.capacity_hits.fetch_add(1, Ordering::Relaxed);
@@ -347,7 +376,7 @@ impl Inner {
                     },
                     None,
                 ),
-                AtCapacity::SharedOverflow => {
+                AtCapacity::SharedOverflow | AtCapacity::Evict => {
                     drop(map);
                     self.consume(shards, OVERFLOW_ID, g, cost, now)
                 }
@@ -365,6 +394,80 @@ impl Inner {
                 (step, Some(id))
             }
         }
+    }
+
+    /// At the cap, before inserting the key hashed `hash` into `own` (locked): bounded
+    /// eviction, as the [`MemoryStore`] docs describe. Returns whether room was made.
+    #[cold]
+    fn make_room(&self, shards: &[RwLock<Map>], own: &mut Map, hash: u64, now: u64) -> bool {
+        // A start derived from the new key's keyed hash, away from its own home bucket.
+        let start = hash.rotate_left(29) as usize;
+        let own_index = (hash >> 58) as usize % SHARDS;
+        let others = || {
+            self.policies
+                .iter()
+                .filter_map(OnceLock::get)
+                .flat_map(move |p| (1..SHARDS).map(move |j| &p[(own_index + j * 7) % SHARDS]))
+                .filter(|s| !std::ptr::eq(*s, &shards[own_index]))
+                .take(EVICT_SHARDS - 1)
+        };
+        // Never wait for a second lock while holding one: a busy shard is skipped.
+        let mut pass = |least: bool| {
+            if self.evict_in(own, start, now, least) == Some(true) {
+                return true;
+            }
+            others().any(|shard| {
+                shard
+                    .try_write()
+                    .is_ok_and(|mut map| self.evict_in(&mut map, start, now, least) == Some(true))
+            })
+        };
+        // Idle keys anywhere in the sample first; then the least remaining penalty.
+        pass(false) || (self.at_capacity == AtCapacity::Evict && pass(true))
+    }
+
+    /// Looks at up to [`EVICT_SCAN`] buckets of `map` from `start`: forgets every key whose
+    /// quota has fully returned, else (with `evict`) the one with the least remaining
+    /// penalty. `None` when the window holds no key at all (look elsewhere).
+    fn evict_in(&self, map: &mut Map, start: usize, now: u64, evict: bool) -> Option<bool> {
+        let buckets = map.num_buckets();
+        if map.is_empty() || buckets == 0 {
+            return None;
+        }
+        let mut seen = false;
+        let mut idle = 0usize;
+        let mut least: Option<(usize, u64)> = None;
+        for k in 0..EVICT_SCAN.min(buckets) {
+            let i = start.wrapping_add(k) & (buckets - 1);
+            let Ok(entry) = map.get_bucket_entry(i) else {
+                continue;
+            };
+            seen = true;
+            let (id, tat) = (entry.get().id, entry.get().tat.load(Ordering::Relaxed));
+            if tat <= now {
+                entry.remove();
+                idle += 1;
+            } else if id != OVERFLOW_ID && least.is_none_or(|(_, t)| tat < t) {
+                least = Some((i, tat));
+            }
+        }
+        if idle > 0 {
+            self.keys.fetch_sub(idle, Ordering::Relaxed);
+            self.evicted.fetch_add(idle as u64, Ordering::Relaxed);
+            return Some(true);
+        }
+        if !seen {
+            return None;
+        }
+        if let (true, Some((i, _))) = (evict, least) {
+            if let Ok(entry) = map.get_bucket_entry(i) {
+                entry.remove();
+                self.keys.fetch_sub(1, Ordering::Relaxed);
+                self.evicted_early.fetch_add(1, Ordering::Relaxed);
+                return Some(true);
+            }
+        }
+        Some(false)
     }
 
     fn read(&self, shards: &[RwLock<Map>], id: (u64, u64)) -> Option<u64> {
@@ -569,7 +672,8 @@ mod tests {
         let store = MemoryStore::new()
             .clock(clock.clone())
             .max_keys(10)
-            .unwrap();
+            .unwrap()
+            .at_capacity(AtCapacity::SharedOverflow);
         let q = Quota::per_minute(3);
         let mut allowed = 0;
         for i in 0..100u32 {
@@ -581,6 +685,67 @@ mod tests {
         assert_eq!(allowed, 13);
         assert!(store.stats().keys <= 11);
         assert_eq!(store.stats().at_capacity, 90);
+    }
+
+    /// Issue #13 item 2: at the cap, churning keys cannot starve new clients, and cannot
+    /// reset a throttled key's penalty by pushing it out.
+    #[test]
+    fn at_the_cap_new_clients_get_room_and_throttled_keys_keep_their_penalty() {
+        let clock = ManualClock::new();
+        let store = MemoryStore::new()
+            .clock(clock.clone())
+            .max_keys(1000)
+            .unwrap();
+        // Burst 3, one cell back every 20 s.
+        let q = Quota::per_minute(3);
+        let key = |name: &str| cell(0, Key::Public(name.to_owned().into()), q);
+        for _ in 0..3 {
+            assert!(decide(&store, &[key("victim")]).allowed());
+        }
+        assert!(!decide(&store, &[key("victim")]).allowed());
+        // An attacker rotates through 20,000 keys, one request each, 0.1 ms apart.
+        for i in 0..20_000u32 {
+            decide(&store, &[key(&format!("churn-{i}"))]);
+            clock.advance(Duration::from_micros(100));
+        }
+        assert!(store.stats().keys <= 1001, "{:?}", store.stats());
+        // A new client still gets its own full burst...
+        for i in 0..3 {
+            assert!(
+                decide(&store, &[key("newcomer")]).allowed(),
+                "newcomer request {i}: {:?}",
+                store.stats()
+            );
+        }
+        assert!(!decide(&store, &[key("newcomer")]).allowed());
+        // ...and the throttled key was never pushed out: still refused, not reset.
+        assert!(!decide(&store, &[key("victim")]).allowed());
+        let stats = store.stats();
+        assert!(stats.keys <= 1000, "{stats:?}");
+        assert!(stats.evicted_early >= 19_000, "counted: {stats:?}");
+        assert_eq!(stats.at_capacity, 0, "{stats:?}");
+    }
+
+    #[test]
+    fn at_the_cap_idle_keys_go_first_and_cost_nothing() {
+        let clock = ManualClock::new();
+        let store = MemoryStore::new()
+            .clock(clock.clone())
+            .max_keys(500)
+            .unwrap();
+        let q = Quota::per_minute(3);
+        for i in 0..500u32 {
+            assert!(decide(&store, &[cell(0, Key::Public(i.to_string().into()), q)]).allowed());
+        }
+        // Every key's quota is back: forgetting any of them loses nothing.
+        clock.advance(Duration::from_secs(21));
+        for i in 500..600u32 {
+            assert!(decide(&store, &[cell(0, Key::Public(i.to_string().into()), q)]).allowed());
+        }
+        let stats = store.stats();
+        assert_eq!(stats.evicted_early, 0, "{stats:?}");
+        assert!(stats.evicted >= 100, "{stats:?}");
+        assert!(stats.keys <= 500, "{stats:?}");
     }
 
     #[test]

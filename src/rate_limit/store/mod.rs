@@ -49,4 +49,4 @@ pub(crate) use layer_store::LayerStore;
 pub use memory::{AtCapacity, MemoryStore, MemoryStoreStats};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{RedisStore, RedisStoreBuilder};
+pub use redis::{RedisStore, RedisStoreBuilder, RedisStoreStats};

@@ -11,7 +11,7 @@
 use std::{
     fmt,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -125,8 +125,10 @@ const POLICY_ESCAPES: &AsciiSet = &CONTROLS.add(b':').add(b'%').add(b'{').add(b'
 ///
 /// # When Redis is slow or down
 ///
-/// Every Redis call has a timeout (default 50 ms). A call that fails or times out marks Redis
-/// **unavailable**: from then on requests do not wait for Redis at all, and one background
+/// Every Redis call has a timeout (default 50 ms). After
+/// [`failure_threshold`](RedisStoreBuilder::failure_threshold) consecutive calls fail or
+/// time out (default 3; a success resets the count), Redis is marked **unavailable**: from
+/// then on requests do not wait for Redis at all, and one background
 /// `PING` re-probes it every [`reprobe_interval`](RedisStoreBuilder::reprobe_interval)
 /// (default 100 ms, checked on the request path: no traffic, no probes). When a probe
 /// answers, decisions go back to Redis. While Redis is unavailable you choose what happens:
@@ -141,8 +143,18 @@ const POLICY_ESCAPES: &AsciiSet = &CONTROLS.add(b':').add(b'%').add(b'{').add(b'
 /// [`SecurityEvent::BackendError`](crate::event::SecurityEvent::BackendError) (component
 /// `rate_limit.redis` for the fallback, `rate_limit.store` for fail open and closed), so
 /// metrics and notifications see the outage; nothing panics and no request waits longer than
-/// the timeout. With `N` replicas, a fallback fraction of `1/N` keeps the fleet near the
-/// shared quota while Redis is away (each replica then counts alone, from an empty state).
+/// the timeout. A failed call below the threshold is answered the same way. With `N`
+/// replicas, a fallback fraction of `1/N` keeps the fleet near the shared quota while Redis
+/// is away (each replica then counts alone, from an empty state).
+/// [`RedisStore::stats`] counts failed calls and the down and up transitions.
+///
+/// **A timed-out call may still have run.** The script may have reached Redis and consumed
+/// quota there although its answer never arrived (the timeout only stops waiting). Such a
+/// request is then decided by the local fallback (or the layer's rule) and, when the
+/// fallback allows it, charged there too: it is counted twice, never zero times, so a slow
+/// Redis makes limits briefly stricter, never looser. The fleet-wide allowance during an
+/// outage stays what the table says: what Redis allowed plus, per replica, `fraction` of
+/// each quota.
 ///
 /// # Deployment caveats
 ///
@@ -168,9 +180,26 @@ struct Inner {
     prefix: String,
     timeout: Duration,
     reprobe: Duration,
+    failure_threshold: u32,
     clock: Option<Arc<dyn Clock>>,
     fallback: Option<Fallback>,
     health: Health,
+}
+
+/// Counters describing a [`RedisStore`]'s health, from [`RedisStore::stats`].
+///
+/// The rate-limit module does not depend on the metrics module: export these next to your
+/// metrics (for example from a collector registered in the `prometheus_client` registry you
+/// give the metrics registry), and alert on `down_transitions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RedisStoreStats {
+    /// Script calls that failed or timed out.
+    pub failures: u64,
+    /// Times the store declared Redis unavailable (the failure threshold was reached).
+    pub down_transitions: u64,
+    /// Times a probe found Redis available again.
+    pub up_transitions: u64,
 }
 
 struct Fallback {
@@ -182,6 +211,11 @@ struct Fallback {
 struct Health {
     origin: Instant,
     down: AtomicBool,
+    /// Failed calls since the last successful one.
+    consecutive: AtomicU32,
+    failures: AtomicU64,
+    downs: AtomicU64,
+    ups: AtomicU64,
     next_probe: AtomicU64,
     probing: AtomicBool,
 }
@@ -199,6 +233,7 @@ impl fmt::Debug for RedisStore {
             .field("prefix", &i.prefix)
             .field("timeout", &i.timeout)
             .field("reprobe_interval", &i.reprobe)
+            .field("failure_threshold", &i.failure_threshold)
             .field("clock", &i.clock)
             .field("local_fallback", &i.fallback.as_ref().map(|f| f.fraction))
             .field("available", &self.is_available())
@@ -213,6 +248,7 @@ pub struct RedisStoreBuilder {
     prefix: String,
     timeout: Duration,
     reprobe: Duration,
+    failure_threshold: u32,
     clock: Option<Arc<dyn Clock>>,
     fallback: Option<Result<f64, ConfigError>>,
 }
@@ -275,10 +311,21 @@ impl RedisStore {
         &self.inner.prefix
     }
 
-    /// `false` while Redis is marked unavailable (a call failed or timed out and no probe
+    /// `false` while Redis is marked unavailable (the
+    /// [failure threshold](RedisStoreBuilder::failure_threshold) was reached and no probe
     /// has answered since).
     pub fn is_available(&self) -> bool {
         !self.inner.health.down.load(Ordering::Acquire)
+    }
+
+    /// Counters: failed calls and availability transitions.
+    pub fn stats(&self) -> RedisStoreStats {
+        let h = &self.inner.health;
+        RedisStoreStats {
+            failures: h.failures.load(Ordering::Relaxed),
+            down_transitions: h.downs.load(Ordering::Relaxed),
+            up_transitions: h.ups.load(Ordering::Relaxed),
+        }
     }
 
     /// Connects and loads the script now, so the first request does not pay for it. Also a
@@ -328,9 +375,14 @@ impl RedisStore {
                 "Redis is unavailable (waiting for a probe to answer)".to_owned()
             } else {
                 match inner.call(&request).await {
-                    Ok(decision) => return Ok(decision),
+                    Ok(decision) => {
+                        if inner.health.consecutive.load(Ordering::Relaxed) != 0 {
+                            inner.health.consecutive.store(0, Ordering::Relaxed);
+                        }
+                        return Ok(decision);
+                    }
                     Err(message) => {
-                        inner.mark_down(&message);
+                        inner.failed(&message);
                         message
                     }
                 }
@@ -350,6 +402,11 @@ impl RateLimitStore for RedisStore {
 
     fn peek(&self, cells: &[Cell<'_>]) -> DecideFuture {
         self.run(cells, false)
+    }
+
+    /// 50 days: the script computes exactly only below that (see "What it does").
+    fn max_window(&self) -> Option<Duration> {
+        Some(MAX_WINDOW)
     }
 }
 
@@ -421,8 +478,25 @@ impl Inner {
         parse_reply(&reply, request.keys.len())
     }
 
-    fn mark_down(&self, message: &str) {
-        if !self.health.down.swap(true, Ordering::AcqRel) {
+    /// Counts a failed call; the one that reaches the threshold marks Redis down.
+    fn failed(&self, message: &str) {
+        let h = &self.health;
+        h.failures.fetch_add(1, Ordering::Relaxed);
+        let consecutive = h
+            .consecutive
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
+        if consecutive < self.failure_threshold {
+            tracing::debug!(
+                error = message,
+                consecutive,
+                threshold = self.failure_threshold,
+                "rate limit Redis call failed"
+            );
+            return;
+        }
+        if !h.down.swap(true, Ordering::AcqRel) {
+            h.downs.fetch_add(1, Ordering::Relaxed);
             let next = self.health.now().saturating_add(nanos(self.reprobe));
             self.health.next_probe.store(next, Ordering::Release);
             tracing::warn!(
@@ -453,8 +527,12 @@ impl Inner {
                 tokio::time::timeout(inner.timeout, ping.query_async::<String>(&mut conn)).await,
                 Ok(Ok(_))
             );
-            if answered && inner.health.down.swap(false, Ordering::AcqRel) {
-                tracing::info!("rate limit Redis store is available again");
+            if answered {
+                inner.health.consecutive.store(0, Ordering::Release);
+                if inner.health.down.swap(false, Ordering::AcqRel) {
+                    inner.health.ups.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("rate limit Redis store is available again");
+                }
             }
             inner.health.probing.store(false, Ordering::Release);
         });
@@ -556,9 +634,22 @@ impl RedisStoreBuilder {
             prefix: "tower-fortify".to_owned(),
             timeout: Duration::from_millis(50),
             reprobe: Duration::from_millis(100),
+            failure_threshold: 3,
             clock: None,
             fallback: None,
         }
+    }
+
+    /// How many consecutive calls must fail (error or timeout) before Redis is declared
+    /// unavailable (default 3; 1 declares it down at the first failure). A success resets
+    /// the count. Below the threshold each failed request is still decided by the
+    /// [local fallback](Self::local_fallback) or the layer's
+    /// [`OnStoreError`](crate::rate_limit::OnStoreError), so one slow call does not switch
+    /// limiting off for everyone; up to the threshold, requests may each wait the
+    /// [timeout](Self::timeout).
+    pub fn failure_threshold(mut self, failures: u32) -> Self {
+        self.failure_threshold = failures;
+        self
     }
 
     /// The key prefix, used as the hash tag of every key (default `tower-fortify`). It may
@@ -662,6 +753,12 @@ impl RedisStoreBuilder {
                 "must be longer than zero",
             ));
         }
+        if self.failure_threshold == 0 {
+            return Err(ConfigError::new(
+                "rate_limit.redis_store.failure_threshold",
+                "must be at least 1",
+            ));
+        }
         if self.reprobe.is_zero() {
             return Err(ConfigError::new(
                 "rate_limit.redis_store.reprobe_interval",
@@ -706,11 +803,16 @@ impl RedisStoreBuilder {
                 prefix: self.prefix,
                 timeout: self.timeout,
                 reprobe: self.reprobe,
+                failure_threshold: self.failure_threshold,
                 clock: self.clock,
                 fallback,
                 health: Health {
                     origin: Instant::now(),
                     down: AtomicBool::new(false),
+                    consecutive: AtomicU32::new(0),
+                    failures: AtomicU64::new(0),
+                    downs: AtomicU64::new(0),
+                    ups: AtomicU64::new(0),
                     next_probe: AtomicU64::new(0),
                     probing: AtomicBool::new(false),
                 },
@@ -794,6 +896,10 @@ mod tests {
                 "rate_limit.redis_store.reprobe_interval",
             ),
             (
+                RedisStore::builder(url).failure_threshold(0),
+                "rate_limit.redis_store.failure_threshold",
+            ),
+            (
                 RedisStore::builder(url).local_fallback(0.0),
                 "rate_limit.redis_store.local_fallback",
             ),
@@ -816,6 +922,64 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("tokio runtime"), "{e}");
+    }
+
+    /// A server that accepts connections and never answers: every call times out, as
+    /// when Redis is overloaded (the script may still run there later).
+    async fn silent_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        format!("redis://{addr}/")
+    }
+
+    fn global(q: Quota) -> Cell<'static> {
+        Cell::new(0, "global", Key::Global, q.validate().unwrap(), 1)
+    }
+
+    /// Issue #13 item 8: one timeout does not declare Redis down; a timed-out call is
+    /// charged to the local fallback (Redis may have counted it too: stricter, never looser).
+    #[tokio::test]
+    async fn redis_is_declared_down_after_a_threshold_and_timeouts_are_charged_locally() {
+        let store = RedisStore::builder(&silent_server().await)
+            .timeout(Duration::from_millis(50))
+            .local_fallback(0.5)
+            .build()
+            .unwrap();
+        let q = Quota::per_minute(4);
+        let mut allowed = Vec::new();
+        for i in 0..3 {
+            let d = store.decide(&[global(q)]).await.unwrap();
+            assert!(d.degraded().is_some(), "request {i} was decided locally");
+            allowed.push(d.allowed());
+            if i < 2 {
+                assert!(store.is_available(), "{i} timeouts are not an outage");
+            }
+        }
+        // Half of a burst of 4, and every timed-out request was charged locally.
+        assert_eq!(allowed, [true, true, false]);
+        assert!(!store.is_available(), "three consecutive failures are");
+        let stats = store.stats();
+        assert_eq!(
+            (stats.failures, stats.down_transitions),
+            (3, 1),
+            "{stats:?}"
+        );
+        // Once down, requests no longer wait for Redis: no new failed call.
+        for _ in 0..5 {
+            assert!(store
+                .decide(&[global(q)])
+                .await
+                .unwrap()
+                .degraded()
+                .is_some());
+        }
+        assert_eq!(store.stats().failures, 3);
     }
 
     #[tokio::test]

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Load test: what the whole stack costs on a realistic endpoint, in one run.
+#
+#   bash scripts/load.sh                 # 10 s per side
+#   DURATION=30s CONNECTIONS=32 bash scripts/load.sh
+#
+# Runs examples/full_stack.rs twice on loopback, pinned to one core (taskset), and drives
+# `GET /quote/ACME` with wrk pinned to another core:
+#   bare  - BARE=1: the same routes and handlers, no layer at all;
+#   full  - every layer (metrics, notify, security headers, trusted host, CORS, rate
+#           limits, injection), the limiter in shadow mode (RATE_LIMIT_SHADOW=1: every
+#           decision made and reported, the load client never refused).
+# Prints requests/s, p50/p99 latency and the share of 2xx per side, and the ratio
+# full/bare (goal: >= 0.80). Uses the release build of the examples in $CARGO_TARGET_DIR
+# (the one .ci/full_stack.sh makes); installs wrk from Debian if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tower-fortify-target}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-16}"
+PATH_UNDER_TEST="${PATH_UNDER_TEST:-/quote/ACME}"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "load: installing wrk (Debian)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq -o DPkg::Lock::Timeout=300 wrk >/dev/null
+fi
+timeout 1800 cargo build --release --examples --all-features --quiet
+bin="$CARGO_TARGET_DIR/release/examples/full_stack"
+
+cores="$(nproc)"
+if [ "$cores" -ge 2 ]; then
+  server_cpu=0
+  client_cpu=1
+else
+  server_cpu=0
+  client_cpu=0
+  echo "load: one core only: server and wrk share it, the figures are not meaningful"
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# run NAME ENV...: starts the server with ENV, runs wrk, prints one result line, stops it.
+run() {
+  local name="$1"; shift
+  local port pid out
+  port="$(free_port)"
+  env "$@" ADDR="127.0.0.1:$port" ADMIN_TOKEN="load-test-admin-token-0123456789" REDIS_URL='' \
+    taskset -c "$server_cpu" "$bin" >"$CARGO_TARGET_DIR/load-$name.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -fs -o /dev/null "http://127.0.0.1:$port$PATH_UNDER_TEST" && break
+    sleep 0.1
+  done
+  # A short warm-up, then the measured run.
+  taskset -c "$client_cpu" timeout 30 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port$PATH_UNDER_TEST" >/dev/null
+  out="$(taskset -c "$client_cpu" timeout 300 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
+    "http://127.0.0.1:$port$PATH_UNDER_TEST")"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  echo "$out" >"$CARGO_TARGET_DIR/load-$name.wrk"
+  awk -v name="$name" '
+    /Requests\/sec:/ { rps = $2 }
+    / requests in / { total = $1 }
+    /Non-2xx or 3xx responses:/ { non2xx = $5 }
+    $1 == "50%" { p50 = $2 }
+    $1 == "99%" { p99 = $2 }
+    END {
+      share = total > 0 ? 100 * (total - non2xx) / total : 0
+      printf "%-5s %10.0f req/s   p50 %8s   p99 %8s   2xx %6.2f%% of %d\n", name, rps, p50, p99, share, total
+      print rps > "/dev/stderr"
+    }' <<<"$out" 2>"$CARGO_TARGET_DIR/load-$name.rps"
+}
+
+echo "load: GET $PATH_UNDER_TEST, wrk -t1 -c$CONNECTIONS -d$DURATION, server on cpu $server_cpu, wrk on cpu $client_cpu ($cores cores)"
+run bare BARE=1
+run full RATE_LIMIT_SHADOW=1
+bare="$(cat "$CARGO_TARGET_DIR/load-bare.rps")"
+full="$(cat "$CARGO_TARGET_DIR/load-full.rps")"
+python3 - "$bare" "$full" <<'EOF'
+import sys
+bare, full = float(sys.argv[1]), float(sys.argv[2])
+ratio = full / bare if bare else 0.0
+print(f"ratio full/bare: {ratio:.2f} (goal >= 0.80){'' if ratio >= 0.8 else '  BELOW GOAL'}")
+EOF
