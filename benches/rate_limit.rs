@@ -9,20 +9,31 @@
 //! - `three_policies`: per-IP + per-API-key + global in one layer (ours), against our single
 //!   policy and against three stacked `tower_governor` layers.
 //!
+//! - `interleaved` (printed first, not a criterion group): the `one_key` and
+//!   `three_policies` comparisons again, but with both layers timed in alternation inside
+//!   one loop (batches of 64 requests, order flipped every round), so a load that changes
+//!   during the run hits both sides alike. It prints each side's median ns per request and
+//!   the median of the per-round ratios: on a shared machine this ratio is the one to quote,
+//!   criterion's sequential groups can drift by 30% between two sides.
+//!   `cargo bench --bench rate_limit -- interleaved` runs it alone.
+//!
 //! Like is compared with like: ours without headers against tower_governor's default (no
-//! headers), ours with the IETF headers against tower_governor's `use_headers()`.
+//! headers), ours with the IETF headers against tower_governor's `use_headers()`. Both
+//! wrap the same inner service, get the same requests (built outside the timed part) and
+//! the same quota; inputs and outputs go through `black_box` the same way.
 
 use std::{
     convert::Infallible,
     future::Future,
+    hint::black_box,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     pin::pin,
     task::{Context, Poll, Waker},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{body::Body, extract::ConnectInfo};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, BatchSize, Criterion};
 use http::{Request, Response};
 use tower::{Layer, Service};
 use tower_fortify::proxy::PeerAddr;
@@ -111,9 +122,9 @@ macro_rules! bench_service {
                     request(ips[i])
                 },
                 |req| {
-                    let res = run(svc.call(req)).unwrap();
+                    let res = run(svc.call(black_box(req))).unwrap();
                     assert!(res.status().is_success());
-                    res
+                    black_box(res)
                 },
                 BatchSize::SmallInput,
             )
@@ -209,9 +220,104 @@ fn three_policies(c: &mut Criterion) {
     g.finish();
 }
 
+/// Nanoseconds per request for `n` requests from one address (requests built and
+/// responses dropped outside the timed part).
+fn time_batch<S, B>(svc: &mut S, n: usize) -> f64
+where
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+{
+    let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let reqs: Vec<_> = (0..n).map(|_| request(ip)).collect();
+    let mut out = Vec::with_capacity(n);
+    let start = Instant::now();
+    for req in reqs {
+        let res = run(svc.call(black_box(req))).unwrap();
+        assert!(res.status().is_success());
+        out.push(black_box(res));
+    }
+    let elapsed = start.elapsed();
+    drop(out);
+    elapsed.as_nanos() as f64 / n as f64
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times `ours` and `theirs` in alternation and prints the medians and the median ratio.
+fn interleave<A, B, RA, RB>(name: &str, ours: &mut A, theirs: &mut B, rounds: usize)
+where
+    A: Service<Request<()>, Response = Response<RA>, Error = Infallible>,
+    B: Service<Request<()>, Response = Response<RB>, Error = Infallible>,
+{
+    const BATCH: usize = 64;
+    // Warm up both (caches, the store's first insert).
+    for _ in 0..rounds.min(200) {
+        time_batch(ours, BATCH);
+        time_batch(theirs, BATCH);
+    }
+    let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (x, y) = if round % 2 == 0 {
+            let x = time_batch(ours, BATCH);
+            (x, time_batch(theirs, BATCH))
+        } else {
+            let y = time_batch(theirs, BATCH);
+            (time_batch(ours, BATCH), y)
+        };
+        a.push(x);
+        b.push(y);
+        r.push(x / y);
+    }
+    println!(
+        "interleaved/{name:<28} tower_fortify {:7.1} ns  tower_governor {:7.1} ns  ratio {:.3}x",
+        median(&mut a),
+        median(&mut b),
+        median(&mut r)
+    );
+}
+
+/// The interleaved comparisons (see the module docs).
+fn interleaved(rounds: usize) {
+    interleave(
+        "one_key",
+        &mut ours(RateLimitHeaders::None, 1).layer(inner()),
+        &mut governor_layer().layer(inner()),
+        rounds,
+    );
+    interleave(
+        "one_key_headers",
+        &mut ours(RateLimitHeaders::Ietf, 1).layer(inner()),
+        &mut governor_layer_with_headers().layer(inner()),
+        rounds,
+    );
+    interleave(
+        "three_policies_vs_3_layers",
+        &mut ours(RateLimitHeaders::None, 3).layer(inner()),
+        &mut governor_layer().layer(governor_layer().layer(governor_layer().layer(inner()))),
+        rounds,
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     targets = one_key, rotating_10k, three_policies
 }
-criterion_main!(benches);
+
+fn main() {
+    // Criterion's arguments: `--bench` when benchmarking (absent under `cargo test`), and
+    // an optional name filter.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let benchmarking = args.iter().any(|a| a == "--bench");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if filters.is_empty() || filters.iter().any(|f| "interleaved".contains(f.as_str())) {
+        interleaved(if benchmarking { 10_000 } else { 10 });
+        if filters.iter().any(|f| f.as_str() == "interleaved") {
+            return;
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -16,7 +16,7 @@ use super::{
     policy::Policy,
     rejection::{RateLimitRejection, QUOTA_EXCEEDED_TYPE},
     service::RateLimit,
-    store::{MemoryStore, RateLimitStore, MAX_POLICIES},
+    store::{LayerStore, RateLimitStore, MAX_POLICIES},
 };
 use crate::{
     openapi::{HeaderDoc, HeaderValueType, LayerDoc, MemberDoc, ResponseDoc},
@@ -164,7 +164,7 @@ impl<S> Layer<S> for RateLimitLayer {
 #[must_use]
 pub struct RateLimitLayerBuilder {
     policies: Vec<Policy>,
-    store: Option<Arc<dyn RateLimitStore>>,
+    store: Option<LayerStore>,
     headers: RateLimitHeaders,
     shadow: bool,
     missing_key: MissingKey,
@@ -193,10 +193,10 @@ impl RateLimitLayerBuilder {
         self
     }
 
-    /// Keeps state in `store` (default: a new [`MemoryStore`]). A store belongs to one
+    /// Keeps state in `store` (default: a new [`MemoryStore`](super::store::MemoryStore)). A store belongs to one
     /// layer: policies are identified by their position in it.
     pub fn store(mut self, store: impl RateLimitStore) -> Self {
-        self.store = Some(Arc::new(store));
+        self.store = Some(LayerStore::new(store));
         self
     }
 
@@ -276,7 +276,7 @@ impl RateLimitLayerBuilder {
                 ));
             }
         }
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store = self.store.unwrap_or_default();
         if let Some(max) = store.max_window() {
             for p in &self.policies {
                 for (tier, g) in p.quotas() {

@@ -25,7 +25,7 @@ use super::{
     policy::Policy,
     quota::Gcra,
     rejection::RateLimitRejection,
-    store::{Cell, DecideResult, Decision, RateLimitStore},
+    store::{Cell, DecideResult, Decision, LayerStore, RateLimitStore},
 };
 use crate::{
     event::{SecurityEvent, SecurityEvents},
@@ -77,7 +77,7 @@ pub(crate) struct PolicyEntry {
 /// The configuration and state shared by a layer, its clones and its services.
 pub(crate) struct Limiter {
     pub(crate) policies: Vec<PolicyEntry>,
-    pub(crate) store: Arc<dyn RateLimitStore>,
+    pub(crate) store: LayerStore,
     pub(crate) headers: RateLimitHeaders,
     pub(crate) shadow: bool,
     pub(crate) missing_key: MissingKey,

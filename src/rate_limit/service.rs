@@ -13,7 +13,7 @@ use super::{
     future::RateLimitFuture,
     key::RequestInfo,
     limiter::{Cells, Limiter, Planned, Single, TierList, Verdict},
-    store::DecideFuture,
+    store::{DecideFuture, RateLimitStore},
 };
 use crate::body::GuardBody;
 

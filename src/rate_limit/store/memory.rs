@@ -15,7 +15,7 @@ use hashbrown::{hash_table::Entry, HashTable};
 use smallvec::SmallVec;
 
 use super::{
-    clock::{Clock, MonotonicClock},
+    clock::{Clock, StoreClock},
     decision::{
         Cell, CellOutcome, DecideFuture, Decision, RateLimitStore, StoreError, MAX_POLICIES,
     },
@@ -131,7 +131,7 @@ pub struct MemoryStore {
 }
 
 struct Inner {
-    clock: Arc<dyn Clock>,
+    clock: StoreClock,
     policies: [OnceLock<Box<[RwLock<Map>]>>; MAX_POLICIES],
     hasher: RandomState,
     max_keys: usize,
@@ -168,7 +168,7 @@ impl MemoryStore {
     /// A store with the monotonic clock, a cap of 1,000,000 keys and a 10 s sweep.
     pub fn new() -> Self {
         Self::from_inner(Inner::fresh(
-            Arc::new(MonotonicClock::default()),
+            StoreClock::default(),
             1_000_000,
             AtCapacity::default(),
             Duration::from_secs(10),
@@ -198,7 +198,7 @@ impl MemoryStore {
     /// Uses `clock` for "now" (a [`ManualClock`](super::ManualClock) in tests, a
     /// [`TokioClock`](super::TokioClock) under tokio's paused time).
     pub fn clock(self, clock: impl Clock) -> Self {
-        self.rebuild(|i| i.clock = Arc::new(clock))
+        self.rebuild(|i| i.clock = StoreClock::new(clock))
     }
 
     /// Caps the number of tracked keys over all policies (default 1,000,000).
@@ -255,7 +255,7 @@ impl MemoryStore {
 impl Inner {
     /// Empty state with the given settings.
     fn fresh(
-        clock: Arc<dyn Clock>,
+        clock: StoreClock,
         max_keys: usize,
         at_capacity: AtCapacity,
         sweep_interval: Duration,

@@ -35,6 +35,7 @@
 
 mod clock;
 mod decision;
+mod layer_store;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -44,6 +45,7 @@ pub(crate) use decision::MAX_POLICIES;
 pub use decision::{
     Cell, CellOutcome, DecideFuture, DecideResult, Decision, RateLimitStore, StoreError,
 };
+pub(crate) use layer_store::LayerStore;
 pub use memory::{AtCapacity, MemoryStore, MemoryStoreStats};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
