@@ -1,9 +1,12 @@
 //! Criterion benches of the injection layer and of per-value SQLi detection, side by
 //! side with a bare service and with `libinjectionrs` in the same run.
 //!
-//! Run with `cargo bench --bench injection -- --warm-up-time 1 --measurement-time 3`.
+//! Every layer figure rotates over 512 distinct requests of its kind (generated with a
+//! fixed seed by `benches/support/requests.rs`, shared with `benches/stack.rs`).
+//!
+//! Run with `nice cargo bench --bench injection`.
 
-use std::convert::Infallible;
+use std::{cell::Cell, convert::Infallible};
 
 use bytes::Bytes;
 use criterion::{criterion_main, BatchSize, Criterion};
@@ -12,75 +15,50 @@ use http_body_util::Full;
 use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_fortify::injection::{detect_sqli, InjectionLayer};
 
-const GET: &str = "/products?category=shoes&min_price=10&max_price=250&color=SlateBlue&brand=Vogt+%26+Sons&in_stock=true&from=2024-01-01&to=2024-12-31&page=3&sort=price_asc";
+#[path = "support/requests.rs"]
+mod requests;
 
-fn json_4k() -> String {
-    let mut items = Vec::new();
-    let mut i = 0;
-    loop {
-        items.push(format!(
-            r#"{{"sku": "QW-{i:04}", "qty": {q}, "price": 19.99, "note": "Leave it with the neighbour at number {i}, thanks!"}}"#,
-            q = i % 5 + 1
-        ));
-        let s = format!(
-            r#"{{"customer": {{"name": "Ann O'Neil", "email": "ann@example.com"}}, "items": [{}]}}"#,
-            items.join(", ")
-        );
-        if s.len() >= 4096 {
-            return s;
-        }
-        i += 1;
-    }
-}
+use requests::Fixture;
 
-fn request(uri: &str, body: &Bytes, json: bool) -> Request<Full<Bytes>> {
-    let mut b = Request::builder()
-        .method(if json { "POST" } else { "GET" })
-        .uri(uri)
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
-        )
-        .header(
-            "cookie",
-            "session=294c6e9490febd971c0ee0bbbcae6f50; theme=light",
-        )
-        .header("referer", "https://shop.example.com/search?q=shoes");
-    if json {
-        b = b.header("content-type", "application/json");
-    }
-    b.body(Full::new(body.clone())).unwrap()
+/// Each iteration takes the next fixture, so every figure is an average over
+/// [`requests::DISTINCT`] distinct requests.
+fn next<'a>(set: &'a [Fixture], i: &Cell<usize>) -> &'a Fixture {
+    let k = i.get();
+    i.set(k + 1);
+    &set[k % set.len()]
 }
 
 fn layer_benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let json = Bytes::from(json_4k());
-    let empty = Bytes::new();
-    let inner = service_fn(|_req: Request<_>| async {
+    let inner = service_fn(|_req: Request<Full<Bytes>>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
     });
     let layer = InjectionLayer::builder().build().unwrap();
+    let sets = [
+        ("simple_get", requests::simple_gets()),
+        ("get_10_params", requests::gets_10_params()),
+        ("post_json_4k", requests::json_posts_4k()),
+    ];
     let mut group = c.benchmark_group("injection_layer");
-    for (name, uri, body, is_json) in [
-        ("get_10_params", GET, &empty, false),
-        ("post_json_4k", "/api/v1/orders", &json, true),
-    ] {
+    for (name, set) in &sets {
+        let i = Cell::new(0);
         group.bench_function(format!("{name}/bare_service"), |b| {
             let mut svc = inner;
             b.iter_batched(
-                || request(uri, body, is_json),
+                || next(set, &i).request::<Full<Bytes>>(),
                 |req| rt.block_on(async { svc.ready().await.unwrap().call(req).await.unwrap() }),
                 BatchSize::SmallInput,
             )
         });
+        let i = Cell::new(0);
         group.bench_function(format!("{name}/injection_layer"), |b| {
             let mut svc = layer.layer(service_fn(|_req: Request<_>| async {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
             }));
             b.iter_batched(
-                || request(uri, body, is_json),
+                || next(set, &i).request::<Full<Bytes>>(),
                 |req| rt.block_on(async { svc.ready().await.unwrap().call(req).await.unwrap() }),
                 BatchSize::SmallInput,
             )
@@ -144,7 +122,60 @@ fn sqli_benches(c: &mut Criterion) {
                 .count()
         })
     });
+    // The values of the request fixtures: query values (decoded), user agents, referers
+    // and cookie values, as a WAF meets them.
+    let mut realistic: Vec<String> = Vec::new();
+    for f in requests::simple_gets()
+        .iter()
+        .chain(&requests::gets_10_params())
+        .take(400)
+    {
+        if let Some(q) = f.uri.split_once('?').map(|(_, q)| q) {
+            for pair in q.split('&') {
+                let v = pair
+                    .split_once('=')
+                    .map_or(pair, |(_, v)| v)
+                    .replace('+', " ");
+                realistic.push(
+                    percent_encoding::percent_decode_str(&v)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+        for h in ["user-agent", "referer"] {
+            if let Some(v) = f.headers.get(h).and_then(|v| v.to_str().ok()) {
+                realistic.push(v.to_owned());
+            }
+        }
+        if let Some(c) = f.headers.get("cookie").and_then(|v| v.to_str().ok()) {
+            realistic.extend(
+                c.split("; ")
+                    .filter_map(|p| p.split_once('='))
+                    .map(|(_, v)| v.to_owned()),
+            );
+        }
+    }
+    group.bench_function("realistic_values/tower_fortify_detect_sqli", |b| {
+        b.iter(|| {
+            realistic
+                .iter()
+                .filter(|v| detect_sqli(std::hint::black_box(v)).is_some())
+                .count()
+        })
+    });
+    group.bench_function("realistic_values/libinjectionrs_detect_sqli", |b| {
+        b.iter(|| {
+            realistic
+                .iter()
+                .filter(|v| {
+                    libinjectionrs::detect_sqli(std::hint::black_box(v.as_bytes())).is_injection()
+                })
+                .count()
+        })
+    });
     group.finish();
+    println!("realistic values per iteration: {}", realistic.len());
     let ours = |set: &[&str]| set.iter().filter(|v| detect_sqli(v).is_some()).count();
     let theirs = |set: &[&str]| {
         set.iter()
