@@ -66,6 +66,11 @@
 //! stops there and the last trusted hop is the client, as for an unparsable address;
 //! lines after it (those of nearer proxies) are still read. Nothing here panics on any
 //! input (the `forwarded` fuzz target checks it).
+//!
+//! Why this file is long (about 580 lines of non-test code): it is the one place that reads
+//! forwarding headers (`Forwarded` with its RFC 7239 quoted strings, `X-Forwarded-*`), so the
+//! parser, the trusted-network matching and the walk from the right stay together, as the
+//! other modules rely on them agreeing.
 
 use std::{
     borrow::Cow,
