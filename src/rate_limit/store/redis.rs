@@ -2,7 +2,7 @@
 //!
 //! # Why this file is long
 //!
-//! About 700 lines without its tests, a sixth of them the docs of [`RedisStore`]: it is one backend whose
+//! About 820 lines without its tests, a sixth of them the docs of [`RedisStore`]: it is one backend whose
 //! parts share the private store state and its health flag (the builder, the script call
 //! with its `NOSCRIPT` reload, the reprobe, the local fallback and the reply parser). Split
 //! apart they would have to expose that state to one another; the Lua itself is already in
