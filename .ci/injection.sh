@@ -31,18 +31,15 @@ cleanup() { for p in "${server_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 trap cleanup EXIT
 
 # Goals of issue #12 (balanced unless said). On the whole corpus the gate protects against
-# regressions; the validation part is reported, never tuned on.
-# strict's recall goal (90% of PL1+PL2) is NOT met yet (89.7% when last measured, see the
-# README): it is printed below as a measurement, not gated, rather than gated at a lower
-# value than the issue's target. Put `--strict-min-recall 90` back here once it is met.
+# regressions; the validation part is reported, never tuned on. The false-positive gates
+# read benign traffic only (benign-requests.jsonl), not the CRS rule negatives.
 gate=(--min-recall 90 --min-recall sqli=95 --min-recall xss=95 --min-recall path-traversal=95
-      --min-recall command-injection=95 --max-fp 0.05 --strict-max-fp 0.5)
+      --min-recall command-injection=95 --max-fp 0.05
+      --strict-min-recall 90 --strict-max-fp 0.5)
 corpus="${CORPUS_DIR:-../shared/corpus}"
 if [ -d "$corpus" ]; then
   step "gate: whole shared corpus ($corpus)"
   timeout 600 "$eval_bin" "${gate[@]}" "$corpus/crs-requests.jsonl" "$corpus/benign-requests.jsonl"
-  step "measure: strict PL1+PL2 recall (goal 90%, not met yet: printed, not gated)"
-  timeout 600 "$eval_bin" --profile strict "$corpus/crs-requests.jsonl" | grep 'PL1+PL2' || true
   step "measure: validation part (reported, not a gate)"
   timeout 600 "$eval_bin" --part validation "$corpus/crs-requests.jsonl" "$corpus/benign-requests.jsonl"
 else

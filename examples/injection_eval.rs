@@ -28,9 +28,16 @@
 //! cases `--part` selects:
 //! - `--min-recall PCT`: every family's paranoia-1 attacks, `balanced`;
 //!   `--min-recall FAMILY=PCT` for one family (overrides the general figure);
-//! - `--max-fp PCT`: share of benign cases blocked under `balanced`;
+//! - `--max-fp PCT`: share of benign traffic blocked under `balanced`;
 //! - `--strict-min-recall PCT`: paranoia-1 and -2 attacks of all families together under
-//!   `strict`; `--strict-max-fp PCT`: benign cases blocked under `strict`.
+//!   `strict`; `--strict-max-fp PCT`: benign traffic blocked under `strict`.
+//!
+//! **Benign traffic and rule negatives.** A benign case with a `rule_id` is a CRS rule's
+//! negative test: a request that *one* rule must not fire on, often still an attack-like
+//! string to other rules (the corpus README calls them a second opinion, not ground truth).
+//! Those are counted apart, in the "rule negatives" column, and no threshold reads them;
+//! `--max-fp` and `--strict-max-fp` read benign traffic only (no `rule_id`: generated
+//! traffic, the real-world suite, prose, passwords), whose false positives are real ones.
 //!
 //! `--profile balanced|strict` runs one profile only (default both). With `--jsonl`, one
 //! JSON object per case and profile is printed instead of the table.
@@ -62,6 +69,9 @@ struct Case {
     family: String,
     #[serde(default)]
     paranoia: u8,
+    /// The CRS rule a case was written for; 0 where none applies (benign traffic).
+    #[serde(default)]
+    rule_id: u64,
     #[serde(default = "get")]
     method: String,
     uri: String,
@@ -195,7 +205,11 @@ fn add(a: &mut Count, blocked: bool) {
 struct Row {
     /// Per part (tuning, validation), per paranoia level.
     attacks: [BTreeMap<u8, Count>; 2],
+    /// Benign traffic (`expect: benign`, no `rule_id`): real false positives.
     benign: [Count; 2],
+    /// A CRS rule's negative cases (`expect: benign` with a `rule_id`): requests that one
+    /// rule must not fire on, some still suspicious to other rules; a second opinion only.
+    negatives: [Count; 2],
 }
 
 impl Row {
@@ -207,10 +221,17 @@ impl Row {
             .fold((0, 0), |acc, (_, (b, n))| (acc.0 + b, acc.1 + n))
     }
     fn benign(&self, parts: &[usize]) -> Count {
-        parts.iter().fold((0, 0), |acc, p| {
-            (acc.0 + self.benign[*p].0, acc.1 + self.benign[*p].1)
-        })
+        sum(&self.benign, parts)
     }
+    fn negatives(&self, parts: &[usize]) -> Count {
+        sum(&self.negatives, parts)
+    }
+}
+
+fn sum(counts: &[Count; 2], parts: &[usize]) -> Count {
+    parts.iter().fold((0, 0), |acc, p| {
+        (acc.0 + counts[*p].0, acc.1 + counts[*p].1)
+    })
 }
 
 fn pct(n: usize, d: usize) -> f64 {
@@ -415,6 +436,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     row.attacks[p].entry(case.paranoia.max(1)).or_default(),
                     blocked,
                 );
+            } else if case.rule_id != 0 {
+                add(&mut row.negatives[p], blocked);
             } else {
                 add(&mut row.benign[p], blocked);
             }
@@ -430,18 +453,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 acc.benign[p].0 += r.benign[p].0;
                 acc.benign[p].1 += r.benign[p].1;
+                acc.negatives[p].0 += r.negatives[p].0;
+                acc.negatives[p].1 += r.negatives[p].1;
             }
             acc
         });
         if !args.jsonl {
             println!("\nprofile: {}", profile.as_str());
             println!(
-                "| family | PL1 tuning | PL1 validation | PL2 tuning | PL2 validation | PL3+ (all) | benign blocked (tuning) | benign blocked (validation) |"
+                "| family | PL1 tuning | PL1 validation | PL2 tuning | PL2 validation | PL3+ (all) | benign blocked (tuning) | benign blocked (validation) | rule negatives blocked (all) |"
             );
-            println!("|---|---|---|---|---|---|---|---|");
+            println!("|---|---|---|---|---|---|---|---|---|");
             for (family, row) in rows.iter().chain([(&"**all**".to_owned(), &total)]) {
                 println!(
-                    "| {family} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {family} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     cell(row.attacks(&[0], 1, 1), false),
                     cell(row.attacks(&[1], 1, 1), true),
                     cell(row.attacks(&[0], 2, 2), false),
@@ -449,12 +474,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     cell(row.attacks(&all, 3, 9), false),
                     cell(row.benign(&[0]), false),
                     cell(row.benign(&[1]), true),
+                    cell(row.negatives(&all), false),
                 );
             }
             let pl12 = total.attacks(&all, 1, 2);
             let ben = total.benign(&all);
             println!(
-                "selected part(s): {}; PL1 attacks blocked: {}; PL1+PL2 attacks blocked: {}; benign blocked: {}; {} requests in {:.2?} ({:.0} requests/s); {} targets re-encoded, {} not buildable, {} lines unreadable",
+                "selected part(s): {}; PL1 attacks blocked: {}; PL1+PL2 attacks blocked: {}; benign blocked: {}; rule negatives blocked (second opinion): {}; {} requests in {:.2?} ({:.0} requests/s); {} targets re-encoded, {} not buildable, {} lines unreadable",
                 match all.as_slice() {
                     [0] => "tuning",
                     [1] => "validation",
@@ -463,6 +489,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 cell(total.attacks(&all, 1, 1), false),
                 cell(pl12, false),
                 cell(ben, false),
+                cell(total.negatives(&all), false),
                 sent,
                 elapsed,
                 sent as f64 / elapsed.as_secs_f64(),

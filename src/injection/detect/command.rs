@@ -173,6 +173,27 @@ pub(crate) static RULES: &[Rule] = &[
         // named (Debian `apparmor`, `apparmor-utils`), not `aa-` and anything.
         r"^\s*[;|&]?\s*(?:(?:visudo|cscli|chef-(?:client|solo|shell|apply)|ansible(?:-(?:playbook|galaxy|vault|console|doc|inventory|pull|config))?|ifconfig|ipconfig|whoami|uname|wget|netcat|nmap|chmod|chown|useradd|usermod|iptables|systemctl|journalctl|powershell|certutil|bitsadmin|wmic|regedit|rmt(?:-tar)?|aptitude|apt-get|bcdboot|aa-(?:exec|status|enforce|complain|disable|audit|autodep|cleanprof|genprof|logprof|mergeprof|notify|remove-unknown|teardown|unconfined|easyprof|decode|features-abi))(?:\s|$|[;|&<>`])|perf\s+-|curl\s+\S|nc(?:at)?\s+-|sudo\s|passwd\s|crontab\s|kubectl\s|docker\s|bash\s|sh\s+-|zsh\s|ksh\s+-|python[23]?\s+-|perl\s+-|ruby\s+-|php\s+-|cmd(?:\.exe)?\s*/|ls(?:\s+[-/.~\w]|\s*$)|cat\s+[/.~]|apt\s+(?:install|remove|update)|yum\s|dnf\s|rpm\s+-|dpkg\s+-|c(?:89|99)\s+-|gcc\s+-|tftp\s|telnet\s)",
     ),
+    Rule {
+        view: View::Text,
+        ..rule(
+            "command.mail_protocol",
+            2,
+            CRITICAL,
+            // A line break, then a mail protocol command with the syntax its server reads
+            // (a value that ends up on an SMTP, IMAP or POP3 connection, or in a mail header,
+            // smuggles a command after the CR LF): SMTP envelope commands (RFC 5321), an IMAP
+            // tagged command (RFC 9051: a tag with a digit, then a command), POP3 commands
+            // with their numeric arguments (RFC 1939), `AUTH` with a registered SASL
+            // mechanism (RFC 4422 registry) and `APOP` with its MD5 digest. Strict only: a
+            // textarea's own line breaks are CR LF too.
+            concat!(
+                r"[\r\n]\s*(?:(?:mail\s+from|rcpt\s+to)\s*:|(?:helo|ehlo|lhlo)\s+[\w.-]+\s*(?:[\r\n]|$)|(?:vrfy|expn)\s+\S",
+                r"|[a-z]{0,4}\d{1,6}\s+(?:capability|noop|logout|starttls|authenticate|login|enable|select|examine|create|delete|rename|subscribe|unsubscribe|list|lsub|namespace|status|append|idle|close|unselect|expunge|search|fetch|store|copy|move|uid)\b",
+                r"|(?:retr|dele|list|top|uidl)\s+\d+(?:\s+\d+)?\s*(?:[\r\n]|$)|apop\s+\S+\s+[0-9a-f]{32}\b",
+                r"|auth(?:enticate)?\s+(?:plain|login|cram-md5|digest-md5|gssapi|gs2-krb5|ntlm|xoauth2|oauthbearer|scram-sha-\d+(?:-plus)?|external|anonymous|otp|skey)\b)",
+            ),
+        )
+    },
 ];
 
 #[cfg(test)]
@@ -182,10 +203,14 @@ mod tests {
     use super::super::{Engine, Part};
 
     fn rules(value: &str) -> Vec<&'static str> {
+        rules_at(value, 1)
+    }
+
+    fn rules_at(value: &str, paranoia: u8) -> Vec<&'static str> {
         let engine = Engine::get().unwrap();
         let loc: Arc<str> = Arc::from("v");
         let mut out = Vec::new();
-        engine.scan(value, Part::Value, 1, &loc, &mut out);
+        engine.scan(value, Part::Value, paranoia, &loc, &mut out);
         out.iter()
             .filter(|f| f.category == crate::event::Category::CommandInjection)
             .map(|f| f.rule)
@@ -247,6 +272,53 @@ mod tests {
         }
         for v in ["1;id", "x|ls", "127.0.0.1; id", "a && whoami"] {
             assert!(!rules(v).is_empty(), "{v:?}");
+        }
+    }
+
+    /// Generated variants: each protocol's commands with their syntax, after CR LF or a
+    /// bare LF, under strict; never under balanced, and not the same words in lines of
+    /// text (a textarea's line breaks are CR LF as well).
+    #[test]
+    fn mail_protocol_commands_after_a_line_break_under_strict() {
+        let commands = [
+            "MAIL FROM:<a@example.org>",
+            "RCPT TO:<postmaster>",
+            "EHLO relay.example.org",
+            "VRFY root",
+            "a001 LOGIN user secret",
+            "A1 UID STORE 1:3 +FLAGS (\\Deleted)",
+            "7 SELECT INBOX",
+            "RETR 12",
+            "TOP 1 10",
+            "DELE 3",
+            "AUTH PLAIN dGVzdAB0ZXN0AHRlc3Q=",
+            "AUTHENTICATE XOAUTH2",
+            "APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+        ];
+        for cmd in commands {
+            // The engine reads normalised (lower-cased) values.
+            let cmd = cmd.to_lowercase();
+            for v in [format!("x\r\n{cmd}"), format!("hello\n{cmd}\r\n")] {
+                assert!(
+                    rules_at(&v, 2).contains(&"command.mail_protocol"),
+                    "not found: {v:?}"
+                );
+                assert!(!rules_at(&v, 1).contains(&"command.mail_protocol"), "{v:?}");
+            }
+            assert!(
+                !rules_at(&cmd, 2).contains(&"command.mail_protocol"),
+                "{cmd:?}"
+            );
+        }
+        for v in [
+            "Shopping:\r\nList three things you need\r\nthen go",
+            "Dear team,\r\nI select the blue one.\r\nThanks",
+            "Steps:\r\n1. Select the file\r\n2. Login with your account",
+            "Auth failed again\r\nplease help",
+            "Top 10 tips\nretr is not a word",
+        ] {
+            let v = v.to_lowercase();
+            assert!(!rules_at(&v, 2).contains(&"command.mail_protocol"), "{v:?}");
         }
     }
 }

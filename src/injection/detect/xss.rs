@@ -38,7 +38,9 @@ pub(crate) static RULES: &[Rule] = &[
         // `<svg` whose first attribute is its namespace is an SVG document (an uploaded
         // logo, a `data:image/svg+xml` URL): what makes one active, `<script>`, event
         // handlers and `javascript:` URLs, is read by the other rules and the tokenizer.
-        r"<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|base|meta|math|isindex|xml|import|vmlframe|xss|template|noscript|portal|set|animate|handler|listener)\b|<\s*svg(?:\s*[/>]|\s*$|\s+(?:[^x\s/>]|x(?:[^m]|$)|xm(?:[^l]|$)|xml(?:[^n]|$)|xmln(?:[^s]|$)))",
+        // `<?import implementation=...>` loads an HTML component (IE's behaviours, the
+        // `<?import namespace=... implementation="#default#time2">` of HTML+TIME).
+        r"<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|base|meta|math|isindex|xml|import|vmlframe|xss|template|noscript|portal|set|animate|handler|listener)\b|<\s*\?\s*import\s+(?:namespace|implementation)\s*=|<\s*svg(?:\s*[/>]|\s*$|\s+(?:[^x\s/>]|x(?:[^m]|$)|xm(?:[^l]|$)|xml(?:[^n]|$)|xmln(?:[^s]|$)))",
     ),
     rule(
         "xss.event_handler",
@@ -86,7 +88,10 @@ pub(crate) static RULES: &[Rule] = &[
         "xss.generic_event_attribute",
         1,
         CRITICAL,
-        r#"(?:^|[\s"'`/;0-9=,(])on[a-z]{3,25}\s*=[^=]|\bformaction\s*=|!\s*\[\s*\]|\[\s*\]\s*\)\s*\["#,
+        // Any `on...=` attribute, not only the names listed above: browsers keep adding
+        // events, and vendor ones are long (`onwebkitcurrentplaybacktargetiswirelesschanged`
+        // is 44 letters after `on`), so the bound is 50, not CRS's 25.
+        r#"(?:^|[\s"'`/;0-9=,(])on[a-z]{3,50}\s*=[^=]|\bformaction\s*=|!\s*\[\s*\]|\[\s*\]\s*\)\s*\["#,
     ),
     rule(
         "xss.dom_access",
@@ -98,7 +103,10 @@ pub(crate) static RULES: &[Rule] = &[
         "xss.namespaced_tag",
         1,
         CRITICAL,
-        r#"<\s*[a-z0-9]*:?\s*vmlframe|<\s*import|<\s*[a-z]+:include\b|\bxsi\s*:\s*schemalocation\b|\bxmlns:xi\s*=|:\s*url\s*\(\s*javascript|<\s*f\s+o\s+r\s+m|<\s*d\s+i\s+a\s+l\s+o\s+g|<\s*[a-z]+\s+pattern\s*=|\bdata\s*:\s*,\s*<"#,
+        // XML and legacy vectors: a DTD declaring an external entity (`<!ENTITY % x SYSTEM
+        // "http://...">`, fetched and inlined by a parser that resolves entities), VML
+        // frames, XInclude, schema locations, spaced-out tag names.
+        r#"!\s*entity\s+(?:%\s*)?[\w.:-]+\s+(?:system|public)\b|<\s*[a-z0-9]*:?\s*vmlframe|<\s*import|<\s*[a-z]+:include\b|\bxsi\s*:\s*schemalocation\b|\bxmlns:xi\s*=|:\s*url\s*\(\s*javascript|<\s*f\s+o\s+r\s+m|<\s*d\s+i\s+a\s+l\s+o\s+g|<\s*[a-z]+\s+pattern\s*=|\bdata\s*:\s*,\s*<"#,
     ),
     Rule {
         view: View::Sql,
