@@ -798,6 +798,7 @@ fn operations(doc: &Value) -> Vec<(String, String)> {
     ops
 }
 
+/// The keys of a JSON object, sorted (none for anything else).
 fn sorted_keys(v: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = v
         .as_object()
