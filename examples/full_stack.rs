@@ -14,6 +14,17 @@
 //! it prints. Ctrl-C stops it: open WebSockets are closed, the notifier is drained and
 //! its report printed.
 //!
+//! The API describes itself with utoipa (utoipa-axum's `OpenApiRouter`), and
+//! `GET /openapi.json` serves that document brought in line with the guard layers by
+//! `FortifyDocs`, built from the same layer values the service runs with: every operation
+//! lists the 429, 403, 400, 408, 413, 415 and 503 they may answer with and the headers
+//! they add.
+//!
+//! ```sh
+//! cargo run --example full_stack --all-features -- --print-openapi      # that document
+//! cargo run --example full_stack --all-features -- --print-openapi-app  # the application's own
+//! ```
+//!
 //! Environment: `ADDR` (default `127.0.0.1:3000`), `ADMIN_TOKEN` (else one is generated
 //! and printed), `REDIS_URL` (rate limits and the notification stream in Redis; in
 //! memory without it), `ALLOWED_HOSTS` and `ALLOWED_ORIGINS` (comma-separated: host
@@ -32,6 +43,7 @@
 //! | `POST /orders` | API key | place an order: `{"symbol":"ACME","side":"buy","quantity":10}` (`limit_price` optional) |
 //! | `GET /orders` | API key | my orders |
 //! | `GET /orders/stream` | API key | WebSocket of my order events (`Origin`: this site or `ALLOWED_ORIGINS`) |
+//! | `GET /openapi.json` | anyone | the OpenAPI 3.1 document of all of the above, the guard layers' answers included |
 //! | `GET /admin/notifications` | admin token | WebSocket of the batched security notifications (`Origin`: this site only) |
 //! | `/admin/...` | admin token | the monitoring service: `/admin/` (the dashboard page, no token), `metrics`, `health`, `dashboard`, `openapi.json`, `notify/...`, `trading` |
 //!
@@ -48,7 +60,8 @@
 //! 6. **rate limits**: anonymous requests per client IP (5/s, burst 10); requests with
 //!    an `x-api-key` per key and tier (standard 10/s, premium 50/s, broker 500/s);
 //!    `/admin` per client IP on its own budget (20/s, burst 40).
-//! 7. **injection** (blocking): last, so the cheap checks refuse floods first.
+//! 7. **injection** (blocking; a body larger than the 64 KiB it inspects is refused with
+//!    413, orders are a few hundred bytes): last, so the cheap checks refuse floods first.
 //!
 //! # Deployment caveats
 //!
@@ -85,16 +98,17 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 use rand::{distr::Alphanumeric, Rng};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, watch};
 use tower::ServiceBuilder;
 use tower_fortify::{
     cors::CorsLayer,
-    injection::InjectionLayer,
+    injection::{InjectionLayer, OversizedBody},
     metrics::MetricsRegistry,
     monitoring::{BoxFuture, MonitoringExtension, MonitoringService},
     notify::{ChannelSink, Notifier, NotifyExtension, Subscriber},
+    openapi::FortifyDocs,
     rate_limit::{
         key_fn,
         store::{ManualClock, MemoryStore},
@@ -103,6 +117,11 @@ use tower_fortify::{
     security_headers::{ContentSecurityPolicy, CspNonce, CspSource, SecurityHeadersLayer},
     trusted_host::TrustedHostLayer,
 };
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi, ToSchema,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The demo API keys: (key, client name, tier). A real service looks keys up in its
 /// database; the rate limiter and the handlers both read this table.
@@ -176,8 +195,7 @@ fn generate_token() -> String {
         .collect()
 }
 
-/// What [`app`] returns: the router, and what `main` needs to stop cleanly.
-#[derive(Debug)]
+/// What [`app`] returns: the router, what `main` needs to stop cleanly, and the documents.
 pub struct App {
     /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()`: the
     /// anonymous rate limit keys on the peer address.
@@ -188,6 +206,24 @@ pub struct App {
     pub close_websockets: watch::Sender<bool>,
     /// One line saying where the limits and notifications live.
     pub storage: String,
+    /// The document served at `/openapi.json`: the application's own, with what the
+    /// guard layers answer and add.
+    pub openapi: utoipa::openapi::OpenApi,
+    /// The application's own document, as utoipa-axum collected it from the routes.
+    pub app_openapi: utoipa::openapi::OpenApi,
+}
+
+// By hand: utoipa's document is `Debug` only with its `debug` feature.
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("router", &self.router)
+            .field("notifier", &self.notifier)
+            .field("close_websockets", &self.close_websockets)
+            .field("storage", &self.storage)
+            .field("openapi paths", &self.openapi.paths.paths.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The guarded application: the trading routes and `/admin`, behind every layer.
@@ -252,7 +288,24 @@ pub fn app(options: Options) -> Result<App, Box<dyn Error + Send + Sync>> {
         .build()?;
 
     let rate_limits = rate_limits(&options)?;
-    let injection = InjectionLayer::builder().build()?;
+    let injection = InjectionLayer::builder()
+        .oversized_body(OversizedBody::Reject)
+        .build()?;
+
+    // The document from the same layer values the stack runs with, so it cannot drift.
+    // The monitoring service is nested behind the layers: its paths gain their answers too.
+    let docs = FortifyDocs::new()
+        .security_headers(&security_headers)
+        .trusted_host(&trusted_host)
+        .rate_limit(&rate_limits)
+        .injection(&injection)
+        .monitoring(&monitoring, "/admin");
+    let (routes, app_openapi) = routes()
+        .routes(routes!(admin_notifications))
+        .split_for_parts();
+    let mut openapi = app_openapi.clone();
+    docs.modify(&mut openapi);
+    let document = Bytes::from(openapi.to_json()?);
 
     let (close_websockets, closing) = watch::channel(false);
     let state = Arc::new(Shared {
@@ -263,8 +316,11 @@ pub fn app(options: Options) -> Result<App, Box<dyn Error + Send + Sync>> {
         closing,
     });
 
-    let router = routes()
-        .route("/admin/notifications", get(admin_notifications))
+    let router = routes
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        )
         .nest_service("/admin", monitoring)
         .with_state(state)
         // Router::layer runs after routing, so the metrics see the matched route.
@@ -283,6 +339,8 @@ pub fn app(options: Options) -> Result<App, Box<dyn Error + Send + Sync>> {
         notifier,
         close_websockets,
         storage,
+        openapi,
+        app_openapi,
     })
 }
 
@@ -339,15 +397,59 @@ fn rate_limits(options: &Options) -> Result<RateLimitLayer, Box<dyn Error + Send
     Ok(builder.build()?)
 }
 
-/// The trading routes alone, without any layer: `app` guards them, `BARE=1` serves them as
-/// they are (the baseline of `scripts/load.sh`).
-pub fn routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/", get(home))
-        .route("/instruments", get(instruments))
-        .route("/quote/{symbol}", get(quote))
-        .route("/orders", get(my_orders).post(place_order))
-        .route("/orders/stream", get(order_stream))
+/// The trading routes alone, without any layer, and their document: `app` guards them,
+/// `BARE=1` serves them as they are (the baseline of `scripts/load.sh`).
+pub fn routes() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(home))
+        .routes(routes!(instruments))
+        .routes(routes!(quote))
+        .routes(routes!(my_orders, place_order))
+        .routes(routes!(order_stream))
+}
+
+/// The application's own description: what its handlers answer. The guard layers'
+/// answers are added by `FortifyDocs` in [`app`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "full_stack trading demo",
+        version = "1.0.0",
+        description = "A small trading API guarded by tower-fortify (examples/full_stack.rs)."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "trading", description = "Instruments, quotes and orders."),
+        (name = "monitoring", description = "The monitoring service under /admin and the admin notification stream.")
+    )
+)]
+struct ApiDoc;
+
+/// The API key of the trading routes and the admin token.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "A client's API key; the client's tier sets its rate limit.",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The admin token (`ADMIN_TOKEN`): the monitoring service and the admin notification stream.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
 }
 
 /// The trading routes with no layer at all, for `BARE=1`.
@@ -361,7 +463,7 @@ pub fn bare_app() -> Router {
         admin_stream: ChannelSink::broadcast(1).expect("a capacity of 1 is valid"),
         closing,
     });
-    routes().with_state(state)
+    routes().split_for_parts().0.with_state(state)
 }
 
 /// State shared by the handlers.
@@ -376,31 +478,76 @@ pub struct Shared {
 
 // ---------- the trading domain ----------
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// An instrument of `GET /instruments`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+struct Instrument {
+    /// Its ticker symbol.
+    symbol: &'static str,
+    /// The company.
+    name: &'static str,
+}
+
+/// A quote of `GET /quote/{symbol}`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+struct Quote {
+    symbol: &'static str,
+    bid: f64,
+    ask: f64,
+}
+
+/// An order, as placed and as listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct Order {
     id: u64,
     symbol: &'static str,
     side: Side,
     quantity: u32,
+    /// The limit, for a limit order; `null` for a market order.
     limit_price: Option<f64>,
-    status: &'static str,
+    status: OrderStatus,
+    /// The price it filled at; `null` while open.
     fill_price: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Side {
     Buy,
     Sell,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum OrderStatus {
+    /// Filled at `fill_price`.
+    Filled,
+    /// A limit order the price has not reached yet.
+    Open,
+}
+
+/// The body of `POST /orders`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOrder {
+    /// One of the symbols of `GET /instruments` (any case).
     symbol: String,
     side: Side,
+    #[schema(minimum = 1, maximum = 10000)]
     quantity: u32,
+    /// A limit order when given: fills when the price is on its side.
+    #[schema(exclusive_minimum = 0.0)]
     limit_price: Option<f64>,
+}
+
+/// The problem+json (RFC 9457) body of the application's own refusals.
+#[derive(Debug, Serialize, ToSchema)]
+struct ApiProblem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
 }
 
 /// The trading state, its "database" (in-memory tables) and its metrics.
@@ -544,20 +691,23 @@ fn no_api_key() -> Response {
 }
 
 fn problem(status: StatusCode, detail: &str) -> Response {
-    let body = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or(""),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
+    let body = ApiProblem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or(""),
+        status: status.as_u16(),
+        detail: Some(detail.to_owned()),
+    };
     (
         status,
         [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
+        Json(body),
     )
         .into_response()
 }
 
+/// The landing page.
+#[utoipa::path(get, path = "/", tag = "trading",
+    responses((status = 200, description = "A page listing the instruments, its script allowed by the CSP nonce.", content_type = "text/html", body = String)))]
 async fn home(nonce: Option<Extension<CspNonce>>) -> Html<String> {
     // Under the strict CSP only a script carrying this response's nonce runs.
     let nonce = nonce.map(|Extension(n)| n.to_string()).unwrap_or_default();
@@ -580,13 +730,26 @@ fetch("/instruments").then(r => r.json()).then(list => {{
     ))
 }
 
-async fn instruments() -> Json<Value> {
-    Json(json!(INSTRUMENTS
-        .iter()
-        .map(|(symbol, name, _)| json!({ "symbol": symbol, "name": name }))
-        .collect::<Vec<_>>()))
+/// The tradable instruments.
+#[utoipa::path(get, path = "/instruments", tag = "trading",
+    responses((status = 200, description = "Every instrument.", body = [Instrument])))]
+async fn instruments() -> Json<Vec<Instrument>> {
+    Json(
+        INSTRUMENTS
+            .iter()
+            .map(|&(symbol, name, _)| Instrument { symbol, name })
+            .collect(),
+    )
 }
 
+/// Bid and ask of one instrument.
+#[utoipa::path(get, path = "/quote/{symbol}", tag = "trading",
+    params(("symbol" = String, Path, description = "A symbol of `GET /instruments` (any case).")),
+    responses(
+        (status = 200, description = "The quote.", body = Quote),
+        (status = 400, description = "The path is not valid UTF-8.", content_type = "text/plain", body = String),
+        (status = 404, description = "No such instrument.", content_type = "application/problem+json", body = ApiProblem),
+    ))]
 async fn quote(State(s): State<Arc<Shared>>, Path(symbol): Path<String>) -> Response {
     let found = s
         .trading
@@ -601,9 +764,27 @@ async fn quote(State(s): State<Arc<Shared>>, Path(symbol): Path<String>) -> Resp
         return problem(StatusCode::NOT_FOUND, "No such instrument.");
     };
     let mid = s.trading.price(reference);
-    Json(json!({ "symbol": symbol, "bid": mid - 0.01, "ask": mid + 0.01 })).into_response()
+    Json(Quote {
+        symbol,
+        bid: mid - 0.01,
+        ask: mid + 0.01,
+    })
+    .into_response()
 }
 
+/// Places an order: a market order fills at once, a limit order when the price is on its side.
+#[utoipa::path(post, path = "/orders", tag = "trading", security(("api_key" = [])),
+    request_body = NewOrder,
+    responses(
+        (status = 201, description = "The order, filled or open.", body = Order),
+        (status = 400, description = "The body is not JSON.", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid `x-api-key`.", content_type = "application/problem+json", body = ApiProblem),
+        (status = 415, description = "The body is not `application/json`.", content_type = "text/plain", body = String),
+        (status = 422, description = "Not an order, an unknown symbol, or a quantity or limit out of range.", content(
+            (String = "text/plain"),
+            (ApiProblem = "application/problem+json"),
+        )),
+    ))]
 async fn place_order(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -647,7 +828,11 @@ async fn place_order(
                 side: new.side,
                 quantity: new.quantity,
                 limit_price: new.limit_price,
-                status: if fills { "filled" } else { "open" },
+                status: if fills {
+                    OrderStatus::Filled
+                } else {
+                    OrderStatus::Open
+                },
                 fill_price: fills.then_some(price),
             };
             db.orders
@@ -676,6 +861,12 @@ async fn place_order(
     (StatusCode::CREATED, Json(order)).into_response()
 }
 
+/// My orders, oldest first.
+#[utoipa::path(get, path = "/orders", tag = "trading", security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The caller's orders.", body = [Order]),
+        (status = 401, description = "No valid `x-api-key`.", content_type = "application/problem+json", body = ApiProblem),
+    ))]
 async fn my_orders(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let Some(who) = caller(&headers) else {
         return no_api_key();
@@ -717,6 +908,13 @@ fn origin_allowed(headers: &HeaderMap, extra: &[String]) -> bool {
 }
 
 /// `GET /orders/stream`: my order events, as JSON text messages.
+#[utoipa::path(get, path = "/orders/stream", tag = "trading", security(("api_key" = [])),
+    responses(
+        (status = 101, description = "The WebSocket: one JSON text message per event of my orders (`order_accepted`, `order_filled`)."),
+        (status = 400, description = "Not a WebSocket handshake.", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid `x-api-key`.", content_type = "application/problem+json", body = ApiProblem),
+        (status = 403, description = "This `Origin` may not open the stream.", content_type = "application/problem+json", body = ApiProblem),
+    ))]
 async fn order_stream(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -771,6 +969,14 @@ async fn pump_orders(
 /// `GET /admin/notifications`: every batch of security notifications, one JSON text
 /// message per batch. Needs the admin token (`Authorization: Bearer`) and, from a
 /// browser, this site's own `Origin`.
+#[utoipa::path(get, path = "/admin/notifications", tag = "monitoring", security(("bearer" = [])),
+    responses(
+        (status = 101, description = "The WebSocket: one JSON text message per batch of security notifications."),
+        (status = 400, description = "Not a WebSocket handshake.", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid admin token.", content_type = "application/problem+json", body = ApiProblem,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"monitoring\"`"))),
+        (status = 403, description = "This `Origin` may not open the stream.", content_type = "application/problem+json", body = ApiProblem),
+    ))]
 async fn admin_notifications(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -951,6 +1157,26 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    // `--print-openapi`: the document `/openapi.json` serves; `--print-openapi-app`: the
+    // application's own, before the guard layers are added (what `.ci/openapi.sh` compares).
+    if let Some(arg) = std::env::args().nth(1) {
+        let App {
+            openapi,
+            app_openapi,
+            ..
+        } = app(Options::from_env())?;
+        match arg.as_str() {
+            "--print-openapi" => println!("{}", openapi.to_pretty_json()?),
+            "--print-openapi-app" => println!("{}", app_openapi.to_pretty_json()?),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?} (--print-openapi, --print-openapi-app or none)"
+                )
+                .into())
+            }
+        }
+        return Ok(());
+    }
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let local = listener.local_addr()?;
@@ -979,6 +1205,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         notifier,
         close_websockets,
         storage,
+        ..
     } = app(options)?;
 
     let base = format!("http://{local}");
@@ -998,6 +1225,12 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     println!("dashboard: {base}/admin/  (paste the admin token)");
     println!("try:");
     println!("  curl -s {base}/instruments");
+    println!(
+        "  # the API's OpenAPI document, with what the guard layers answer (429, 403, 400, ...)"
+    );
+    println!(
+        "  curl -s {base}/openapi.json | jq '.paths.\"/quote/{{symbol}}\".get.responses | keys'"
+    );
     println!("  curl -s {base}/quote/ACME");
     println!("  curl -s -H 'x-api-key: {premium_key}' -H 'content-type: application/json' -d '{{\"symbol\":\"ACME\",\"side\":\"buy\",\"quantity\":10}}' {base}/orders");
     println!("  curl -s -H 'x-api-key: {premium_key}' {base}/orders");

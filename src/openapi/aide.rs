@@ -38,6 +38,13 @@ impl FortifyDocs {
             }
         }
         let paths = api.paths.get_or_insert_with(Default::default);
+        // The monitoring paths first: the guard layers in front of the application are
+        // in front of the service nested in it too.
+        for (path, v) in self.monitoring_paths() {
+            if let (false, Some(item)) = (paths.paths.contains_key(&path), typed(&v)) {
+                paths.paths.insert(path, ReferenceOr::Item(item));
+            }
+        }
         for (path, item) in paths.paths.iter_mut() {
             let ReferenceOr::Item(item) = item else {
                 continue;
@@ -45,11 +52,6 @@ impl FortifyDocs {
             let plan = self.plan(path);
             for op in operations(item) {
                 apply(op, &plan);
-            }
-        }
-        for (path, v) in self.monitoring_paths() {
-            if let (false, Some(item)) = (paths.paths.contains_key(&path), typed(&v)) {
-                paths.paths.insert(path, ReferenceOr::Item(item));
             }
         }
     }

@@ -99,8 +99,9 @@ impl FortifyDocs {
     /// Adds the monitoring service's paths under `mount` (where the application nests it,
     /// `""` for none), each secured by the `bearer` scheme unless the service documents it
     /// as open (the probes), with its schemas and the `bearer` security scheme. The paths
-    /// are taken as the service documents them; the guard layers' responses are not added
-    /// to them.
+    /// keep what the service documents and gain the guard layers' responses and headers
+    /// like the application's own: nested in the application, the service sits behind the
+    /// same layers (a service on a port of its own has its own `/openapi.json`).
     #[cfg(feature = "monitoring")]
     #[cfg_attr(docsrs, doc(cfg(feature = "monitoring")))]
     pub fn monitoring(
@@ -286,6 +287,9 @@ impl FortifyDocs {
         let Some(paths) = doc["paths"].as_object_mut() else {
             return;
         };
+        for (path, item) in self.monitoring_paths() {
+            paths.entry(path).or_insert(item);
+        }
         for (path, item) in paths.iter_mut() {
             let plan = self.plan(path);
             let Some(item) = item.as_object_mut() else {
@@ -301,9 +305,6 @@ impl FortifyDocs {
                     .unwrap_or_default();
                 op["responses"] = Value::Object(apply_to_responses(responses, &plan));
             }
-        }
-        for (path, item) in self.monitoring_paths() {
-            paths.entry(path).or_insert(item);
         }
     }
 }
@@ -676,6 +677,25 @@ pub(crate) mod tests {
         assert_eq!(
             own["components"]["securitySchemes"]["bearer"],
             bearer_scheme()
+        );
+
+        // Nested in the application, the service is behind its guard layers: its paths
+        // gain their responses and headers and keep their own.
+        let mut doc = app_document();
+        docs().monitoring(&svc, "/admin").apply_json(&mut doc);
+        let health = doc["paths"]["/admin/health"]["get"]["responses"]
+            .as_object()
+            .unwrap();
+        for status in ["200", "400", "401", "403", "429", "503"] {
+            assert!(health.contains_key(status), "/admin/health {status}");
+        }
+        assert_eq!(
+            health["503"]["description"],
+            own["paths"]["/health"]["get"]["responses"]["503"]["description"]
+        );
+        assert_eq!(
+            health["200"]["headers"]["RateLimit"]["$ref"],
+            "#/components/headers/RateLimit"
         );
     }
 }

@@ -33,15 +33,17 @@ impl ::utoipa::Modify for FortifyDocs {
                 comps.security_schemes.insert(name, t);
             }
         }
+        // The monitoring paths first: the guard layers in front of the application are
+        // in front of the service nested in it too.
+        for (path, v) in self.monitoring_paths() {
+            if let (false, Some(item)) = (api.paths.paths.contains_key(&path), typed(&v)) {
+                api.paths.paths.insert(path, item);
+            }
+        }
         for (path, item) in api.paths.paths.iter_mut() {
             let plan = self.plan(path);
             for op in operations(item) {
                 apply(op, &plan);
-            }
-        }
-        for (path, v) in self.monitoring_paths() {
-            if let (false, Some(item)) = (api.paths.paths.contains_key(&path), typed(&v)) {
-                api.paths.paths.insert(path, item);
             }
         }
     }

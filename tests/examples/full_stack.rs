@@ -9,7 +9,8 @@
     feature = "notify",
     feature = "monitoring",
     feature = "redis",
-    feature = "axum"
+    feature = "axum",
+    feature = "utoipa"
 ))]
 
 #[allow(dead_code, unreachable_pub)]
@@ -45,6 +46,9 @@ struct Server {
     clock: ManualClock,
     client: Client<HttpConnector, Full<Bytes>>,
     notifier: tower_fortify::notify::Notifier,
+    /// `App::openapi` and `App::app_openapi` as JSON.
+    openapi: Value,
+    app_openapi: Value,
 }
 
 struct Answer {
@@ -82,6 +86,8 @@ async fn start() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router;
+    let openapi = serde_json::to_value(&app.openapi).unwrap();
+    let app_openapi = serde_json::to_value(&app.app_openapi).unwrap();
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -95,6 +101,8 @@ async fn start() -> Server {
         clock,
         client: Client::builder(TokioExecutor::new()).build_http(),
         notifier: app.notifier,
+        openapi,
+        app_openapi,
     }
 }
 
@@ -771,4 +779,360 @@ async fn the_order_stream_sends_my_events_only_and_checks_the_origin() {
         .json();
     assert_eq!(trading["open_websockets"], 1);
     assert_eq!(trading["orders_placed"], 2);
+}
+
+// ---------- /openapi.json ----------
+
+/// Every (path, method) of a document.
+fn operations(doc: &Value) -> Vec<(String, String)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "put", "post", "delete", "patch", "head", "options"]
+                .contains(&method.as_str())
+            {
+                ops.push((path.clone(), method.clone()));
+            }
+        }
+    }
+    ops
+}
+
+/// The keys of a JSON object, sorted (none for anything else).
+fn sorted_keys(v: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+/// The strings of a JSON array.
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+/// Checks a real answer of `method path` against the document: its status is documented
+/// for that operation, with its media type, every header of a guard layer it carries is
+/// listed on that response, and the problem members it names are among the documented values.
+fn assert_documented(doc: &Value, path: &str, method: &str, res: &Answer) {
+    let what = format!("{method} {path} {}", res.status);
+    let documented = &doc["paths"][path][method]["responses"][res.status.as_str()];
+    assert!(documented.is_object(), "{what}: status not documented");
+    if let Some(ct) = res.headers.get(header::CONTENT_TYPE) {
+        let media = ct.to_str().unwrap().split(';').next().unwrap().trim();
+        assert!(
+            documented["content"][media].is_object(),
+            "{what}: {media} not documented ({:?})",
+            sorted_keys(&documented["content"])
+        );
+    }
+    let components = doc["components"]["headers"].as_object().unwrap();
+    for name in res.headers.keys() {
+        if let Some(component) = components
+            .keys()
+            .find(|c| c.eq_ignore_ascii_case(name.as_str()))
+        {
+            assert_eq!(
+                documented["headers"][component]["$ref"],
+                format!("#/components/headers/{component}"),
+                "{what}: sends {component}, not documented on this response"
+            );
+        }
+    }
+    if res.headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes())
+        == Some(b"application/problem+json".as_slice())
+    {
+        let body = res.json();
+        let schema = &documented["content"]["application/problem+json"]["schema"];
+        for member in ["violated-policies", "categories"] {
+            if let Some(sent) = body.get(member) {
+                let allowed = strings(&schema["allOf"][1]["properties"][member]["items"]["enum"]);
+                for value in strings(sent) {
+                    assert!(
+                        allowed.contains(&value),
+                        "{what}: {member} {value} not in {allowed:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_json_adds_the_guards_answers_to_every_operation() {
+    let s = start().await;
+    let res = s.get("/openapi.json").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("content-type"), "application/json");
+    let doc = res.json();
+    // What `/openapi.json` serves is `App::openapi`, built from the layer values in the stack.
+    assert_eq!(doc, s.openapi);
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    // The application's own operations, as utoipa-axum collected them, and the monitoring
+    // service's, mounted under /admin.
+    let ops = operations(&doc);
+    for (path, method) in [
+        ("/", "get"),
+        ("/instruments", "get"),
+        ("/quote/{symbol}", "get"),
+        ("/orders", "get"),
+        ("/orders", "post"),
+        ("/orders/stream", "get"),
+        ("/admin/notifications", "get"),
+        ("/admin/", "get"),
+        ("/admin/metrics", "get"),
+        ("/admin/health", "get"),
+        ("/admin/health/live", "get"),
+        ("/admin/trading", "get"),
+    ] {
+        assert!(
+            ops.contains(&(path.to_owned(), method.to_owned())),
+            "{method} {path} is not in the document"
+        );
+    }
+    assert_eq!(ops, operations(&s.openapi));
+
+    // Every operation: the guards' statuses, 429 with Retry-After and the policies' names,
+    // the rate-limit and security headers on every response.
+    for (path, method) in &ops {
+        let responses = &doc["paths"][path][method]["responses"];
+        let what = format!("{method} {path}");
+        for status in ["400", "403", "408", "413", "415", "429"] {
+            assert!(responses[status].is_object(), "{what}: no {status}");
+            assert!(
+                responses[status]["content"]["application/problem+json"]["schema"].is_object(),
+                "{what}: {status} has no problem+json body"
+            );
+        }
+        let limited = &responses["429"];
+        assert_eq!(
+            limited["headers"]["Retry-After"]["$ref"], "#/components/headers/Retry-After",
+            "{what}"
+        );
+        let schema = &limited["content"]["application/problem+json"]["schema"];
+        assert_eq!(schema["allOf"][0]["$ref"], "#/components/schemas/Problem");
+        assert_eq!(
+            strings(&schema["allOf"][1]["properties"]["violated-policies"]["items"]["enum"]),
+            ["anonymous", "admin", "api-key"]
+        );
+        let blocked = &responses["403"]["content"]["application/problem+json"]["schema"];
+        // The application's own 403 (the WebSockets' Origin check) keeps its schema.
+        if blocked.get("allOf").is_some() {
+            let categories =
+                strings(&blocked["allOf"][1]["properties"]["categories"]["items"]["enum"]);
+            assert!(
+                categories.contains(&"sqli") && categories.contains(&"xss"),
+                "{what}"
+            );
+        }
+        for (status, response) in responses.as_object().unwrap() {
+            for h in [
+                "RateLimit",
+                "RateLimit-Policy",
+                "Content-Security-Policy",
+                "X-Frame-Options",
+                "X-Content-Type-Options",
+                "Strict-Transport-Security",
+            ] {
+                assert_eq!(
+                    response["headers"][h]["$ref"],
+                    format!("#/components/headers/{h}"),
+                    "{what} {status}: no {h}"
+                );
+            }
+        }
+    }
+
+    // The application's own answers are kept, and gain the guards' bodies.
+    let quote = &doc["paths"]["/quote/{symbol}"]["get"]["responses"];
+    assert_eq!(
+        sorted_keys(&quote["400"]["content"]),
+        ["application/problem+json", "text/plain"]
+    );
+    assert_eq!(quote["400"]["description"], "The path is not valid UTF-8.");
+    assert_eq!(
+        quote["404"]["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/ApiProblem"
+    );
+    let post = &doc["paths"]["/orders"]["post"]["responses"];
+    assert_eq!(
+        sorted_keys(&post["415"]["content"]),
+        ["application/problem+json", "text/plain"]
+    );
+    assert_eq!(
+        sorted_keys(&post["422"]["content"]),
+        ["application/problem+json", "text/plain"]
+    );
+    assert!(post["413"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("65536 bytes"));
+    let stream = &doc["paths"]["/orders/stream"]["get"]["responses"];
+    assert_eq!(
+        stream["403"]["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/ApiProblem"
+    );
+
+    // The header components say what this very answer carries.
+    let headers = &doc["components"]["headers"];
+    let policy = headers["RateLimit-Policy"]["example"].as_str().unwrap();
+    assert!(policy.contains(res.header("ratelimit-policy")), "{policy}");
+    assert_eq!(
+        policy,
+        r#""anonymous";q=10;w=2, "admin";q=40;w=2, "api-key";q=20;w=2, "api-key";q=100;w=2, "api-key";q=1000;w=2"#
+    );
+    assert_eq!(
+        headers["X-Frame-Options"]["example"],
+        res.header("x-frame-options")
+    );
+    let csp = res.header("content-security-policy");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert_eq!(
+        headers["Content-Security-Policy"]["example"],
+        csp.replace(nonce, "{nonce}")
+    );
+    assert_eq!(headers["Retry-After"]["schema"]["type"], "integer");
+    // HSTS is listed, and said to be sent on HTTPS only (this listener is plain HTTP).
+    assert!(res.headers.get("strict-transport-security").is_none());
+    assert!(headers["Strict-Transport-Security"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("HTTPS"));
+
+    // The application's security schemes are kept; the monitoring paths use the token.
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["api_key"]["name"], "x-api-key");
+    assert!(schemes["bearer"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("ADMIN_TOKEN"));
+    assert_eq!(
+        doc["paths"]["/admin/health"]["get"]["security"],
+        serde_json::json!([{ "bearer": [] }])
+    );
+    assert_eq!(
+        doc["paths"]["/admin/health/live"]["get"]["security"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        doc["paths"]["/orders"]["post"]["security"],
+        serde_json::json!([{ "api_key": [] }])
+    );
+
+    // Before `FortifyDocs`, the application's own document knows none of it.
+    let own = &s.app_openapi;
+    assert_eq!(
+        sorted_keys(&own["paths"]["/quote/{symbol}"]["get"]["responses"]),
+        ["200", "400", "404"]
+    );
+    assert_eq!(
+        sorted_keys(&own["paths"]["/orders"]["post"]["responses"]),
+        ["201", "400", "401", "415", "422"]
+    );
+    assert!(own["paths"].get("/admin/health").is_none());
+    assert!(
+        own["components"]["headers"].is_null()
+            || sorted_keys(&own["components"]["headers"]).is_empty()
+    );
+}
+
+#[tokio::test]
+async fn every_answer_of_the_guards_is_in_the_document_with_its_headers() {
+    let s = start().await;
+    let doc = s.get("/openapi.json").await.json();
+    let mut seen = Vec::new();
+    let mut check = |path: &str, method: &str, res: Answer| {
+        assert_documented(&doc, path, method, &res);
+        seen.push(res.status.as_u16());
+    };
+
+    check("/instruments", "get", s.get("/instruments").await);
+    check(
+        "/instruments",
+        "get",
+        s.get_with("/instruments", "host", "evil.example").await,
+    );
+    check("/quote/{symbol}", "get", s.get(SQLI_QUERY).await);
+    check("/quote/{symbol}", "get", s.get("/quote/NOPE").await);
+    check("/orders", "get", s.get("/orders").await);
+    check(
+        "/orders",
+        "post",
+        s.post_order(PREMIUM, r#"{"symbol":"ACME","side":"buy","quantity":1}"#)
+            .await,
+    );
+    check(
+        "/orders",
+        "post",
+        s.post_order(
+            PREMIUM,
+            r#"{"symbol":"<script>alert(1)</script>","side":"buy","quantity":1}"#,
+        )
+        .await,
+    );
+    check(
+        "/orders",
+        "post",
+        s.post_order(PREMIUM, r#"{"symbol":"ACME","side":"buy","quantity":0}"#)
+            .await,
+    );
+    // Larger than the 64 KiB the injection layer inspects: 413 from the layer.
+    let big = format!(
+        r#"{{"symbol":"ACME","side":"buy","quantity":1,"note":"{}"}}"#,
+        "a".repeat(70_000)
+    );
+    check("/orders", "post", s.post_order(PREMIUM, &big).await);
+    // An encoding the layer cannot decode: 415 from the layer.
+    check(
+        "/orders",
+        "post",
+        s.send(
+            s.request(Method::POST, "/orders")
+                .header("x-api-key", PREMIUM)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_ENCODING, "zstd")
+                .body(Full::new(Bytes::from_static(b"\x28\xb5\x2f\xfd")))
+                .unwrap(),
+        )
+        .await,
+    );
+    check(
+        "/admin/health",
+        "get",
+        s.get_with("/admin/health", "authorization", &format!("Bearer {TOKEN}"))
+            .await,
+    );
+    check("/admin/health", "get", s.get("/admin/health").await);
+    // The anonymous budget runs out: 429 with Retry-After, RateLimit and RateLimit-Policy.
+    let mut limited = None;
+    for _ in 0..20 {
+        let res = s.get("/quote/ACME").await;
+        if res.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(res);
+            break;
+        }
+        check("/quote/{symbol}", "get", res);
+    }
+    let limited = limited.expect("a 429 within 20 requests");
+    for name in ["retry-after", "ratelimit", "ratelimit-policy"] {
+        assert!(limited.headers.contains_key(name), "429 without {name}");
+    }
+    check("/quote/{symbol}", "get", limited);
+
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, [200, 201, 400, 401, 403, 404, 413, 415, 422, 429]);
 }
