@@ -421,12 +421,48 @@ fn criterion_groups(
     }
 }
 
+/// The name filters among criterion's arguments: those that neither are an option nor
+/// follow one that takes a value (`--measurement-time 2`).
+fn filters(args: &[String]) -> Vec<&String> {
+    const TAKES_VALUE: &[&str] = &[
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--output-format",
+        "--color",
+        "--plotting-backend",
+        "--profile-time",
+        "--format",
+    ];
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a.starts_with('-') {
+            skip = TAKES_VALUE.contains(&a.as_str());
+        } else {
+            out.push(a);
+        }
+    }
+    out
+}
+
 fn main() {
     // Criterion's arguments: `--bench` when benchmarking (absent under `cargo test`), and
     // an optional name filter.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let benchmarking = args.iter().any(|a| a == "--bench");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let filters = filters(&args);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
