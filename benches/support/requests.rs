@@ -3,9 +3,12 @@
 //! a fixed seed, so that no cache of the code under test flatters a figure.
 //!
 //! Three kinds: a simple browser GET (typical header set, cookies, 0-2 query parameters),
-//! a GET with 10 query parameters, and a JSON POST of about 4 KiB.
+//! a GET with 10 query parameters, and a JSON POST of about 4 KiB; and [`client_addr`],
+//! the peer addresses of [`CLIENTS`] distinct clients for the layers that key on them.
 
 #![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
@@ -13,6 +16,33 @@ use rand::{rngs::StdRng, seq::IndexedRandom, Rng, SeedableRng};
 
 /// How many distinct requests of each kind are generated.
 pub(crate) const DISTINCT: usize = 512;
+
+/// How many distinct client addresses [`client_addr`] rotates over.
+pub(crate) const CLIENTS: usize = 10_000;
+
+/// The peer address of client `k % CLIENTS`: three in four IPv4 (spread over a few
+/// provider /16s), one in four IPv6 (each in its own /64), ephemeral source ports.
+pub(crate) fn client_addr(k: usize) -> SocketAddr {
+    let k = k % CLIENTS;
+    let port = 32_768 + (k * 7919 % 28_000) as u16;
+    let ip = if k % 4 == 3 {
+        IpAddr::V6(Ipv6Addr::new(
+            0x2001,
+            0x0db8,
+            (k >> 8) as u16,
+            (k & 0xff) as u16,
+            0,
+            0,
+            0,
+            1 + (k % 7) as u16,
+        ))
+    } else {
+        const NETS: [[u8; 2]; 4] = [[81, 2], [93, 184], [151, 101], [203, 0]];
+        let [a, b] = NETS[k % NETS.len()];
+        IpAddr::V4(Ipv4Addr::new(a, b, (k >> 8) as u8, k as u8))
+    };
+    SocketAddr::new(ip, port)
+}
 
 /// One request, kept as parts so a fresh `Request` can be built per iteration.
 #[derive(Clone, Debug)]
