@@ -29,9 +29,11 @@
 //! and printed), `REDIS_URL` (rate limits and the notification stream in Redis; in
 //! memory without it), `ALLOWED_HOSTS` and `ALLOWED_ORIGINS` (comma-separated: host
 //! names besides `localhost`, `127.0.0.1` and `[::1]`; browser origins of your front
-//! end, for CORS and the order stream's Origin check), `RATE_LIMIT_SHADOW=1` (decide and
-//! report, never refuse: for load tests), `BARE=1` (the same routes without any layer:
-//! the baseline of `scripts/load.sh`).
+//! end, for CORS and the order stream's Origin check), `ANONYMOUS_PER_SECOND` (the
+//! anonymous per-IP rate, default 5 with a burst of twice that: a load test from one
+//! address raises it so that it measures allowed requests), `RATE_LIMIT_SHADOW=1` (decide
+//! and report, never refuse: a load test of requests over their limit), `BARE=1` (the same
+//! routes without any layer: the baseline of `scripts/load.sh`).
 //!
 //! # The API
 //!
@@ -152,6 +154,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Decide and report every limit but never refuse (for load tests).
     pub shadow_limits: bool,
+    /// Anonymous requests per second and client IP (the burst is twice that).
+    pub anonymous_per_second: u32,
     /// The rate limiter's clock: tests pass a [`ManualClock`] and advance it (memory only).
     pub clock: Option<ManualClock>,
     /// How long a notification may wait for its batch.
@@ -159,8 +163,8 @@ pub struct Options {
 }
 
 impl Options {
-    /// Reads `ADMIN_TOKEN`, `ALLOWED_HOSTS`, `ALLOWED_ORIGINS`, `REDIS_URL` and
-    /// `RATE_LIMIT_SHADOW`; generates a token when there is none.
+    /// Reads `ADMIN_TOKEN`, `ALLOWED_HOSTS`, `ALLOWED_ORIGINS`, `REDIS_URL`,
+    /// `ANONYMOUS_PER_SECOND` and `RATE_LIMIT_SHADOW`; generates a token when there is none.
     pub fn from_env() -> Self {
         let list = |name: &str| -> Vec<String> {
             std::env::var(name)
@@ -181,6 +185,10 @@ impl Options {
             origins,
             redis_url: std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()),
             shadow_limits: std::env::var("RATE_LIMIT_SHADOW").is_ok_and(|v| v == "1"),
+            anonymous_per_second: std::env::var("ANONYMOUS_PER_SECOND")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5),
             clock: None,
             notify_latency: Duration::from_millis(500),
         }
@@ -361,7 +369,8 @@ fn rate_limits(options: &Options) -> Result<RateLimitLayer, Box<dyn Error + Send
                 req.peer_ip().map(|ip| Key::ip(ip, 64))
             }
         }),
-        Quota::per_second(5).burst(10),
+        Quota::per_second(options.anonymous_per_second)
+            .burst(options.anonymous_per_second.saturating_mul(2)),
     )?;
     let admin = Policy::new(
         "admin",

@@ -79,6 +79,7 @@ async fn start() -> Server {
         origins: vec![ORIGIN.to_owned()],
         redis_url: None,
         shadow_limits: false,
+        anonymous_per_second: 5,
         clock: Some(clock.clone()),
         notify_latency: Duration::from_millis(20),
     })
