@@ -42,6 +42,9 @@ use tower_fortify::rate_limit::{
 };
 use tower_governor::{governor::GovernorConfigBuilder, GovernorLayer};
 
+#[path = "support/peers.rs"]
+mod peers;
+
 /// Effectively unlimited, so every request takes the "allowed" path (the common one):
 /// one cell per nanosecond, a burst of a billion.
 const COUNT: u32 = 1_000_000_000;
@@ -137,12 +140,7 @@ fn governor_layer() -> GovernorLayer<
     governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
     Body,
 > {
-    let config = GovernorConfigBuilder::default()
-        .period(Duration::from_nanos(1))
-        .burst_size(COUNT)
-        .finish()
-        .unwrap();
-    GovernorLayer::new(config)
+    peers::governor_layer(COUNT)
 }
 
 fn governor_layer_with_headers() -> GovernorLayer<

@@ -79,8 +79,10 @@ use tower_fortify::{
     security_headers::{ContentSecurityPolicy, CspSource, SecurityHeadersLayer},
     trusted_host::TrustedHostLayer,
 };
-use tower_governor::{governor::GovernorConfigBuilder, GovernorLayer};
+use tower_governor::GovernorLayer;
 
+#[path = "support/peers.rs"]
+mod peers;
 #[path = "support/requests.rs"]
 mod requests;
 
@@ -121,12 +123,7 @@ fn governor_layer() -> GovernorLayer<
     governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
     Body,
 > {
-    let config = GovernorConfigBuilder::default()
-        .period(Duration::from_nanos(1))
-        .burst_size(COUNT)
-        .finish()
-        .expect("governor config");
-    GovernorLayer::new(config)
+    peers::governor_layer(COUNT)
 }
 
 fn rate_limit(headers: RateLimitHeaders) -> RateLimitLayer {
