@@ -166,6 +166,8 @@ pub(crate) struct Engine {
     /// Every rule of each view (the reference scan, and the fallback should a tiered
     /// set fail to compile).
     sets: Vec<(View, RegexSet, Vec<usize>)>,
+    /// The rules of [`PLAIN_RULES`], for values of letters and digits only.
+    plain: (RegexSet, Vec<usize>),
     singles: Vec<Regex>,
     /// Per rule: the first tier whose values it can match ([`alphabet`]); every later
     /// tier holds more bytes, so it can match those too.
@@ -225,6 +227,13 @@ impl Engine {
                 compile_sets(&rules, &idx).map_err(|e| format!("{view:?} rules: {e}"))?;
             sets.extend(compiled.into_iter().map(|(set, idx)| (view, set, idx)));
         }
+        let plain_idx: Vec<usize> = (0..rules.len())
+            .filter(|i| PLAIN_RULES.contains(&rules[*i].name))
+            .collect();
+        let plain_set = RegexSetBuilder::new(plain_idx.iter().map(|i| rules[*i].pattern))
+            .unicode(false)
+            .build()
+            .map_err(|e| format!("plain rules: {e}"))?;
         let singles = rules
             .iter()
             .map(|r| {
@@ -247,6 +256,7 @@ impl Engine {
         Ok(Self {
             rules,
             sets,
+            plain: (plain_set, plain_idx),
             singles,
             from_tier,
             tiered: (0..usize::from(LEVELS) * alphabet::TIERS * SLOTS)
@@ -308,6 +318,10 @@ impl Engine {
         if text.is_empty() {
             return;
         }
+        if is_plain(text) {
+            self.scan_plain(text, part, paranoia, location, out);
+            return;
+        }
         let level = paranoia.clamp(1, LEVELS);
         let scan = alphabet::Scan::of(text);
         let changed =
@@ -355,8 +369,9 @@ impl Engine {
         self.tokenizers(subject(View::Sql), text, part, paranoia, location, out);
     }
 
-    /// The scan without the fast path: every rule of every view over every view, as
-    /// the engine ran before the fast path existed. The tests hold the fast path to it.
+    /// The scan without the fast path: every rule of every view over every view (and
+    /// [`PLAIN_RULES`] for letters and digits), as the engine ran before the fast path
+    /// existed. The tests hold the fast path to it.
     #[cfg(test)]
     pub(crate) fn scan_reference(
         &self,
@@ -367,6 +382,10 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         if text.is_empty() {
+            return;
+        }
+        if is_plain(text) {
+            self.scan_plain(text, part, paranoia, location, out);
             return;
         }
         let sql = sql_view(text);
@@ -387,6 +406,25 @@ impl Engine {
             }
         }
         self.tokenizers(&sql, text, part, paranoia, location, out);
+    }
+
+    /// Values of letters and digits only: [`PLAIN_RULES`] over the text, as the engine
+    /// has always read them (both scans share this).
+    fn scan_plain(
+        &self,
+        text: &str,
+        part: Part,
+        paranoia: u8,
+        location: &mut Location<'_>,
+        out: &mut Vec<Finding>,
+    ) {
+        let (set, idx) = &self.plain;
+        if !set.is_match(text.as_bytes()) {
+            return;
+        }
+        for m in set.matches(text.as_bytes()).iter() {
+            self.push_match(idx[m], text, part, paranoia, location, out);
+        }
     }
 
     /// The SQL fingerprint and the HTML tag tokenizer.
@@ -439,6 +477,34 @@ impl Engine {
             },
         );
     }
+}
+
+/// The rules run on a value made of letters and digits only (no space, no punctuation):
+/// names of databases, gadget classes, session parameters and files, serialised-object
+/// magic numbers, numeric metadata addresses, hex literals.
+///
+/// Kept as it was before the fast path, which changed no verdict. The pattern analysis
+/// ([`alphabet`]) shows that more rules can match such a value (`command.leading_command`
+/// on `whoami`, `traversal.restricted_upload_name` on `credentials`,
+/// `generic.ssrf_local_host` on `localhost`, ...): running them too is a detection
+/// change to measure on its own, not a speed-up.
+const PLAIN_RULES: &[&str] = &[
+    "sqli.database_names",
+    "sqli.statement_start",
+    "sqli.magic_number",
+    "sqli.hex_or_char_literal",
+    "sqli.function_abuse",
+    "java.gadget_class",
+    "java.serialized_object",
+    "fixation.session_parameter",
+    "traversal.restricted_file",
+    "generic.ssrf_metadata",
+    "php.alternative_tag",
+];
+
+/// Whether `text` has only ASCII letters and digits and non-ASCII characters.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_alphanumeric() || b >= 0x80)
 }
 
 /// Adds to `matched` the rules of `sets` that match `subject`.
