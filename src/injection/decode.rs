@@ -51,6 +51,27 @@ pub enum Source {
 /// assert_eq!(normalize("\u{ff1c}SCRIPT\u{ff1e}", Source::Decoded).text, "<script>");
 /// ```
 pub fn normalize(value: &str, source: Source) -> Normalized {
+    let (text, multi_encoded) = normalize_text(value, source);
+    Normalized {
+        text: text.into_owned(),
+        multi_encoded,
+    }
+}
+
+/// [`normalize`] without a copy when nothing changes (the common case: a lower-case
+/// ASCII value with no escape in it): the text, and whether it was percent-encoded more
+/// than once.
+pub(crate) fn normalize_text(value: &str, source: Source) -> (Cow<'_, str>, bool) {
+    // One pass for the common case: no escape byte (`%`, `&`, `\`, a form's `+`), no
+    // upper-case letter, NUL or non-ASCII character, so every step below is a no-op.
+    if value.bytes().all(|b| {
+        b.is_ascii()
+            && !b.is_ascii_uppercase()
+            && !matches!(b, b'%' | b'&' | b'\\' | 0)
+            && (b != b'+' || source != Source::Form)
+    }) {
+        return (Cow::Borrowed(value), false);
+    }
     let mut cur: Cow<'_, str> = Cow::Borrowed(value);
     if source == Source::Form && cur.contains('+') {
         cur = Cow::Owned(cur.replace('+', " "));
@@ -80,11 +101,11 @@ pub fn normalize(value: &str, source: Source) -> Normalized {
     if let Some(next) = js_unescape(&cur) {
         cur = Cow::Owned(next);
     }
-    let text = fold(&cur);
-    Normalized {
-        text,
-        multi_encoded,
-    }
+    let text = match fold(&cur) {
+        Some(folded) => Cow::Owned(folded),
+        None => cur,
+    };
+    (text, multi_encoded)
 }
 
 /// Decodes the four hex digits at `b[at..at + 4]` (the `XXXX` of `%uXXXX` or `\uXXXX`)
@@ -299,8 +320,20 @@ fn js_unescape(s: &str) -> Option<String> {
     changed.then(|| String::from_utf8_lossy(&out).into_owned())
 }
 
-/// NUL removal, full-width ASCII forms and Unicode spaces folded to ASCII, lower-casing.
-fn fold(s: &str) -> String {
+/// NUL removal, full-width ASCII forms and Unicode spaces folded to ASCII, lower-casing;
+/// `None` when that changes nothing (ASCII without upper-case letters or NUL).
+fn fold(s: &str) -> Option<String> {
+    if s.bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && b != 0)
+    {
+        return None;
+    }
+    if s.is_ascii() {
+        // Only lower-casing and NUL removal apply to ASCII.
+        let mut out = s.to_ascii_lowercase();
+        out.retain(|c| c != '\0');
+        return Some(out);
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -314,7 +347,7 @@ fn fold(s: &str) -> String {
             c => out.extend(c.to_lowercase()),
         }
     }
-    out
+    Some(out)
 }
 
 /// SQL view of a normalised value: comments become a space (the body of MySQL

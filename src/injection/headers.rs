@@ -40,27 +40,51 @@ pub(super) fn free_text<'a>(name: &str, value: &'a str) -> FreeText<'a> {
 }
 
 /// Splits `s` at `sep` outside double-quoted strings (with `\` escapes).
-fn split_outside_quotes(s: &str, sep: u8) -> impl Iterator<Item = &str> {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut quoted = false;
-    let mut escaped = false;
-    let mut cuts = Vec::new();
-    for (i, &b) in bytes.iter().enumerate() {
-        if escaped {
-            escaped = false;
-        } else if quoted && b == b'\\' {
-            escaped = true;
-        } else if b == b'"' {
-            quoted = !quoted;
-        } else if b == sep && !quoted {
-            cuts.push((start, i));
-            start = i + 1;
-        }
+fn split_outside_quotes(s: &str, sep: u8) -> SplitOutsideQuotes<'_> {
+    SplitOutsideQuotes {
+        s,
+        sep,
+        start: 0,
+        done: false,
     }
-    cuts.push((start, bytes.len()));
-    // Cuts are at ASCII bytes, so every slice is on a char boundary.
-    cuts.into_iter().map(move |(a, b)| &s[a..b])
+}
+
+/// The pieces of [`split_outside_quotes`], found as they are asked for (no list).
+struct SplitOutsideQuotes<'a> {
+    s: &'a str,
+    sep: u8,
+    start: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for SplitOutsideQuotes<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
+        }
+        let bytes = self.s.as_bytes();
+        // A piece starts outside quotes: a cut is never made inside them.
+        let mut quoted = false;
+        let mut escaped = false;
+        for (i, &b) in bytes.iter().enumerate().skip(self.start) {
+            if escaped {
+                escaped = false;
+            } else if quoted && b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                quoted = !quoted;
+            } else if b == self.sep && !quoted {
+                // Cuts are at ASCII bytes, so every slice is on a char boundary.
+                let piece = &self.s[self.start..i];
+                self.start = i + 1;
+                return Some(piece);
+            }
+        }
+        self.done = true;
+        Some(&self.s[self.start..])
+    }
 }
 
 /// The content of a quoted string, or the token as it is.
@@ -91,8 +115,9 @@ fn is_qvalue(s: &str) -> bool {
 
 /// Chrome's GREASE brands (`Not-A.Brand`, `Not;A=Brand`, `Not/A)Brand`, ...).
 fn is_grease_brand(s: &str) -> bool {
-    let letters: String = s.chars().filter(|c| !" ():-./;=?_".contains(*c)).collect();
-    letters == "NotABrand"
+    s.chars()
+        .filter(|c| !" ():-./;=?_".contains(*c))
+        .eq("NotABrand".chars())
 }
 
 /// `a;p=v, b;q=0.5` lists (`Accept*`, `Cache-Control`, structured-field client hints).

@@ -2,7 +2,7 @@
 //! layer, with the settings the layer shares ([`Profile`], threshold, limits, skipped
 //! headers, exclusions).
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
@@ -108,7 +108,9 @@ impl Verdict {
 pub(crate) struct DetectorConfig {
     pub(crate) profile: Profile,
     pub(crate) threshold: u16,
-    pub(crate) skipped_headers: Vec<String>,
+    /// As header names, which compare cheaply (a standard header is a small tag, not a
+    /// string).
+    pub(crate) skipped_headers: Vec<http::HeaderName>,
     pub(crate) exclusions: Vec<Exclusion>,
     pub(crate) max_depth: usize,
     pub(crate) body_limit: usize,
@@ -275,12 +277,18 @@ impl DetectorBuilder {
             config: Arc::new(DetectorConfig {
                 profile: self.profile,
                 threshold: self.threshold,
-                skipped_headers,
+                // Every name was validated above.
+                skipped_headers: skipped_headers
+                    .iter()
+                    .filter_map(|h| http::HeaderName::from_bytes(h.as_bytes()).ok())
+                    .collect(),
                 exclusions: self.exclusions,
                 max_depth: self.max_depth,
                 body_limit: self.body_limit,
             }),
             engine,
+            #[cfg(test)]
+            reference: false,
         })
     }
 }
@@ -309,6 +317,9 @@ impl DetectorBuilder {
 pub struct Detector {
     pub(crate) config: Arc<DetectorConfig>,
     engine: &'static Engine,
+    /// Runs the reference scan instead of the fast path (tests compare the two).
+    #[cfg(test)]
+    pub(crate) reference: bool,
 }
 
 impl Detector {
@@ -389,32 +400,42 @@ impl Detector {
             self.config.profile.paranoia(),
             self.config.max_depth,
         );
+        #[cfg(test)]
+        {
+            walk.reference = self.reference;
+        }
         walk.path(path);
         if let Some(q) = uri.query() {
             walk.form(q, "query");
         }
-        for (name, value) in headers {
-            let name = name.as_str();
-            if name == "cookie" {
+        for (header, value) in headers {
+            if header == http::header::COOKIE {
                 walk.cookies(value.as_bytes());
                 continue;
             }
-            if self.config.skipped_headers.iter().any(|h| h == name) {
+            if self.config.skipped_headers.contains(header) {
                 continue;
             }
-            let text = String::from_utf8_lossy(value.as_bytes());
+            let name = header.as_str();
+            let text = match std::str::from_utf8(value.as_bytes()) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(value.as_bytes()),
+            };
             // Upload helpers send the file name in a header (`X-File-Name`).
-            let part = if name.contains("filename") || name.contains("file-name") {
+            let part = if name.contains("file")
+                && (name.contains("filename") || name.contains("file-name"))
+            {
                 Part::FileName
             } else {
                 Part::Header
             };
-            let location = format!("header:{name}");
             match free_text(name, &text) {
-                FreeText::Whole => walk.value(&location, &text, Source::Raw, part),
+                FreeText::Whole => {
+                    walk.value(format_args!("header:{name}"), &text, Source::Raw, part)
+                }
                 FreeText::Parts(parts) => {
                     for p in parts {
-                        walk.value(&location, p, Source::Raw, part);
+                        walk.value(format_args!("header:{name}"), p, Source::Raw, part);
                     }
                 }
             }

@@ -121,6 +121,8 @@ mod decode;
 mod detect;
 mod encoding;
 mod exclusion;
+#[cfg(test)]
+mod fast_path_tests;
 mod future;
 mod headers;
 mod inspect;

@@ -1,13 +1,11 @@
 //! The per-value checks ([`detect_sqli`] and friends): one value, every detector of the
 //! `balanced` profile, no request around it.
 
-use std::sync::Arc;
-
 use crate::event::Category;
 
 use super::{
-    decode::{normalize, Source},
-    detect::{Engine, Finding, Part},
+    decode::{normalize_text, Source},
+    detect::{Engine, Finding, Location, Part},
     inspect::DEFAULT_THRESHOLD,
 };
 
@@ -17,10 +15,15 @@ fn scan_value(value: &str) -> Vec<Finding> {
     let Ok(engine) = Engine::get() else {
         return Vec::new();
     };
-    let location: Arc<str> = Arc::from("value");
     let mut out = Vec::new();
-    let norm = normalize(value, Source::Decoded);
-    engine.scan(&norm.text, Part::Value, 1, &location, &mut out);
+    let (text, _) = normalize_text(value, Source::Decoded);
+    engine.scan(
+        &text,
+        Part::Value,
+        1,
+        &mut Location::new(format_args!("value")),
+        &mut out,
+    );
     out
 }
 

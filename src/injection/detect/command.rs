@@ -198,9 +198,7 @@ pub(crate) static RULES: &[Rule] = &[
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use super::super::{Engine, Part};
+    use super::super::{Engine, Location, Part};
 
     fn rules(value: &str) -> Vec<&'static str> {
         rules_at(value, 1)
@@ -208,9 +206,14 @@ mod tests {
 
     fn rules_at(value: &str, paranoia: u8) -> Vec<&'static str> {
         let engine = Engine::get().unwrap();
-        let loc: Arc<str> = Arc::from("v");
         let mut out = Vec::new();
-        engine.scan(value, Part::Value, paranoia, &loc, &mut out);
+        engine.scan(
+            value,
+            Part::Value,
+            paranoia,
+            &mut Location::new(format_args!("v")),
+            &mut out,
+        );
         out.iter()
             .filter(|f| f.category == crate::event::Category::CommandInjection)
             .map(|f| f.rule)

@@ -7,13 +7,13 @@
 //! fingerprint, several quoting contexts) but is written here, with its own small list of
 //! suspicious fingerprint shapes instead of a list of thousands of fingerprints.
 //!
-//! Why this file is long (about 770 lines of non-test code): about half of it is data:
+//! Why this file is long (about 850 lines of non-test code): about half of it is data:
 //! the rule table and the tokenizer's keyword and function lists, and the rest is the
 //! one tokenizer those lists feed. The lists and the code that reads them change
 //! together (a new keyword class is a new list, a new arm and a new fingerprint shape),
 //! so they stay in one file rather than being split at an arbitrary line.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::event::Category;
 
@@ -428,6 +428,52 @@ const FUNCTIONS: &[&str] = &[
     "waitfor",
 ];
 
+/// Word flag: in [`FUNCTIONS`].
+const IS_FUNCTION: u8 = 1;
+/// Word flag: in [`STATEMENTS`].
+const IS_STATEMENT: u8 = 2;
+/// Word flag: in [`KEYWORDS`].
+const IS_KEYWORD: u8 = 4;
+
+/// Buckets of the word lists by length and last byte, so a word is compared with the
+/// few list words that could equal it instead of walking three lists.
+struct Words {
+    buckets: Vec<Vec<(&'static str, u8)>>,
+}
+
+impl Words {
+    fn bucket(word: &str) -> usize {
+        let last = word.as_bytes().last().copied().unwrap_or(0);
+        (word.len() & 31) << 5 | usize::from(last & 31)
+    }
+
+    /// The list flags of `word` (0 when it is in no list).
+    fn flags(&self, word: &str) -> u8 {
+        self.buckets[Self::bucket(word)]
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map_or(0, |(_, f)| *f)
+    }
+}
+
+static WORDS: LazyLock<Words> = LazyLock::new(|| {
+    let mut buckets = vec![Vec::new(); 32 * 32];
+    for (list, flag) in [
+        (FUNCTIONS, IS_FUNCTION),
+        (STATEMENTS, IS_STATEMENT),
+        (KEYWORDS, IS_KEYWORD),
+    ] {
+        for word in list {
+            let bucket: &mut Vec<(&'static str, u8)> = &mut buckets[Words::bucket(word)];
+            match bucket.iter_mut().find(|(w, _)| w == word) {
+                Some((_, f)) => *f |= flag,
+                None => bucket.push((word, flag)),
+            }
+        }
+    }
+    Words { buckets }
+});
+
 /// Tokenizes `s` (already lower-cased, comments kept) into token classes, stopping after
 /// [`FINGERPRINT_LEN`] tokens. `quote` is the quote the value is assumed to start inside.
 fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
@@ -547,10 +593,21 @@ fn tokens(s: &str, quote: Option<u8>) -> Vec<u8> {
                     "union" => class::UNION,
                     "select" => class::SELECT,
                     "and" | "or" | "xor" | "not" | "div" | "mod" => class::LOGIC,
-                    w if next_paren && FUNCTIONS.contains(&w) => class::FUNCTION,
-                    w if STATEMENTS.contains(&w) => class::STATEMENT,
-                    w if KEYWORDS.contains(&w) => class::KEYWORD,
-                    _ => class::BAREWORD,
+                    // Words longer than any list word are bare words (`len() < 32`
+                    // also keeps every list word apart in its bucket).
+                    w if w.len() >= 32 => class::BAREWORD,
+                    w => {
+                        let flags = WORDS.flags(w);
+                        if next_paren && flags & IS_FUNCTION != 0 {
+                            class::FUNCTION
+                        } else if flags & IS_STATEMENT != 0 {
+                            class::STATEMENT
+                        } else if flags & IS_KEYWORD != 0 {
+                            class::KEYWORD
+                        } else {
+                            class::BAREWORD
+                        }
+                    }
                 };
                 out.push(class);
             }
@@ -744,6 +801,29 @@ pub(crate) fn fingerprint(
     }) {
         return None;
     }
+    if !may_fingerprint(sql) {
+        return None;
+    }
+    try_contexts(sql, location)
+}
+
+/// Whether `sql` has a token that some suspicious fingerprint needs ([`suspicious`]),
+/// so that a value without any is not tokenized at all: a quote (the quoted contexts
+/// start after one), or, as-is, a comparison (`= < >`), `(` (a function call), `)`,
+/// `;`, a comment (`#`, `--`, `/*`), or the words `union` and `select` both.
+fn may_fingerprint(sql: &str) -> bool {
+    sql.bytes().any(|c| {
+        matches!(
+            c,
+            b'\'' | b'"' | b'=' | b'<' | b'>' | b'(' | b')' | b';' | b'#'
+        )
+    }) || sql.contains("--")
+        || sql.contains("/*")
+        || (sql.contains("union") && sql.contains("select"))
+}
+
+/// The fingerprint check proper: the value as-is, after `'` and after `"`.
+fn try_contexts(sql: &str, location: &Arc<str>) -> Option<Finding> {
     let contexts: [(Option<u8>, &str); 3] =
         [(None, "as-is"), (Some(b'\''), "'"), (Some(b'"'), "\"")];
     for (quote, _) in contexts {
@@ -777,6 +857,102 @@ mod tests {
 
     fn fp(s: &str, q: Option<u8>) -> String {
         String::from_utf8(tokens(s, q)).unwrap()
+    }
+
+    /// Words and punctuation the fingerprint reads.
+    const VOCABULARY: &[&str] = &[
+        "union",
+        "select",
+        "from",
+        "where",
+        "and",
+        "or",
+        "xor",
+        "not",
+        "between",
+        "like",
+        "in",
+        "is",
+        "null",
+        "sleep",
+        "order",
+        "by",
+        "drop",
+        "table",
+        "exec",
+        "insert",
+        "replace",
+        "if",
+        "char",
+        "1",
+        "0x41",
+        "1e5",
+        ".5",
+        "x",
+        "admin",
+        "@a",
+        "@@version",
+        "'",
+        "\"",
+        "`",
+        "=",
+        "<",
+        ">",
+        "<>",
+        "!=",
+        "!",
+        "(",
+        ")",
+        ",",
+        ";",
+        "--",
+        "-",
+        "#",
+        "/*",
+        "*/",
+        "|",
+        "||",
+        "&",
+        "&&",
+        "+",
+        "*",
+        "/",
+        "%",
+        "^",
+        "~",
+        ":",
+        "$",
+        ".",
+        " ",
+        "\t",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+        /// The cheap check before tokenizing never hides a finding.
+        #[test]
+        fn the_precheck_never_changes_the_fingerprint(
+            words in proptest::collection::vec(proptest::sample::select(VOCABULARY), 0..12),
+            spaced in proptest::bool::ANY,
+        ) {
+            let sql = words.join(if spaced { " " } else { "" });
+            let loc: Arc<str> = Arc::from("q");
+            let checked = if may_fingerprint(&sql) { try_contexts(&sql, &loc) } else { None };
+            proptest::prop_assert_eq!(checked, try_contexts(&sql, &loc), "{:?}", sql);
+        }
+    }
+
+    #[test]
+    fn word_classes_follow_the_lists() {
+        for w in FUNCTIONS.iter().chain(STATEMENTS).chain(KEYWORDS) {
+            let flags = WORDS.flags(w);
+            assert_eq!(flags & IS_FUNCTION != 0, FUNCTIONS.contains(w), "{w}");
+            assert_eq!(flags & IS_STATEMENT != 0, STATEMENTS.contains(w), "{w}");
+            assert_eq!(flags & IS_KEYWORD != 0, KEYWORDS.contains(w), "{w}");
+        }
+        assert_eq!(WORDS.flags("fromage"), 0);
+        assert_eq!(WORDS.flags(""), 0);
     }
 
     #[test]
