@@ -14,8 +14,9 @@
 #           (RATE_LIMIT_SHADOW=1): nearly every request is over its limit, decided,
 #           reported as an event, counted and aggregated into notifications, not refused.
 # wrk sends the headers a browser sends (user agent, accept, language, encoding, referer),
-# which the injection layer inspects. Prints requests/s, p50/p99 latency and the share of
-# 2xx per side, and the ratios to bare (goal for full: >= 0.80). Uses the release build of the examples in $CARGO_TARGET_DIR
+# which the injection layer inspects. Prints requests/s, p50/p99 latency, the share of 2xx
+# and the server's CPU time per request per side, and the ratios to bare by throughput and
+# by CPU per request (goal for full: >= 0.80; on a busy machine only the CPU ratio holds). Uses the release build of the examples in $CARGO_TARGET_DIR
 # (the one .ci/full_stack.sh makes); installs wrk from Debian if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,12 +69,17 @@ run() {
   done
   # A short warm-up, then the measured run.
   taskset -c "$client_cpu" timeout 30 wrk -t1 -c"$CONNECTIONS" -d2s "${browser[@]}" "http://127.0.0.1:$port$PATH_UNDER_TEST" >/dev/null
+  # The server's CPU time (user + system clock ticks) over the measured run: CPU per
+  # request is the figure that holds when other processes share the core.
+  local ticks0 ticks1
+  ticks0="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
   out="$(taskset -c "$client_cpu" timeout 300 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
     "${browser[@]}" "http://127.0.0.1:$port$PATH_UNDER_TEST")"
+  ticks1="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
   kill -TERM "$pid"
   wait "$pid" || true
   echo "$out" >"$CARGO_TARGET_DIR/load-$name.wrk"
-  awk -v name="$name" '
+  awk -v name="$name" -v ticks="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" '
     /Requests\/sec:/ { rps = $2 }
     / requests in / { total = $1 }
     /Non-2xx or 3xx responses:/ { non2xx = $5 }
@@ -81,8 +87,9 @@ run() {
     $1 == "99%" { p99 = $2 }
     END {
       share = total > 0 ? 100 * (total - non2xx) / total : 0
-      printf "%-5s %10.0f req/s   p50 %8s   p99 %8s   2xx %6.2f%% of %d\n", name, rps, p50, p99, share, total
-      print rps > "/dev/stderr"
+      cpu = total > 0 ? 1e6 * ticks / hz / total : 0
+      printf "%-6s %8.0f req/s   p50 %8s   p99 %8s   2xx %6.2f%% of %d   server CPU %.1f us/request\n", name, rps, p50, p99, share, total, cpu
+      print rps, cpu > "/dev/stderr"
     }' <<<"$out" 2>"$CARGO_TARGET_DIR/load-$name.rps"
 }
 
@@ -92,9 +99,18 @@ run full ANONYMOUS_PER_SECOND=100000000
 run shadow RATE_LIMIT_SHADOW=1
 python3 - "$CARGO_TARGET_DIR" <<'EOF'
 import sys
-rps = {side: float(open(f"{sys.argv[1]}/load-{side}.rps").read()) for side in ("bare", "full", "shadow")}
-ratio = rps["full"] / rps["bare"] if rps["bare"] else 0.0
-shadow = rps["shadow"] / rps["bare"] if rps["bare"] else 0.0
-print(f"ratio full/bare: {ratio:.2f} (goal >= 0.80){'' if ratio >= 0.8 else '  BELOW GOAL'}")
-print(f"ratio shadow/bare: {shadow:.2f} (every request over its limit and reported)")
+sides = {}
+for side in ("bare", "full", "shadow"):
+    rps, cpu = open(f"{sys.argv[1]}/load-{side}.rps").read().split()
+    sides[side] = (float(rps), float(cpu))
+bare_rps, bare_cpu = sides["bare"]
+for side, what in (("full", "goal >= 0.80"), ("shadow", "every request over its limit and reported")):
+    rps, cpu = sides[side]
+    ratio = rps / bare_rps if bare_rps else 0.0
+    by_cpu = bare_cpu / cpu if cpu else 0.0
+    # On a machine other processes share, the server may not saturate its core and the
+    # throughput ratio flatters; CPU per request holds either way. The goal needs both.
+    below = "  BELOW GOAL" if side == "full" and min(ratio, by_cpu) < 0.8 else ""
+    print(f"ratio {side}/bare: {ratio:.2f} throughput, {by_cpu:.2f} by server CPU per request "
+          f"(+{cpu - bare_cpu:.1f} us) ({what}){below}")
 EOF
