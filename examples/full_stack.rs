@@ -775,8 +775,9 @@ async fn quote(State(s): State<Arc<Shared>>, Path(symbol): Path<String>) -> Resp
     let mid = s.trading.price(reference);
     Json(Quote {
         symbol,
-        bid: mid - 0.01,
-        ask: mid + 0.01,
+        // In cents, as a price is quoted (binary floats would print 101.61999999999999).
+        bid: ((mid - 0.01) * 100.0).round() / 100.0,
+        ask: ((mid + 0.01) * 100.0).round() / 100.0,
     })
     .into_response()
 }
@@ -1209,6 +1210,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         options.admin_token.clone()
     };
     let shadow = options.shadow_limits;
+    let anonymous_rate = options.anonymous_per_second;
     let App {
         router,
         notifier,
@@ -1243,14 +1245,18 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     println!("  curl -s {base}/quote/ACME");
     println!("  curl -s -H 'x-api-key: {premium_key}' -H 'content-type: application/json' -d '{{\"symbol\":\"ACME\",\"side\":\"buy\",\"quantity\":10}}' {base}/orders");
     println!("  curl -s -H 'x-api-key: {premium_key}' {base}/orders");
-    println!("  # anonymous: 5/s, burst 10, so 10 x 200 then 429 (keys: standard {std_key}, premium, broker in CLIENTS)");
-    println!("  curl -s -o /dev/null -w '%{{http_code}} ' '{base}/quote/ACME?n=[1-12]'; echo");
     println!("  # SQL injection in the query: 403");
     println!("  curl -s -o /dev/null -w '%{{http_code}}\\n' '{base}/quote/ACME?note=1%27%20OR%20%271%27%3D%271'");
     println!("  # a host this server does not serve: 400");
     println!(
         "  curl -s -o /dev/null -w '%{{http_code}}\\n' -H 'Host: evil.example' {base}/instruments"
     );
+    // Last: the burst spends the anonymous budget, and the lines above would answer 429.
+    let rate = anonymous_rate;
+    let burst = rate.saturating_mul(2);
+    let over = burst.saturating_add(2).min(1000);
+    println!("  # anonymous: {rate}/s, burst {burst}, so {burst} x 200 then 429 (keys: standard {std_key}, premium, broker in CLIENTS)");
+    println!("  curl -s -o /dev/null -w '%{{http_code}} ' '{base}/quote/ACME?n=[1-{over}]'; echo");
     println!("  curl -s -H \"Authorization: Bearer {token}\" {base}/admin/metrics | grep -E '^trading_|security_events'");
     println!("  # WebSockets, with websocat: my order events, and the admin notification stream");
     println!("  websocat -H 'x-api-key: {premium_key}' ws://{local}/orders/stream");
