@@ -45,7 +45,7 @@ if [ -d "$corpus" ]; then
 else
   step "no shared corpus at $corpus: its gate is skipped"
 fi
-# The goal is none blocked; 18 of 521 still are (code and commands in markdown comments,
+# The goal is none blocked; 16 of 521 still are (code and commands in markdown comments,
 # support tickets and an uploaded README.md). The exact gate is
 # `cargo test --test layers injection_benign`, which fails on
 # any blocked request not listed in tests/fixtures/benign/known_blocked.txt and on a listed

@@ -118,7 +118,9 @@ pub(crate) static RULES: &[Rule] = &[
         "command.shell_path",
         1,
         CRITICAL,
-        r"(?:/bin/(?:ba|z|k|c|tc|da)?sh\b|/usr/bin/(?:env|perl|python\d?|ruby|php|curl|wget|nc|id|whoami)\b|/bin/(?:cat|ls|echo|nc|busybox|rm|id|uname|ping|sleep)\b|/dev/(?:tcp|udp)/|\bnc(?:at)?\s+-[a-z]*e\s|\b(?:bash|sh)\s+-[ic]\b|\bmkfifo\b|\btelnet\s+\S+\s+\d+\s*\||\bcurl\s+(?:-[a-z]+\s+)*(?:https?://|\S+\|)|\bwget\s+(?:-[a-z]+\s+)*(?:https?|ftp)://|\bpython\d?\s+-c\b|\bperl\s+-e\b|\bruby\s+-e\b|\bphp\s+-r\b|\blua\s+-e\b|\bnode\s+-e\b|\b(?:cat|head|tail|more|less|nl|tac|strings)\s+/(?:etc|proc|var|root|home)/|\bchmod\s+[+0-7]|\brm\s+-[rf]+\s|\bsleep\s+\d+\s*[;|&]|\bping\s+-[nc]\s+\d+|\bxterm\s+-display|\bbase64\s+-d\b)",
+        // `rm -rf` in command position (the value's start, after a separator, `sudo`); in
+        // the middle of a sentence ("I ran rm -rf on the folder") it is text about it.
+        r"(?:/bin/(?:ba|z|k|c|tc|da)?sh\b|/usr/bin/(?:env|perl|python\d?|ruby|php|curl|wget|nc|id|whoami)\b|/bin/(?:cat|ls|echo|nc|busybox|rm|id|uname|ping|sleep)\b|/dev/(?:tcp|udp)/|\bnc(?:at)?\s+-[a-z]*e\s|\b(?:bash|sh)\s+-[ic]\b|\bmkfifo\b|\btelnet\s+\S+\s+\d+\s*\||\bcurl\s+(?:-[a-z]+\s+)*(?:https?://|\S+\|)|\bwget\s+(?:-[a-z]+\s+)*(?:https?|ftp)://|\bpython\d?\s+-c\b|\bperl\s+-e\b|\bruby\s+-e\b|\bphp\s+-r\b|\blua\s+-e\b|\bnode\s+-e\b|\b(?:cat|head|tail|more|less|nl|tac|strings)\s+/(?:etc|proc|var|root|home)/|\bchmod\s+[+0-7]|(?:^|[;|&`\n(])\s*(?:sudo\s+)?rm\s+-[rf]+\s|\bsleep\s+\d+\s*[;|&]|\bping\s+-[nc]\s+\d+|\bxterm\s+-display|\bbase64\s+-d\b)",
     ),
     rule(
         "command.brace_expansion",
@@ -295,6 +297,7 @@ mod tests {
             "kc?1z&*0iyre m&rd&&f",
             "ltc^le<(kdyk)vu<d$vlj|4n%",
             ";lf9][->d~>'(vs)}kqbit",
+            "i ran rm -rf on what i thought was the temp folder",
         ] {
             let found = rules(v);
             assert!(found.is_empty(), "{v:?} {found:?}");
@@ -310,6 +313,8 @@ mod tests {
             "1 & md c:\\x",
             "cat <(ls)",
             "<(cmd)",
+            "rm -rf /var/www",
+            "x; sudo rm -rf ~/",
         ] {
             assert!(!rules(v).is_empty(), "not found: {v:?}");
         }

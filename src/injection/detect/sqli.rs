@@ -163,7 +163,11 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.keyword_sequence",
         1,
         CRITICAL,
-        r"(?:\binsert\s+into\s+[\w.`\[\]]+\s*(?:\(|values|select)|\bdelete\s+from\s+[\w.`\[\]]+\s+where\b|\bdrop\s+(?:table|database)\s+(?:if\s+exists\s+)?[\w.`\[\]]+|\bupdate\s+[\w.`\[\]]+\s+set\s+[\w.`]+\s*=|\border\s+by\s+\d+\s*(?:--|#|$|,\s*\d)|\bgroup\s+by\s+[\w.]+\s+having\b|\bhaving\s+\d+\s*=\s*\d+|\blimit\s+\d+\s*,\s*\d+\s*(?:--|#)|\bselect\s+(?:@@|\d+\s*,\s*\d+|null\s*,|char\(|0x[0-9a-f]+|concat|case\b|if\s*\(|sleep|benchmark|\(select)|\bexec\s+(?:master|xp_|sp_)|\bwhere\s+\d+\s*=\s*\d+|\bunion\s+(?:all\s+)?\(?\s*values\b)",
+        // `DROP TABLE` is a statement of its own: SQL reads it at a statement's start (the
+        // value's start, after `;`, or, as T-SQL needs no `;`, after the literal or number
+        // that ends the application's statement), not after a word ("our intern ran drop
+        // table customers" in a support ticket).
+        r"(?:\binsert\s+into\s+[\w.`\[\]]+\s*(?:\(|values|select)|\bdelete\s+from\s+[\w.`\[\]]+\s+where\b|(?:^|[;'\x22`)\d])\s*drop\s+(?:table|database)\s+(?:if\s+exists\s+)?[\w.`\[\]]+|\bupdate\s+[\w.`\[\]]+\s+set\s+[\w.`]+\s*=|\border\s+by\s+\d+\s*(?:--|#|$|,\s*\d)|\bgroup\s+by\s+[\w.]+\s+having\b|\bhaving\s+\d+\s*=\s*\d+|\blimit\s+\d+\s*,\s*\d+\s*(?:--|#)|\bselect\s+(?:@@|\d+\s*,\s*\d+|null\s*,|char\(|0x[0-9a-f]+|concat|case\b|if\s*\(|sleep|benchmark|\(select)|\bexec\s+(?:master|xp_|sp_)|\bwhere\s+\d+\s*=\s*\d+|\bunion\s+(?:all\s+)?\(?\s*values\b)",
     ),
     text_rule(
         "sqli.comment_evasion",
@@ -819,6 +823,20 @@ mod tests {
         ] {
             let found = rules(v);
             assert!(found.is_empty(), "{v:?} {found:?}");
+        }
+        for v in [
+            "our intern ran drop table customers on staging",
+            "we drop table tennis",
+        ] {
+            assert!(!rules(v).contains(&"sqli.keyword_sequence"), "{v:?}");
+        }
+        for v in [
+            "drop table users",
+            "1; drop table t",
+            "x' drop table t--",
+            "1 drop table t",
+        ] {
+            assert!(!rules(v).is_empty(), "not found: {v:?}");
         }
         for v in ["x'='x", "q='x'!='y", "1 or x=1", "1||''=''", "1 and a-b=1"] {
             assert!(!rules(v).is_empty(), "not found: {v:?}");
