@@ -45,8 +45,9 @@ if [ -d "$corpus" ]; then
 else
   step "no shared corpus at $corpus: its gate is skipped"
 fi
-# The goal is none blocked; 23 of 521 still are (code in markdown comments and tickets, SVG
-# documents). The exact gate is `cargo test --test layers injection_benign`, which fails on
+# The goal is none blocked; 16 of 521 still are (code and commands in markdown comments,
+# support tickets and an uploaded README.md). The exact gate is
+# `cargo test --test layers injection_benign`, which fails on
 # any blocked request not listed in tests/fixtures/benign/known_blocked.txt and on a listed
 # one that passes; here the figure is printed.
 step "measure: real-world benign suite (goal: none blocked; not met, see known_blocked.txt)"
@@ -58,8 +59,9 @@ timeout 300 python3 scripts/prose_lines.py "$work/prose.jsonl"
 timeout 300 python3 scripts/random_benign.py "$work/random.jsonl"
 timeout 1200 "$eval_bin" --profile balanced --max-fp "${PROSE_MAX_FP:-0.1}" "$work/prose.jsonl"
 # Goal: passwords and identifiers at most 1 in 10,000 (0.01%); NOT met for passwords yet
-# (about 0.11% when last measured): gated at 0.12% so it cannot get worse, printed always.
-timeout 1200 "$eval_bin" --profile balanced --max-fp "${RANDOM_MAX_FP:-0.12}" "$work/random.jsonl"
+# (74 of 100,000 passwords, 0 of 100,000 identifiers: 0.037% of the file when last
+# measured): gated at 0.05% of the file so it cannot get worse, printed always.
+timeout 1200 "$eval_bin" --profile balanced --max-fp "${RANDOM_MAX_FP:-0.05}" "$work/random.jsonl"
 
 step "sqlmap against examples/sqli_target (deliberately injectable, loopback only)"
 need_apt sqlmap

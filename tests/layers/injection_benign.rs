@@ -192,11 +192,12 @@ fn form_encode(s: &str) -> String {
         .collect()
 }
 
-/// The goal is at most 1 in 10,000 (10 of 100,000); NOT met yet: 113 of these
-/// 100,000 are blocked (`sqli.fingerprint` on a quote followed by punctuation, two-letter
-/// commands in backticks, `sh$x`-style joins). Until it is, this bound only stops the figure
-/// from getting worse; the README reports the measured rate against the goal.
-const MAX_BLOCKED: usize = 120;
+/// The goal is at most 1 in 10,000 (10 of 100,000); NOT met yet: 80 of these
+/// 100,000 are blocked (was 113; `sqli.fingerprint` on a quote followed by parentheses and
+/// an operand, `$`/`{`/`%{` shapes read as template, EL or PHP syntax, bracket globs in
+/// one path segment). Until it is, this bound only stops the figure from getting worse;
+/// the README reports the measured rate against the goal.
+const MAX_BLOCKED: usize = 85;
 const COUNT: usize = 100_000;
 
 #[test]

@@ -36,7 +36,7 @@ macro_rules! unix_cmds {
 /// Windows commands an injection runs first.
 macro_rules! win_cmds {
     () => {
-        r"(?:cmd(?:\.exe)?|powershell(?:\.exe)?|pwsh|regedit|bcdboot|bcdedit|diskpart|format|shutdown|takeown|cacls|runas|vssadmin|wbadmin|mountvol|net(?:\.exe)?\s+(?:user|localgroup|view|use|share|session|start|stop)|ipconfig|systeminfo|tasklist|taskkill|type|copy|del|erase|move|ren|rd|md|certutil|bitsadmin|reg(?:\.exe)?\s+(?:query|add|delete|save)|wmic|rundll32|mshta|cscript|wscript|regsvr32|schtasks|sc\s+(?:query|create|start|config)|netsh|nltest|dsquery|vssadmin|wevtutil|icacls|attrib|xcopy|robocopy|findstr|query\s+user|qwinsta|forfiles|msiexec|msbuild|installutil|regasm|regsvcs|odbcconf|cmstp|whoami\.exe|hostname\.exe|ping\.exe|nslookup\.exe)"
+        r"(?:cmd(?:\.exe)?|powershell(?:\.exe)?|pwsh|regedit|bcdboot|bcdedit|diskpart|format|shutdown|takeown|cacls|runas|vssadmin|wbadmin|mountvol|net(?:\.exe)?\s+(?:user|localgroup|view|use|share|session|start|stop)|ipconfig|systeminfo|tasklist|taskkill|certutil|bitsadmin|reg(?:\.exe)?\s+(?:query|add|delete|save)|wmic|rundll32|mshta|cscript|wscript|regsvr32|schtasks|sc\s+(?:query|create|start|config)|netsh|nltest|dsquery|vssadmin|wevtutil|icacls|attrib|xcopy|robocopy|findstr|query\s+user|qwinsta|forfiles|msiexec|msbuild|installutil|regasm|regsvcs|odbcconf|cmstp|whoami\.exe|hostname\.exe|ping\.exe|nslookup\.exe)"
     };
 }
 
@@ -53,7 +53,9 @@ pub(crate) static RULES: &[Rule] = &[
         // stand alone. The bare information probes (`;id`, `|ls`) count at the end of a
         // value that is otherwise a plain word (`1;id`, `x|ls`), not inside a password.
         concat!(
-            r"(?:[;|`\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:\$\w*\s+)?(?:/(?:usr/)?(?:local/)?s?bin/)?(?:",
+            // A backtick opens a substitution that must close (an unclosed one is a
+            // syntax error): it is read by the substitution alternatives below.
+            r"(?:[;|\n\r]|&&?|\$\(|\|\||<\(|>\()\s*(?:\{|\(|!)?\s*(?:\$\w*\s+)?(?:/(?:usr/)?(?:local/)?s?bin/)?(?:",
             name_commands!(),
             r"(?:\s|$|[;|&<>`)]|\$\{?ifs)|",
             word_commands!(),
@@ -63,12 +65,22 @@ pub(crate) static RULES: &[Rule] = &[
             // The substitution must close: an unclosed `$(` or backtick is a syntax error.
             r"|(?:\$\(|<\(|>\(|(?:[;|`\n]|&&?)\s*\()\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
             word_commands!(),
-            r"(?:[\s$][^)]*)?\)|`\s*(?:/(?:usr/)?(?:local/)?s?bin/)?",
+            r"(?:[\s$][^)]*)?\)|`\s*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:",
+            name_commands!(),
+            "|",
             word_commands!(),
-            r"(?:[\s$][^`]*)?`",
+            r")[\s$<][^`]*`",
+            // A bare name in backticks is a command whose output becomes a word: the
+            // backticks stand where a word starts and ends (`` `id` ``, `` x=`id`; ``),
+            // not glued into a run of random characters (`` I`Ps`) ``).
+            r"|(?:^|[\s;|&(=])`\s*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:",
+            name_commands!(),
+            "|",
+            word_commands!(),
+            r")\s*`(?:$|[\s;|&)<>])",
             // A pipe into a shell: `... | sh`.
             r"|\|\s*(?:ba|z|k|da)?sh(?:\s|$|`)",
-            r"|^[\w.@ -]*(?:[;|`\n]|&&?)\s*(?:id|ls|ps|pwd|who|whoami|env|set|dir|uname|ifconfig|hostname)\s*(?:$|[;|&`)])"
+            r"|^[\w.@ -]*(?:[;|\n]|&&?)\s*(?:id|ls|ps|pwd|who|whoami|env|set|dir|uname|ifconfig|hostname)\s*(?:$|[;|&])"
         ),
     ),
     rule(
@@ -76,10 +88,13 @@ pub(crate) static RULES: &[Rule] = &[
         1,
         CRITICAL,
         concat!(
-            r"(?:[;|`\n\r]|&&?|\|\|)\s*",
+            r"(?:[;|`\n\r]|&&?|\|\|)\s*(?:",
             win_cmds!(),
-            // `type`, `copy`, `del`, `md`, ... do nothing without an argument.
-            r"(?:\s+[^\s;|&]|[;|&<>/]|$)"
+            r"(?:\s+[^\s;|&]|[;|&<>/]|$)",
+            // The built-ins named by English words or two letters (`type`, `copy`, `md`,
+            // `rd`) do nothing without an argument, and cmd reads one after a space
+            // (`&rd>x` in a random password is no command line).
+            r"|(?:type|copy|del|erase|move|ren|rd|md)\s+[^\s;|&<>])"
         ),
     ),
     rule(
@@ -93,14 +108,19 @@ pub(crate) static RULES: &[Rule] = &[
             unix_cmds!(),
             r"(?:[\s$][^)]*)?(?:\)|$)|`\s*(?:/(?:usr/)?s?bin/)?",
             unix_cmds!(),
-            r"(?:[\s$][^`]*)?`|\$\(\([^)]*\)\)|\$\{[^}]*(?:ifs|path|home|shell|pwd)[^}]*\}|\$ifs\b)"
+            // A bare name in backticks only where a word starts and ends (see above).
+            r"[\s$<][^`]*`|(?:^|[\s;|&(=])`\s*(?:/(?:usr/)?s?bin/)?",
+            unix_cmds!(),
+            r"\s*`(?:$|[\s;|&)<>])|\$\(\([^)]*\)\)|\$\{[^}]*(?:ifs|path|home|shell|pwd)[^}]*\}|\$ifs\b)"
         ),
     ),
     rule(
         "command.shell_path",
         1,
         CRITICAL,
-        r"(?:/bin/(?:ba|z|k|c|tc|da)?sh\b|/usr/bin/(?:env|perl|python\d?|ruby|php|curl|wget|nc|id|whoami)\b|/bin/(?:cat|ls|echo|nc|busybox|rm|id|uname|ping|sleep)\b|/dev/(?:tcp|udp)/|\bnc(?:at)?\s+-[a-z]*e\s|\b(?:bash|sh)\s+-[ic]\b|\bmkfifo\b|\btelnet\s+\S+\s+\d+\s*\||\bcurl\s+(?:-[a-z]+\s+)*(?:https?://|\S+\|)|\bwget\s+(?:-[a-z]+\s+)*(?:https?|ftp)://|\bpython\d?\s+-c\b|\bperl\s+-e\b|\bruby\s+-e\b|\bphp\s+-r\b|\blua\s+-e\b|\bnode\s+-e\b|\b(?:cat|head|tail|more|less|nl|tac|strings)\s+/(?:etc|proc|var|root|home)/|\bchmod\s+[+0-7]|\brm\s+-[rf]+\s|\bsleep\s+\d+\s*[;|&]|\bping\s+-[nc]\s+\d+|\bxterm\s+-display|\bbase64\s+-d\b)",
+        // `rm -rf` in command position (the value's start, after a separator, `sudo`); in
+        // the middle of a sentence ("I ran rm -rf on the folder") it is text about it.
+        r"(?:/bin/(?:ba|z|k|c|tc|da)?sh\b|/usr/bin/(?:env|perl|python\d?|ruby|php|curl|wget|nc|id|whoami)\b|/bin/(?:cat|ls|echo|nc|busybox|rm|id|uname|ping|sleep)\b|/dev/(?:tcp|udp)/|\bnc(?:at)?\s+-[a-z]*e\s|\b(?:bash|sh)\s+-[ic]\b|\bmkfifo\b|\btelnet\s+\S+\s+\d+\s*\||\bcurl\s+(?:-[a-z]+\s+)*(?:https?://|\S+\|)|\bwget\s+(?:-[a-z]+\s+)*(?:https?|ftp)://|\bpython\d?\s+-c\b|\bperl\s+-e\b|\bruby\s+-e\b|\bphp\s+-r\b|\blua\s+-e\b|\bnode\s+-e\b|\b(?:cat|head|tail|more|less|nl|tac|strings)\s+/(?:etc|proc|var|root|home)/|\bchmod\s+[+0-7]|(?:^|[;|&`\n(])\s*(?:sudo\s+)?rm\s+-[rf]+\s|\bsleep\s+\d+\s*[;|&]|\bping\s+-[nc]\s+\d+|\bxterm\s+-display|\bbase64\s+-d\b)",
     ),
     rule(
         "command.brace_expansion",
@@ -112,7 +132,11 @@ pub(crate) static RULES: &[Rule] = &[
         "command.windows",
         1,
         CRITICAL,
-        r"(?:\bcmd(?:\.exe)?\s*/[ckr]\b|\bpowershell(?:\.exe)?\s+(?:-[a-z]+\s+)*(?:-(?:enc|encodedcommand|e|c|command|nop|noprofile|w|windowstyle|exec|executionpolicy)\b|\S+)|\b(?:invoke-(?:expression|webrequest|command|item|restmethod|mimikatz|shellcode)|iex\s*\(|new-object\s+(?:system\.)?net\.webclient|downloadstring|downloadfile|start-process|get-(?:content|childitem|process|service|wmiobject|itemproperty)|set-(?:content|itemproperty|executionpolicy)|out-file|remove-item|frombase64string)\b|\[system\.(?:convert|text\.encoding|net)\]|%(?:comspec|systemroot|windir|programfiles|userprofile|temp|appdata)%|\\\\[\w.]+\\(?:c\$|admin\$|ipc\$))",
+        // `%comspec%` is the command interpreter's path: it runs wherever cmd expands it.
+        // The folder variables (`%appdata%`, `%windir%`, ...) start a path, which prose
+        // about Windows names too ("logs go to %APPDATA%\App"); they are a command only
+        // where cmd reads one (the value's start, after `&`, `|`, `(` or a line break).
+        r"(?:\bcmd(?:\.exe)?\s*/[ckr]\b|\bpowershell(?:\.exe)?\s+(?:-[a-z]+\s+)*(?:-(?:enc|encodedcommand|e|c|command|nop|noprofile|w|windowstyle|exec|executionpolicy)\b|\S+)|\b(?:invoke-(?:expression|webrequest|command|item|restmethod|mimikatz|shellcode)|iex\s*\(|new-object\s+(?:system\.)?net\.webclient|downloadstring|downloadfile|start-process|get-(?:content|childitem|process|service|wmiobject|itemproperty)|set-(?:content|itemproperty|executionpolicy)|out-file|remove-item|frombase64string)\b|\[system\.(?:convert|text\.encoding|net)\]|%comspec%|(?:^|[&|(\n\r])\s*%(?:systemroot|windir|programfiles|userprofile|temp|appdata)%|\\\\[\w.]+\\(?:c\$|admin\$|ipc\$))",
     ),
     rule(
         "command.shellshock",
@@ -146,7 +170,9 @@ pub(crate) static RULES: &[Rule] = &[
         // segments or more (`/etc/pas[s]wd`, `/[e]tc/`) or with a name after the bracket,
         // `?` in a system path, process substitution of a word (`<(cat x)`, `>(cmd)`), `${var}` / `$[n]` / `${v#p}`
         // closed as the shell requires (an unclosed `${` or `$[` is a syntax error).
-        r"/[\w.?*-]+/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*/|/\[[!^]?[\w?*/ -]{1,10}\][\w?*]+|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|[<>]\(\s*(?:/(?:usr/)?s?bin/)?[a-z]\w+(?:[\s$][^)]*)?\)|\$\{\s*[a-z_]\w*\s*\}|\$\[\s*[\d\s+*/-]+\]|\$\{[a-z_]\w*[#%][^}]*\}",
+        // Process substitution starts a word (`cat <(ls)`, `>(cmd)=x`), as backticks do
+        // above: glued into random characters (`~>'(vs)`, `e<(kdyk)` in passwords) it is not.
+        r"/[\w.?*-]+/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*(?:/|$|\s)|/[\w?*]*\[[!^]?[\w?*/ -]{1,10}\][\w?*]*/|/\[[!^]?[\w?*/ -]{1,10}\][\w?*]+|/(?:etc|bin|usr|proc)/[\w]*\?|/\?\?\?/|(?:^|[\s;|&(=])[<>]\(\s*(?:/(?:usr/)?s?bin/)?[a-z]\w+(?:[\s$][^)]*)?\)|\$\{\s*[a-z_]\w*\s*\}|\$\[\s*[\d\s+*/-]+\]|\$\{[a-z_]\w*[#%][^}]*\}",
     ),
     rule(
         "command.shell_function_and_alias",
@@ -161,7 +187,7 @@ pub(crate) static RULES: &[Rule] = &[
         "command.option_after_separator",
         1,
         CRITICAL,
-        r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*(?:\s|$|=)|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|[\w@*]+)|\bnohup\s+\w|[;\n]\s*\.(?:shell|system|sh)\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
+        r"[;|`\n]\s*[a-z][\w.+-]{1,30}\s+--?[a-z][\w-]*(?:\s|$|=)|[;|`\n]\s*(?:cd|ls|dir|cat|rm|cp|mv)\s+[/.~]|\b(?:sh|bash|zsh|ksh|dash|cat|ls|id|whoami|nc|wget|curl|uname|ping)\$(?:\{\w*\}|ifs\b|[@*\d]|[a-z_]\w*\s+[\w/.~$-])|\bnohup\s+\w|[;\n]\s*\.(?:shell|system|sh)\s+\w|\btime\s*;\s*\w|\bansible(?:-\w+)?\s+\w",
     ),
     rule(
         "command.leading_command",
@@ -255,6 +281,64 @@ mod tests {
                     rules(&v)
                 );
             }
+        }
+    }
+
+    /// Random passwords (printable ASCII) whose punctuation looks like shell syntax but is
+    /// none: a bare name glued into backticks, an unclosed backtick, `$var` glued to a shell
+    /// name with no argument, a two-letter cmd built-in without one, process substitution
+    /// inside a run of characters. The same shapes with the grammar are still found.
+    #[test]
+    fn password_punctuation_without_shell_grammar() {
+        for v in [
+            "p h9ol:'plybi`ps`)<}o",
+            "e{q`nm`^eu@cc&lkhof1#u",
+            "+etb`ln pdbzv.jsf",
+            "nc$o=op`e",
+            "jp{y;lz7>tz}sh$jbdkfj@qdo[{pm<v",
+            "u))ay5|rd>yob",
+            "kc?1z&*0iyre m&rd&&f",
+            "ltc^le<(kdyk)vu<d$vlj|4n%",
+            ";lf9][->d~>'(vs)}kqbit",
+            "i ran rm -rf on what i thought was the temp folder",
+        ] {
+            let found = rules(v);
+            assert!(found.is_empty(), "{v:?} {found:?}");
+        }
+        for v in [
+            "`id`",
+            "x=`uname -a`;",
+            "a `whoami` b",
+            ";`cat<<<ifconfig`",
+            "a; sh$xx -c whoami",
+            "cat${ifs}/etc/passwd",
+            "x | rd /s /q c:\\temp",
+            "1 & md c:\\x",
+            "cat <(ls)",
+            "<(cmd)",
+            "rm -rf /var/www",
+            "x; sudo rm -rf ~/",
+        ] {
+            assert!(!rules(v).is_empty(), "not found: {v:?}");
+        }
+    }
+
+    /// Windows folder variables start paths in prose; in command position they are commands.
+    #[test]
+    fn windows_folder_variables_count_in_command_position_only() {
+        for v in [
+            "the installer logs to %appdata%\\example\\logs.",
+            "see %userprofile%\\documents and %temp%",
+        ] {
+            assert!(!rules(v).contains(&"command.windows"), "{v:?}");
+        }
+        for v in [
+            "x & %windir%\\system32\\calc.exe",
+            "%systemroot%\\system32\\cmd.exe /c dir",
+            "a | %comspec% /k",
+            "echo %comspec%",
+        ] {
+            assert!(rules(v).contains(&"command.windows"), "{v:?}");
         }
     }
 

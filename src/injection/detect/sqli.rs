@@ -98,7 +98,9 @@ pub(crate) static RULES: &[Rule] = &[
             r#"^[^'"`]*['"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*"#,
             cmp!(),
             // After a number, equality-like operators only (`10 and rating > 4` is text).
-            r#"|\d\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*['"`]?[\w@.$-]*['"`]?\s*(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b)"#
+            // The operand is a word, a number or a quoted string (`1 or x=`, `1||''=`),
+            // never nothing or a trailing operator (`9||=`, `0&&oh$2-=` in passwords).
+            r#"|\d\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|&&|\|\||\bdiv\b)\s*[\s(!~+-]*(?:'[^']*'|"[^"]*"|`[^`]*`|[\w@.$]+(?:-[\w@.$]+)*)\s*(?:=|<=>|<>|!=|\blike\b|\brlike\b|\bregexp\b|\bis\b)"#
         ),
     ),
     rule(
@@ -161,7 +163,11 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.keyword_sequence",
         1,
         CRITICAL,
-        r"(?:\binsert\s+into\s+[\w.`\[\]]+\s*(?:\(|values|select)|\bdelete\s+from\s+[\w.`\[\]]+\s+where\b|\bdrop\s+(?:table|database)\s+(?:if\s+exists\s+)?[\w.`\[\]]+|\bupdate\s+[\w.`\[\]]+\s+set\s+[\w.`]+\s*=|\border\s+by\s+\d+\s*(?:--|#|$|,\s*\d)|\bgroup\s+by\s+[\w.]+\s+having\b|\bhaving\s+\d+\s*=\s*\d+|\blimit\s+\d+\s*,\s*\d+\s*(?:--|#)|\bselect\s+(?:@@|\d+\s*,\s*\d+|null\s*,|char\(|0x[0-9a-f]+|concat|case\b|if\s*\(|sleep|benchmark|\(select)|\bexec\s+(?:master|xp_|sp_)|\bwhere\s+\d+\s*=\s*\d+|\bunion\s+(?:all\s+)?\(?\s*values\b)",
+        // `DROP TABLE` is a statement of its own: SQL reads it at a statement's start (the
+        // value's start, after `;`, or, as T-SQL needs no `;`, after the literal or number
+        // that ends the application's statement), not after a word ("our intern ran drop
+        // table customers" in a support ticket).
+        r"(?:\binsert\s+into\s+[\w.`\[\]]+\s*(?:\(|values|select)|\bdelete\s+from\s+[\w.`\[\]]+\s+where\b|(?:^|[;'\x22`)\d])\s*drop\s+(?:table|database)\s+(?:if\s+exists\s+)?[\w.`\[\]]+|\bupdate\s+[\w.`\[\]]+\s+set\s+[\w.`]+\s*=|\border\s+by\s+\d+\s*(?:--|#|$|,\s*\d)|\bgroup\s+by\s+[\w.]+\s+having\b|\bhaving\s+\d+\s*=\s*\d+|\blimit\s+\d+\s*,\s*\d+\s*(?:--|#)|\bselect\s+(?:@@|\d+\s*,\s*\d+|null\s*,|char\(|0x[0-9a-f]+|concat|case\b|if\s*\(|sleep|benchmark|\(select)|\bexec\s+(?:master|xp_|sp_)|\bwhere\s+\d+\s*=\s*\d+|\bunion\s+(?:all\s+)?\(?\s*values\b)",
     ),
     text_rule(
         "sqli.comment_evasion",
@@ -217,7 +223,9 @@ pub(crate) static RULES: &[Rule] = &[
         "sqli.statement_start",
         1,
         CRITICAL,
-        r"(?:\b(?:rlike|regexp|like|in|exists|any|all)\s*\(\s*select\b|[=<>]\s*\(\s*select\b|\bdeclare\s+@\w|\bexecute\s+immediate\b|\bif\s*\(\s*\d+\s*[=<>]|\)\s*like\s*\(|\bselect\s+pg_sleep\b|\bselect\s*\(\s*\w+\s*\(|\balter\s+table\s+\S+\s+(?:add|drop|modify|change|rename)\b|\bcreate\s+(?:table|database|user|function|procedure|trigger|view)\s+[\w`\x22\[]|union\s*(?:all\s*)?select|\bas\s+[`\x22]?\w+[`\x22]?\s+from\b|`\s*(?:regexp|rlike|like)\b|\w['\x22`]\s*(?:!=|<>|<=>|=)\s*['\x22`]\w|\border\s+by\s+(?:if|case|\d+\s*(?:asc|desc)?\s*(?:--|#|;))|\bprocedure\s+\w+\s*\()",
+        // `x'='x`: a comparison of two literals of the same quoting (a literal opened with
+        // `'` closes with `'`; `` z`=\'n `` mixes quotes and parses as no SQL).
+        r"(?:\b(?:rlike|regexp|like|in|exists|any|all)\s*\(\s*select\b|[=<>]\s*\(\s*select\b|\bdeclare\s+@\w|\bexecute\s+immediate\b|\bif\s*\(\s*\d+\s*[=<>]|\)\s*like\s*\(|\bselect\s+pg_sleep\b|\bselect\s*\(\s*\w+\s*\(|\balter\s+table\s+\S+\s+(?:add|drop|modify|change|rename)\b|\bcreate\s+(?:table|database|user|function|procedure|trigger|view)\s+[\w`\x22\[]|union\s*(?:all\s*)?select|\bas\s+[`\x22]?\w+[`\x22]?\s+from\b|`\s*(?:regexp|rlike|like)\b|\w'\s*(?:!=|<>|<=>|=)\s*'\w|\w\x22\s*(?:!=|<>|<=>|=)\s*\x22\w|\w`\s*(?:!=|<>|<=>|=)\s*`\w|\border\s+by\s+(?:if|case|\d+\s*(?:asc|desc)?\s*(?:--|#|;))|\bprocedure\s+\w+\s*\()",
     ),
     rule(
         "sqli.nosql_operator_key",
@@ -738,7 +746,11 @@ fn suspicious(fp: &[u8], quoted: bool, plain_prefix: bool) -> bool {
             // `')) or 1=1`, `') union ...`: parentheses closed, then SQL goes on.
             Some(b')') => {
                 let after = &rest[rest.iter().take_while(|t| **t == b')').count()..];
-                !after.is_empty() && continues(after)
+                // An operator that ends the value has no operand: the application's own
+                // closing quote would follow it and open a string that never closes
+                // (`')~`, `')=` in random passwords).
+                let dangling = fp.len() < FINGERPRINT_LEN && matches!(after, [b'o' | b'=']);
+                !after.is_empty() && continues(after) && !dangling
             }
             Some(b'U') => true,
             Some(b'k' | b'T') => {
@@ -964,6 +976,49 @@ mod tests {
         assert_eq!(fp("@@version", None), "v");
     }
 
+    fn rules(value: &str) -> Vec<&'static str> {
+        let engine = super::super::Engine::get().unwrap();
+        let loc: Arc<str> = Arc::from("v");
+        let mut out = Vec::new();
+        engine.scan(value, Part::Value, 1, &loc, &mut out);
+        out.iter()
+            .filter(|f| f.category == Category::Sqli)
+            .map(|f| f.rule)
+            .collect()
+    }
+
+    /// Literals compared must share their quote, and a boolean operator needs an operand:
+    /// random passwords (`z'="n`, `9||=`) are no condition; the real ones still are.
+    #[test]
+    fn comparisons_need_matching_quotes_and_operands() {
+        for v in [
+            "5b|*yb\"i>axluuwe+khe5,z'=\"n",
+            "9||=zsm$d&mh",
+            "s1k-)4||=-",
+            "0&&oh$2-=0ge*1z",
+        ] {
+            let found = rules(v);
+            assert!(found.is_empty(), "{v:?} {found:?}");
+        }
+        for v in [
+            "our intern ran drop table customers on staging",
+            "we drop table tennis",
+        ] {
+            assert!(!rules(v).contains(&"sqli.keyword_sequence"), "{v:?}");
+        }
+        for v in [
+            "drop table users",
+            "1; drop table t",
+            "x' drop table t--",
+            "1 drop table t",
+        ] {
+            assert!(!rules(v).is_empty(), "not found: {v:?}");
+        }
+        for v in ["x'='x", "q='x'!='y", "1 or x=1", "1||''=''", "1 and a-b=1"] {
+            assert!(!rules(v).is_empty(), "not found: {v:?}");
+        }
+    }
+
     #[test]
     fn fingerprints_flag_injections_only() {
         let loc: Arc<str> = Arc::from("query:q");
@@ -995,6 +1050,9 @@ mod tests {
             "o)`>>EHp,IG^dwVQ\";3R]!k$W",
             "9#xv`V XqZ6@SMPk:Fb",
             "c4H<:lVZX3q|d}lG';[QcrFeg+x",
+            "=>dj2~')~",
+            "u5c6jo8\\0gm/buzbn')!",
+            ",pjdr@~t6swqt`240#plb}sd^k@0')=",
             // OData: `eq`/`and` between quoted literals is not SQL.
             "status eq 'in progress' and created ge datetime'2024-01-01'",
         ] {

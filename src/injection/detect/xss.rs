@@ -163,11 +163,17 @@ pub(crate) fn tokenize(text: &str, paranoia: u8, location: &Arc<str>) -> Option<
     if !has_lt && !has_quote_or_eq {
         return None;
     }
+    // A whole SVG document (an upload, the payload of a `data:image/svg+xml` URL) is read
+    // as the markup it is, from its start: its prolog's own quotes (`version="1.0"`) are not
+    // a break-out of the application's attribute, and everything that makes SVG active
+    // (`<script>`, `on*` handlers, `javascript:` URLs, CSS `expression(`) is found in the
+    // text state, where every tag's attributes are read.
+    let document = svg_document(text);
     for state in STATES {
         if state.is_empty() && !has_lt {
             continue;
         }
-        if !state.is_empty() && !has_quote_or_eq {
+        if !state.is_empty() && (!has_quote_or_eq || document) {
             continue;
         }
         let mut buf = String::with_capacity(state.len() + text.len());
@@ -184,6 +190,45 @@ pub(crate) fn tokenize(text: &str, paranoia: u8, location: &Arc<str>) -> Option<
         }
     }
     None
+}
+
+/// Whether `text` is an SVG document (W3C SVG 1.1 §1.3/§5.1, SVG 2 §5.2): an `<svg>` root
+/// element in the SVG namespace (`xmlns=`), preceded only by what XML allows before the
+/// root (whitespace, the XML declaration, processing instructions, comments, a DOCTYPE),
+/// optionally as the data of a `data:image/svg+xml[;...],` URL (RFC 2397).
+fn svg_document(text: &str) -> bool {
+    let mut s = text.trim_start();
+    if let Some(rest) = s.strip_prefix("data:image/svg+xml") {
+        match rest.find(',') {
+            // `;base64` data is not markup here (and is decoded elsewhere if at all).
+            Some(comma) if !rest[..comma].contains("base64") => s = rest[comma + 1..].trim_start(),
+            _ => return false,
+        }
+    }
+    loop {
+        s = s.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{feff}');
+        let end = if s.starts_with("<?") {
+            s.find("?>").map(|e| e + 2)
+        } else if s.starts_with("<!--") {
+            s.find("-->").map(|e| e + 3)
+        } else if s.starts_with("<!doctype") {
+            // An internal subset (`[...]`) can declare entities: not a plain document.
+            if s[..s.find('>').unwrap_or(s.len())].contains('[') {
+                return false;
+            }
+            s.find('>').map(|e| e + 1)
+        } else {
+            break;
+        };
+        match end {
+            Some(e) => s = &s[e..],
+            None => return false,
+        }
+    }
+    s.strip_prefix("<svg").is_some_and(|rest| {
+        rest.starts_with(|c: char| c.is_ascii_whitespace())
+            && rest.trim_start().starts_with("xmlns")
+    })
 }
 
 /// Scans the tags in `s` (lower-case) and returns what made one dangerous.
@@ -313,6 +358,42 @@ mod tests {
         assert!(flagged("</title><svg/onload=alert(1)>"));
         // A multi-byte character right after the scheme must not split the excerpt.
         assert!(flagged("<a href=\"javascript:\u{e9}\u{e9}\">"));
+    }
+
+    /// An SVG document is data unless it has what makes SVG active: generated variants of
+    /// one drawing, as a document, after a BOM and a comment, and as a `data:` URL.
+    #[test]
+    fn svg_documents_are_data_unless_active() {
+        let drawing = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"12\"><defs>\
+            <style>.t { font: bold 16px 'helvetica neue', arial; }</style></defs>\
+            <rect x=\"2\" fill=\"url(#g)\"/><text class=\"t\">shop &amp; co</text></svg>";
+        let active = [
+            "<script>alert(1)</script>",
+            "<rect onclick=\"alert(1)\"/>",
+            "<a href=\"javascript:alert(1)\"><text>x</text></a>",
+            "<image xlink:href=\"javascript:alert(1)\"/>",
+        ];
+        for prefix in [
+            "",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n",
+            "\u{feff}<!-- logo -->\n",
+            "data:image/svg+xml;charset=utf-8,<?xml version=\"1.0\"?>",
+        ] {
+            let doc = format!("{prefix}{drawing}");
+            assert!(svg_document(&doc), "{doc}");
+            assert!(!flagged(&doc), "{doc}");
+            for a in active {
+                let doc = doc.replace("</svg>", &format!("{a}</svg>"));
+                assert!(flagged(&doc), "{doc}");
+            }
+        }
+        // Not a document: text before the root, no namespace, an internal DTD subset.
+        assert!(!svg_document(&format!("x\" {drawing}")));
+        assert!(!svg_document("<svg onload=alert(1)>"));
+        assert!(!svg_document(
+            "<!doctype svg [<!entity x \"y\">]><svg xmlns=\"a\">"
+        ));
+        assert!(flagged("\"><svg/onload=alert(1)>"));
     }
 
     #[test]
