@@ -978,9 +978,14 @@ mod tests {
 
     fn rules(value: &str) -> Vec<&'static str> {
         let engine = super::super::Engine::get().unwrap();
-        let loc: Arc<str> = Arc::from("v");
         let mut out = Vec::new();
-        engine.scan(value, Part::Value, 1, &loc, &mut out);
+        engine.scan(
+            value,
+            Part::Value,
+            1,
+            &mut super::super::Location::new(format_args!("v")),
+            &mut out,
+        );
         out.iter()
             .filter(|f| f.category == Category::Sqli)
             .map(|f| f.rule)
