@@ -113,7 +113,7 @@ use tower_fortify::{
     openapi::FortifyDocs,
     rate_limit::{
         key_fn,
-        store::{ManualClock, MemoryStore},
+        store::{ManualClock, MemoryStore, RedisStore},
         Header, Key, MissingKey, Policy, Quota, RateLimitLayer, RequestInfo, Tiers,
     },
     security_headers::{ContentSecurityPolicy, CspNonce, CspSource, SecurityHeadersLayer},
@@ -156,7 +156,8 @@ pub struct Options {
     pub shadow_limits: bool,
     /// Anonymous requests per second and client IP (the burst is twice that).
     pub anonymous_per_second: u32,
-    /// The rate limiter's clock: tests pass a [`ManualClock`] and advance it (memory only).
+    /// The rate limiter's clock: tests pass a [`ManualClock`] and advance it (in memory and,
+    /// with `redis_url`, in Redis: replicas given one clock agree on "now").
     pub clock: Option<ManualClock>,
     /// How long a notification may wait for its batch.
     pub notify_latency: Duration,
@@ -214,6 +215,9 @@ pub struct App {
     pub close_websockets: watch::Sender<bool>,
     /// One line saying where the limits and notifications live.
     pub storage: String,
+    /// The rate limiter's Redis store, with `redis_url`: `main` checks at start-up that
+    /// Redis answers; [`RedisStore::stats`] counts failed calls and outages.
+    pub redis_store: Option<RedisStore>,
     /// The document served at `/openapi.json`: the application's own, with what the
     /// guard layers answer and add.
     pub openapi: utoipa::openapi::OpenApi,
@@ -229,6 +233,7 @@ impl std::fmt::Debug for App {
             .field("notifier", &self.notifier)
             .field("close_websockets", &self.close_websockets)
             .field("storage", &self.storage)
+            .field("redis_store", &self.redis_store)
             .field("openapi paths", &self.openapi.paths.paths.len())
             .finish_non_exhaustive()
     }
@@ -258,8 +263,9 @@ pub fn app(options: Options) -> Result<App, Box<dyn Error + Send + Sync>> {
                     .build()?,
             );
             format!(
-                "state: Redis at {url} (rate limits shared; notifications to the stream \
-                 tower-fortify:notifications and the admin WebSocket)"
+                "state: Redis at {} (rate limits shared; notifications to the stream \
+                 tower-fortify:notifications and the admin WebSocket)",
+                without_password(url)
             )
         }
         None => "state: in memory (set REDIS_URL to share rate limits and stream \
@@ -295,7 +301,20 @@ pub fn app(options: Options) -> Result<App, Box<dyn Error + Send + Sync>> {
         .allow_headers(["content-type", "authorization", "x-api-key"])
         .build()?;
 
-    let rate_limits = rate_limits(&options)?;
+    let redis_store = match &options.redis_url {
+        Some(url) => {
+            let store = RedisStore::builder(url.as_str());
+            Some(
+                match &options.clock {
+                    Some(clock) => store.clock(clock.clone()),
+                    None => store,
+                }
+                .build()?,
+            )
+        }
+        None => None,
+    };
+    let rate_limits = rate_limits(&options, redis_store.clone())?;
     let injection = InjectionLayer::builder()
         .oversized_body(OversizedBody::Reject)
         .build()?;
@@ -347,15 +366,34 @@ pub fn app(options: Options) -> Result<App, Box<dyn Error + Send + Sync>> {
         notifier,
         close_websockets,
         storage,
+        redis_store,
         openapi,
         app_openapi,
     })
 }
 
+/// `url` with its password (if any) replaced by `***`, for the start-up text.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Anonymous requests per client IP; `/admin` per client IP on its own, more generous
 /// budget (the dashboard polls, operators script); requests with an API key per key, at
 /// its tier's rate.
-fn rate_limits(options: &Options) -> Result<RateLimitLayer, Box<dyn Error + Send + Sync>> {
+fn rate_limits(
+    options: &Options,
+    redis_store: Option<RedisStore>,
+) -> Result<RateLimitLayer, Box<dyn Error + Send + Sync>> {
     let is_admin = |req: &RequestInfo<'_>| {
         let path = req.uri().path();
         path == "/admin" || path.starts_with("/admin/")
@@ -397,9 +435,10 @@ fn rate_limits(options: &Options) -> Result<RateLimitLayer, Box<dyn Error + Send
         // A policy whose key a request lacks does not apply to it.
         .on_missing_key(MissingKey::Skip)
         .shadow(options.shadow_limits);
-    if let Some(url) = &options.redis_url {
-        builder = builder
-            .store(tower_fortify::rate_limit::store::RedisStore::builder(url.as_str()).build()?);
+    // Redis down: fail open (the layer's default), every request allowed without
+    // rate-limit headers, a `backend_error` event for metrics and notifications.
+    if let Some(store) = redis_store {
+        builder = builder.store(store);
     } else if let Some(clock) = &options.clock {
         builder = builder.store(MemoryStore::new().clock(clock.clone()));
     }
@@ -1216,6 +1255,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         notifier,
         close_websockets,
         storage,
+        redis_store,
         ..
     } = app(options)?;
 
@@ -1223,6 +1263,23 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let (std_key, premium_key) = (CLIENTS[0].0, CLIENTS[1].0);
     println!("full_stack: a trading API guarded by tower-fortify, listening on {base}");
     println!("{storage}");
+    if let Some(store) = &redis_store {
+        // The first connection may take longer than one call's 50 ms timeout.
+        let mut answered = Err(String::new());
+        for _ in 0..3 {
+            answered = store.preload().await.map_err(|e| e.to_string());
+            if answered.is_ok() {
+                break;
+            }
+        }
+        if let Err(e) = answered {
+            println!(
+                "warning: Redis does not answer ({e}): until it does, the rate limits fail \
+                 open (every request allowed, no RateLimit headers) and notifications to the \
+                 stream are retried, then dead-lettered"
+            );
+        }
+    }
     if shadow {
         println!(
             "rate limits in shadow mode (RATE_LIMIT_SHADOW=1): decided and reported, never refused"
@@ -1251,13 +1308,13 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     println!(
         "  curl -s -o /dev/null -w '%{{http_code}}\\n' -H 'Host: evil.example' {base}/instruments"
     );
+    println!("  curl -s -H \"Authorization: Bearer {token}\" {base}/admin/metrics | grep -E '^trading_|security_events'");
     // Last: the burst spends the anonymous budget, and the lines above would answer 429.
     let rate = anonymous_rate;
     let burst = rate.saturating_mul(2);
     let over = burst.saturating_add(2).min(1000);
     println!("  # anonymous: {rate}/s, burst {burst}, so {burst} x 200 then 429 (keys: standard {std_key}, premium, broker in CLIENTS)");
     println!("  curl -s -o /dev/null -w '%{{http_code}} ' '{base}/quote/ACME?n=[1-{over}]'; echo");
-    println!("  curl -s -H \"Authorization: Bearer {token}\" {base}/admin/metrics | grep -E '^trading_|security_events'");
     println!("  # WebSockets, with websocat: my order events, and the admin notification stream");
     println!("  websocat -H 'x-api-key: {premium_key}' ws://{local}/orders/stream");
     println!("  websocat -H \"Authorization: Bearer {token}\" ws://{local}/admin/notifications");

@@ -4,6 +4,7 @@
 mod support;
 
 mod fault;
+mod full_stack;
 mod metrics;
 mod notify;
 mod rate_limit;

@@ -268,6 +268,70 @@ async fn keys_expire_by_themselves() {
     assert_eq!(keys(&redis, &prefix).await, Vec::<String>::new());
 }
 
+/// With a caller's clock, Redis still expires keys on its own time: a frozen clock must not
+/// see its quota come back because real time passed (the keys were once written with the
+/// quota's own TTL, 200 ms here, and a slow test then got a fresh burst).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_caller_clock_real_time_does_not_give_the_quota_back() {
+    let Some(redis) = TestRedis::start("with_a_caller_clock_real_time") else {
+        return;
+    };
+    let prefix = unique_prefix("frozen");
+    let clock = ManualClock::new();
+    clock.set(1_764_000_000_000_000_000);
+    // 5 per second, burst 3: the first request alone would be forgotten after 200 ms.
+    let layer = RateLimitLayer::builder()
+        .policy(Policy::new("per-ip", PeerIp::new(), Quota::per_second(5).burst(3)).unwrap())
+        .store(
+            store(&redis, &prefix)
+                .timeout(Duration::from_secs(2))
+                .clock(clock.clone())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let svc = service(layer);
+    let first = svc.clone().oneshot(from_ip("192.0.2.9")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let key = format!("{{{prefix}}}:per-ip:ip:192.0.2.9");
+    let mut conn = redis.connection().await;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 3_500_000,
+        "{key}: PTTL {ttl} ms, expected about an hour"
+    );
+    // Real time passes (a lower bound: sleeping longer proves the same), the clock does not.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(
+            svc.clone()
+                .oneshot(from_ip("192.0.2.9"))
+                .await
+                .unwrap()
+                .status(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "the burst of 3 counts the first request, 400 ms of real time later"
+    );
+    // Once the clock moves, the quota comes back as it should.
+    clock.advance(Duration::from_millis(200));
+    let res = svc.clone().oneshot(from_ip("192.0.2.9")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 /// One pseudo-random number generator, so the timeline is the same on every run.
 struct Lcg(u64);
 

@@ -99,7 +99,10 @@ const POLICY_ESCAPES: &AsciiSet = &CONTROLS.add(b':').add(b'%').add(b'{').add(b'
 ///   written for any policy.
 /// - **Keys expire by themselves**: an allowed request writes its new TAT with
 ///   `SET ... PX`, the time until the quota is fully back; once the key is gone the state is
-///   the same as a key never seen. A refusal writes nothing. No cleanup job.
+///   the same as a key never seen. A refusal writes nothing. No cleanup job. (With
+///   [`RedisStoreBuilder::clock`], Redis still expires keys on its own time, which that
+///   clock does not drive, so keys are then kept for at least an hour: a frozen test clock
+///   must not see a quota come back because real time passed.)
 /// - **One connection**, multiplexed: the `redis` crate's
 ///   [`ConnectionManager`], which reconnects by itself.
 ///   Clones of a store share it.
@@ -729,7 +732,9 @@ impl RedisStoreBuilder {
     /// Takes "now" from `clock` instead of Redis `TIME`. For tests and simulations (one
     /// [`ManualClock`](super::ManualClock) can drive this store and a
     /// [`MemoryStore`] through the same timeline); in production replicas' clocks would have
-    /// to agree, which Redis `TIME` makes unnecessary.
+    /// to agree, which Redis `TIME` makes unnecessary. Keys written then live at least an
+    /// hour of real time (Redis's expiry does not follow this clock), longer than the
+    /// quota needs, which decides the same.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
         self
