@@ -744,12 +744,17 @@ mod tests {
         }
         // Every key's quota is back: forgetting any of them loses nothing.
         clock.advance(Duration::from_secs(21));
-        for i in 500..600u32 {
+        // 20 newcomers, not more: a newcomer samples its own shard and 3 others and forgets
+        // the idle keys of the first that has any, so shards run out of idle keys one by
+        // one. With shards placed by a random hash key, 100 newcomers sometimes met 4
+        // sampled shards already emptied and evicted a fresh key, as documented (27 of
+        // 3,000 stores: this test was flaky); 20 newcomers did in none of 200,000 stores.
+        for i in 500..520u32 {
             assert!(decide(&store, &[cell(0, Key::Public(i.to_string().into()), q)]).allowed());
         }
         let stats = store.stats();
         assert_eq!(stats.evicted_early, 0, "{stats:?}");
-        assert!(stats.evicted >= 100, "{stats:?}");
+        assert!(stats.evicted >= 20, "{stats:?}");
         assert!(stats.keys <= 500, "{stats:?}");
     }
 
