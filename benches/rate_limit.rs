@@ -135,14 +135,6 @@ macro_rules! bench_service {
     }};
 }
 
-fn governor_layer() -> GovernorLayer<
-    tower_governor::key_extractor::PeerIpKeyExtractor,
-    governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
-    Body,
-> {
-    peers::governor_layer(COUNT)
-}
-
 fn governor_layer_with_headers() -> GovernorLayer<
     tower_governor::key_extractor::PeerIpKeyExtractor,
     governor::middleware::StateInformationMiddleware,
@@ -159,7 +151,12 @@ fn governor_layer_with_headers() -> GovernorLayer<
 
 fn keys(c: &mut Criterion, group_name: &str, n: u32) {
     let mut g = c.benchmark_group(group_name);
-    bench_service!(g, "tower_governor", governor_layer().layer(inner()), ips(n));
+    bench_service!(
+        g,
+        "tower_governor",
+        peers::governor_layer(COUNT).layer(inner()),
+        ips(n)
+    );
     bench_service!(
         g,
         "tower_fortify",
@@ -212,7 +209,8 @@ fn three_policies(c: &mut Criterion) {
     bench_service!(
         g,
         "tower_governor_3_layers",
-        governor_layer().layer(governor_layer().layer(governor_layer().layer(inner()))),
+        peers::governor_layer(COUNT)
+            .layer(peers::governor_layer(COUNT).layer(peers::governor_layer(COUNT).layer(inner()))),
         ips(1)
     );
     g.finish();
@@ -281,7 +279,7 @@ fn interleaved(rounds: usize) {
     interleave(
         "one_key",
         &mut ours(RateLimitHeaders::None, 1).layer(inner()),
-        &mut governor_layer().layer(inner()),
+        &mut peers::governor_layer(COUNT).layer(inner()),
         rounds,
     );
     interleave(
@@ -293,7 +291,8 @@ fn interleaved(rounds: usize) {
     interleave(
         "three_policies_vs_3_layers",
         &mut ours(RateLimitHeaders::None, 3).layer(inner()),
-        &mut governor_layer().layer(governor_layer().layer(governor_layer().layer(inner()))),
+        &mut peers::governor_layer(COUNT)
+            .layer(peers::governor_layer(COUNT).layer(peers::governor_layer(COUNT).layer(inner()))),
         rounds,
     );
 }

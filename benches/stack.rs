@@ -79,7 +79,6 @@ use tower_fortify::{
     security_headers::{ContentSecurityPolicy, CspSource, SecurityHeadersLayer},
     trusted_host::TrustedHostLayer,
 };
-use tower_governor::GovernorLayer;
 
 #[path = "support/peers.rs"]
 mod peers;
@@ -116,14 +115,6 @@ impl Sink for NullSink {
     fn send<'a>(&'a self, _batch: &'a Batch) -> SinkFuture<'a> {
         Box::pin(std::future::ready(Ok::<(), SinkError>(())))
     }
-}
-
-fn governor_layer() -> GovernorLayer<
-    tower_governor::key_extractor::PeerIpKeyExtractor,
-    governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
-    Body,
-> {
-    peers::governor_layer(COUNT)
 }
 
 fn rate_limit(headers: RateLimitHeaders) -> RateLimitLayer {
@@ -181,7 +172,10 @@ fn configurations(rt: &Runtime) -> Vec<(&'static str, Router)> {
 
     vec![
         ("bare", routes()),
-        ("tower_governor", routes().layer(governor_layer())),
+        (
+            "tower_governor",
+            routes().layer(peers::governor_layer(COUNT)),
+        ),
         ("axum_prometheus", routes().layer(prometheus.clone())),
         ("axum_helmet", routes().layer(helmet())),
         (
@@ -190,7 +184,7 @@ fn configurations(rt: &Runtime) -> Vec<(&'static str, Router)> {
                 ServiceBuilder::new()
                     .layer(prometheus)
                     .layer(helmet())
-                    .layer(governor_layer()),
+                    .layer(peers::governor_layer(COUNT)),
             ),
         ),
         (
